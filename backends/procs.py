@@ -1,0 +1,109 @@
+"""Child processes that outlive the panel: spawn in their own session, recognise, stop.
+
+A pid alone is not an identity: pids are recycled. A process is "ours" only if its pid is alive,
+its start time matches the one we recorded, and its command line is the one we started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+# psutil derives start times from boot time + clock ticks; allow for rounding, not for reuse
+_START_TIME_TOLERANCE_S = 1.0
+
+
+def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path) -> psutil.Process:
+    """Start ``argv`` (never through a shell) in a new session, output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,  # own session and process group: survives the panel
+        )
+    # the Popen object is dropped on purpose: the child is re-found by pid + start time
+    return psutil.Process(popen.pid)
+
+
+def find_ours(pid: int, create_time: float, argv: Sequence[str]) -> psutil.Process | None:
+    """The live process we started as ``pid`` at ``create_time``, or None if it is gone/recycled."""
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > _START_TIME_TOLERANCE_S:
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            _reap(pid)
+            return None
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    # setproctitle (vLLM uses it) may rewrite the visible command line; accept the executable
+    if cmdline and argv and cmdline[: len(argv)] != list(argv) and argv[0] not in cmdline[0]:
+        return None
+    return proc
+
+
+def _reap(pid: int) -> None:
+    """Collect a dead child of this process (only the process that spawned it can)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _group(proc: psutil.Process) -> list[psutil.Process]:
+    """The process and all its descendants (vLLM's engine core and workers)."""
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+async def terminate(proc: psutil.Process, grace_s: float) -> bool:
+    """SIGTERM the whole process group, then SIGKILL what is left after ``grace_s``.
+
+    Returns:
+        True if SIGKILL was needed.
+    """
+    members = _group(proc)
+    pgid = proc.pid  # start_new_session made the leader's pid the group id
+    _signal_group(pgid, members, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(proc.pid)
+        if not any(_alive(p) for p in members):
+            return False
+        await asyncio.sleep(0.1)
+    _signal_group(pgid, members, signal.SIGKILL)
+    for _ in range(50):
+        _reap(proc.pid)
+        if not any(_alive(p) for p in members):
+            break
+        await asyncio.sleep(0.1)
+    return True
+
+
+def _signal_group(pgid: int, members: list[psutil.Process], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+    for p in members:  # a descendant that left the group (setsid) is still ours to stop
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(sig)
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -1,0 +1,258 @@
+"""Model servers: start from presets, watch, stop, re-attach after the panel restarts.
+
+Servers are child processes in their own session, logging to files, recorded in the state file.
+Status comes from process liveness (pid + start time) plus /health and /v1/models; a dead server's
+reason is read from the end of its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from naptha_tui.backends import procs
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.health import Probe, probe_vllm
+from naptha_tui.backends.logs import death_reason
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.ports import allocate, check_free
+from naptha_tui.backends.presets import Preset, PresetCatalog
+from naptha_tui.backends.runtimes import get_runtime
+from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.state import ProcessRecord, StateFile
+from naptha_tui.backends.vllm import LaunchPlan, plan_launch
+
+Status = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """A server as the panel and `status` show it (a snapshot; plain data)."""
+
+    name: str
+    status: Status
+    preset: str | None
+    model: str | None
+    runtime: str | None
+    served_model_name: str | None
+    host: str
+    port: int
+    pid: int | None
+    uptime_s: float | None
+    reason: str | None
+    """Why it is not ready: the death reason from its log, or the failing probe."""
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        """The server's OpenAI-compatible base URL."""
+        return f"http://{self.host}:{self.port}/v1"
+
+
+class ServerAlreadyRunning(NapthaError):
+    """``up`` was asked for a server that is already running."""
+
+
+def record_status(
+    record: ProcessRecord, alive: bool, probe_ok: bool | None, probe_error: str | None, now: float
+) -> tuple[Status, str | None]:
+    """The status rules, as a pure function of what was observed."""
+    if record.desired == "stopped" and not alive:
+        return "stopped", None
+    if not alive:
+        return "crashed", death_reason(record.log_path)
+    if probe_ok:
+        return "ready", None
+    if record.ready_at is None and now - record.started_at < record.startup_timeout:
+        return "starting", probe_error
+    return "unhealthy", probe_error
+
+
+class Supervisor:
+    """Starts and watches vLLM servers; every call re-reads the state file."""
+
+    def __init__(
+        self, paths: Paths, settings: Settings, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.state = StateFile(paths.state_file)
+        self.catalog = PresetCatalog(paths.user_presets_dir)
+        self._client = client
+
+    def client(self) -> httpx.AsyncClient:
+        """A shared HTTP client with short timeouts (probes must never stall the panel)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(3.0, connect=1.0))
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- planning: everything is checked before anything starts ---------------------------
+    def plan(self, presets: Sequence[Preset], reserved: Sequence[int] = ()) -> list[LaunchPlan]:
+        """Launch plans for ``presets``: runtimes ready, models present, ports free.
+
+        Raises:
+            PresetProblem, RuntimeProblem, PortInUse, ServerAlreadyRunning: nothing was started.
+        """
+        state = self.state.load()
+        live = {n: r for n, r in state.servers.items() if self._alive(r)}
+        taken = {r.port for r in live.values()} | set(reserved)
+        if state.proxy is not None:
+            taken.add(state.proxy.port)
+        plans: list[LaunchPlan] = []
+        for preset in presets:
+            runtime = get_runtime(preset.runtime, self.paths, self.settings)
+            for i, name in enumerate(preset.instance_names()):
+                if name in live:
+                    raise ServerAlreadyRunning(
+                        f"server {name} is already running (pid {live[name].pid}, "
+                        f"port {live[name].port})"
+                    )
+                if preset.port == "auto":
+                    port = allocate(self.settings.port_base, preset.host, taken)[0]
+                else:
+                    port = preset.port + i
+                    check_free(port, preset.host, f"preset {preset.name}, key port")
+                taken.add(port)
+                plans.append(plan_launch(preset, runtime, self.paths, name, port, i))
+        return plans
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def launch(self, plan: LaunchPlan) -> ProcessRecord:
+        """Start one planned server and record it."""
+        log_path = self.paths.ensure(self.paths.log_dir) / f"{plan.name}.log"
+        if log_path.exists():  # keep the previous run's log for post-mortems
+            log_path.replace(log_path.with_suffix(".log.1"))
+        proc = procs.spawn(plan.argv, log_path, plan.env, self.paths.ensure(self.paths.state_dir))
+        record = ProcessRecord(
+            name=plan.name,
+            kind="vllm",
+            pid=proc.pid,
+            create_time=proc.create_time(),
+            argv=plan.argv,
+            host=plan.host,
+            port=plan.port,
+            log_path=log_path,
+            started_at=time.time(),
+            preset=plan.preset.name,
+            model=plan.model,
+            served_model_name=plan.served_model_name,
+            runtime=plan.preset.runtime,
+            startup_timeout=plan.preset.startup_timeout or self.settings.startup_timeout,
+        )
+        with self.state.update() as state:
+            state.servers[plan.name] = record
+        return record
+
+    async def stop(self, name: str, keep: bool = False) -> bool:
+        """Stop server ``name`` (SIGTERM, then SIGKILL after the grace period).
+
+        Args:
+            name: the server.
+            keep: keep its row as ``stopped`` (the panel) instead of forgetting it (`down`).
+
+        Returns:
+            False if no such server was recorded.
+        """
+        record = self.state.load().servers.get(name)
+        if record is None:
+            return False
+        proc = procs.find_ours(record.pid, record.create_time, record.argv)
+        if proc is not None:
+            await procs.terminate(proc, self.settings.stop_grace_seconds)
+        with self.state.update() as state:
+            if keep and name in state.servers:
+                state.servers[name] = state.servers[name].model_copy(update={"desired": "stopped"})
+            else:
+                state.servers.pop(name, None)
+        return True
+
+    async def restart(self, name: str) -> ProcessRecord:
+        """Stop ``name`` if running and start it again from its preset (same port if free)."""
+        record = self.state.load().servers.get(name)
+        if record is None or record.preset is None:
+            raise NapthaError(f"no server named {name!r}")
+        await self.stop(name, keep=True)
+        preset = self.catalog.get(record.preset)
+        names = preset.instance_names()
+        instance = names.index(name) if name in names else 0
+        runtime = get_runtime(preset.runtime, self.paths, self.settings)
+        check_free(record.port, record.host, f"server {name}")
+        return self.launch(plan_launch(preset, runtime, self.paths, name, record.port, instance))
+
+    # -- observation ----------------------------------------------------------------------
+    def _alive(self, record: ProcessRecord) -> bool:
+        return procs.find_ours(record.pid, record.create_time, record.argv) is not None
+
+    async def status_of(self, record: ProcessRecord) -> ServerStatus:
+        """Probe one recorded server."""
+        alive = self._alive(record)
+        probe = None
+        if alive:
+            probe = await probe_vllm(self.client(), f"http://{record.host}:{record.port}")
+            if probe.healthy and record.served_model_name not in probe.models:
+                probe = Probe(
+                    False,
+                    probe.models,
+                    f"/v1/models lists {list(probe.models)}, not {record.served_model_name!r}",
+                )
+        now = time.time()
+        status, reason = record_status(
+            record, alive, probe.healthy if probe else None, probe.error if probe else None, now
+        )
+        if status == "ready" and record.ready_at is None:
+            with self.state.update() as state:
+                if record.name in state.servers:
+                    state.servers[record.name].ready_at = now
+        return ServerStatus(
+            name=record.name,
+            status=status,
+            preset=record.preset,
+            model=record.model,
+            runtime=record.runtime,
+            served_model_name=record.served_model_name,
+            host=record.host,
+            port=record.port,
+            pid=record.pid if alive else None,
+            uptime_s=now - record.started_at if alive else None,
+            reason=reason,
+            log_path=record.log_path,
+        )
+
+    async def statuses(self) -> list[ServerStatus]:
+        """Every recorded server, probed concurrently, in name order."""
+        records = sorted(self.state.load().servers.values(), key=lambda r: r.name)
+        return list(await asyncio.gather(*(self.status_of(r) for r in records)))
+
+    async def wait_ready(
+        self,
+        names: Sequence[str],
+        timeout: float,
+        on_status: Callable[[ServerStatus], None] | None = None,
+        poll_s: float = 1.0,
+    ) -> list[ServerStatus]:
+        """Poll until every server in ``names`` is ready, or one crashed, or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        seen: dict[str, Status] = {}
+        while True:
+            current = {s.name: s for s in await self.statuses() if s.name in names}
+            for s in current.values():
+                if on_status is not None and seen.get(s.name) != s.status:
+                    on_status(s)
+                seen[s.name] = s.status
+            done = all(s.status == "ready" for s in current.values())
+            failed = any(s.status in ("crashed", "stopped") for s in current.values())
+            if done or failed or time.monotonic() > deadline:
+                return [current[n] for n in names if n in current]
+            await asyncio.sleep(poll_s)

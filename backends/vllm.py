@@ -1,0 +1,155 @@
+"""From a preset to a vLLM command line: model resolution, flags, environment.
+
+Everything here is pure (no process is started), so it is checked before anything runs:
+a bad preset fails with nothing half-started.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.models import EMBEDDED, hf_dir, is_prepared
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import Preset
+from naptha_tui.backends.runtimes import Runtime
+
+# preset field -> vLLM flag, in the order they are rendered
+VALUE_FLAGS = (
+    "max_model_len",
+    "gpu_memory_utilization",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "tensor_parallel_size",
+    "dtype",
+    "tool_call_parser",
+)
+BOOL_FLAGS = (
+    "enable_prefix_caching",
+    "enable_chunked_prefill",
+    "enforce_eager",
+    "enable_auto_tool_choice",
+)
+
+
+class PresetProblem(NapthaError):
+    """A preset that parses but cannot run here; the message names the preset file and key."""
+
+    def __init__(self, preset: Preset, key: str, message: str) -> None:
+        where = preset.source or f"preset {preset.name}"
+        super().__init__(f"{where}: {key}: {message}")
+        self.preset, self.key = preset, key
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What to hand vLLM as ``--model``, and whether it is local (no hub access needed)."""
+
+    arg: str
+    local: bool
+    default_served_name: str
+
+
+def _is_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~"))
+
+
+def resolve_model(preset: Preset, paths: Paths) -> ResolvedModel:
+    """A prepared model name, a local folder, or a Hugging Face id.
+
+    Raises:
+        PresetProblem: a prepared model that is not prepared yet, or a folder that does not exist.
+    """
+    model = preset.model
+    if model in EMBEDDED:
+        if not is_prepared(paths, model):
+            raise PresetProblem(
+                preset,
+                "model",
+                f"model {model!r} is not prepared: run `naptha-tui model prepare {model}`",
+            )
+        return ResolvedModel(str(hf_dir(paths, model)), True, model)
+    if _is_path(model):
+        base = preset.source.parent if preset.source and model.startswith(".") else Path.cwd()
+        path = (base / Path(model).expanduser()).resolve()
+        if not path.exists():
+            raise PresetProblem(preset, "model", f"model path {path} does not exist")
+        return ResolvedModel(str(path), True, preset.name)
+    return ResolvedModel(model, False, model)
+
+
+def _resolve_file(preset: Preset, key: str, value: str, packaged: str | None) -> str:
+    """A file named by a preset key: a shipped template by name, or a path."""
+    if packaged is not None and "/" not in value:
+        shipped = Path(str(importlib.resources.files(packaged).joinpath(value)))
+        if shipped.is_file():
+            return str(shipped)
+    base = preset.source.parent if preset.source else Path.cwd()
+    path = (base / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise PresetProblem(preset, key, f"file {value!r} not found (looked for {path})")
+    return str(path)
+
+
+def render_args(preset: Preset, *, host: str, port: int, served_name: str) -> list[str]:
+    """The vLLM flags for ``preset`` (without the program and model)."""
+    args = ["--host", host, "--port", str(port), "--served-model-name", served_name]
+    for field in VALUE_FLAGS:
+        value = getattr(preset, field)
+        if value is not None:
+            args += [f"--{field.replace('_', '-')}", str(value)]
+    for field in BOOL_FLAGS:
+        value = getattr(preset, field)
+        if value is not None:
+            args.append(f"--{'' if value else 'no-'}{field.replace('_', '-')}")
+    if preset.chat_template is not None:
+        template = _resolve_file(
+            preset, "chat_template", preset.chat_template, "naptha_tui.templates"
+        )
+        args += ["--chat-template", template]
+    if preset.tool_parser_plugin is not None:
+        plugin = _resolve_file(preset, "tool_parser_plugin", preset.tool_parser_plugin, None)
+        args += ["--tool-parser-plugin", plugin]
+    return [*args, *preset.extra_args]
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """Everything needed to start one server instance."""
+
+    name: str
+    preset: Preset
+    argv: list[str]
+    env: dict[str, str]
+    host: str
+    port: int
+    served_model_name: str
+    model: str
+
+
+def plan_launch(
+    preset: Preset, runtime: Runtime, paths: Paths, name: str, port: int, instance: int = 0
+) -> LaunchPlan:
+    """The argv and environment of instance ``instance`` of ``preset`` on ``port``.
+
+    Raises:
+        PresetProblem: missing model or template.
+        RuntimeProblem: the runtime is not installed.
+    """
+    runtime.require_ready()
+    model = resolve_model(preset, paths)
+    served = preset.served_model_name or model.default_served_name
+    argv = [
+        *runtime.serve_argv(model.arg),
+        *render_args(preset, host=preset.host, port=port, served_name=served),
+    ]
+    env = dict(os.environ)
+    # compiled graphs and kernels are cached here, not in the user's home
+    env["VLLM_CACHE_ROOT"] = str(paths.state_dir / "vllm-cache")
+    if model.local:
+        env["HF_HUB_OFFLINE"] = "1"  # a local folder needs no hub; never wait on one
+    env.update({k: v.replace("{instance}", str(instance)) for k, v in preset.env.items()})
+    return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model)

@@ -1,0 +1,1 @@
+"""The LiteLLM proxy: config rendering, the proxy process, the routing-event feed."""

@@ -1,0 +1,1 @@
+"""The Textual panel and the command line."""

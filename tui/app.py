@@ -1,0 +1,86 @@
+"""The panel: ``make_app`` builds it, tests inject fakes through the same seam."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from textual.app import App
+from textual.binding import Binding
+
+from naptha_tui.backends.gpu import GpuReader, GpuReport
+from naptha_tui.backends.host import HostSample, read_host
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import Preset, PresetCatalog
+from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.supervisor import ServerStatus
+from naptha_tui.proxy.node import Node, NodeStatus, Progress
+from naptha_tui.tui.screens.dashboard import DashboardScreen
+
+
+class GpuSource(Protocol):
+    """What the panel needs from a GPU reader (``GpuReader`` or a fake)."""
+
+    def read(self) -> GpuReport: ...
+
+
+class NodeControl(Protocol):
+    """What the panel needs from the node (``Node`` or a fake)."""
+
+    catalog: PresetCatalog
+
+    async def status(self) -> NodeStatus: ...
+    async def up(self, presets: Sequence[Preset], progress: Progress) -> NodeStatus: ...
+    async def stop_server(self, name: str) -> None: ...
+    async def restart_server(self, name: str) -> ServerStatus: ...
+    async def aclose(self) -> None: ...
+
+
+class NapthaTuiApp(App[None]):
+    """Terminal control panel of a local inference node."""
+
+    TITLE = "naptha-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        node: NodeControl,
+        gpu: GpuSource,
+        read_host: Callable[[], HostSample],
+        up: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.settings = settings
+        self.node = node
+        self.gpu = gpu
+        self.read_host = read_host
+        self.up = list(up)
+
+    def on_mount(self) -> None:
+        dashboard = DashboardScreen()
+        self.push_screen(dashboard)
+        if self.up:
+            dashboard.start_presets(self.up)
+
+    async def on_unmount(self) -> None:
+        # servers and proxy outlive the panel on purpose; only the HTTP client is closed
+        await self.node.aclose()
+
+
+def make_app(
+    paths: Paths,
+    settings: Settings,
+    *,
+    node: NodeControl | None = None,
+    gpu: GpuSource | None = None,
+    read_host: Callable[[], HostSample] = read_host,
+    up: Sequence[str] = (),
+) -> NapthaTuiApp:
+    """Build the panel; every argument after ``settings`` is an injection point for tests."""
+    return NapthaTuiApp(
+        paths, settings, node or Node(paths, settings), gpu or GpuReader(), read_host, up
+    )

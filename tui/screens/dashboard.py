@@ -1,0 +1,158 @@
+"""The first screen: host, GPUs, servers, proxy, and what the node is doing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Log
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.tui.messages import ActivityNoted, GpuSampled, HostSampled, NodeSampled
+from naptha_tui.tui.screens.log import LogScreen
+from naptha_tui.tui.screens.start_preset import StartPresetModal
+from naptha_tui.tui.widgets.server_table import ServerTable
+from naptha_tui.tui.widgets.telemetry import GpuPanel, HostPanel, ProxyBar
+
+if TYPE_CHECKING:
+    from naptha_tui.tui.app import NapthaTuiApp
+
+
+class DashboardScreen(Screen[None]):
+    """Servers and proxy at a glance, with keys to start, stop, restart and read logs."""
+
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = [
+        Binding("s", "start_preset", "Start preset", id="server.start"),
+        Binding("x", "stop_server", "Stop", id="server.stop"),
+        Binding("r", "restart_server", "Restart", id="server.restart"),
+        Binding("l", "open_log", "Log", id="server.log"),
+        Binding("p", "open_proxy_log", "Proxy log", id="proxy.log"),
+    ]
+
+    @property
+    def napp(self) -> NapthaTuiApp:
+        from naptha_tui.tui.app import NapthaTuiApp
+
+        assert isinstance(self.app, NapthaTuiApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="telemetry"):
+            yield HostPanel("[b]Host[/b]\nreading…", id="host-panel")
+            yield GpuPanel("[b]GPU[/b]\nreading…", id="gpu-panel")
+        yield ServerTable(id="servers")
+        yield ProxyBar("[b]Proxy[/b]  probing…", id="proxy-bar")
+        yield Log(id="activity", max_lines=500)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Log).border_title = "Activity"
+        self.query_one(ServerTable).border_title = "Servers"
+        self.sample_telemetry()
+        self.refresh_node()
+        self.set_interval(self.napp.settings.poll_seconds, self.refresh_node)
+
+    # -- workers: I/O never runs on the UI thread ---------------------------------------
+    @work(thread=True, group="telemetry", exit_on_error=False, description="host and GPU")
+    def sample_telemetry(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self.post_message(HostSampled(self.napp.read_host()))
+            self.post_message(GpuSampled(self.napp.gpu.read()))
+            worker.cancelled_event.wait(self.napp.settings.poll_seconds)
+
+    @work(exclusive=True, group="node", exit_on_error=False, description="probe servers")
+    async def refresh_node(self) -> None:
+        self.post_message(NodeSampled(await self.napp.node.status()))
+
+    @work(group="actions", exit_on_error=False, description="start presets")
+    async def start_presets(self, names: list[str]) -> None:
+        presets = [self.napp.node.catalog.get(n) for n in names]
+        await self.napp.node.up(presets, self.note)
+        self.post_message(ActivityNoted(f"ready: {', '.join(names)}"))
+        self.refresh_node()
+
+    @work(group="actions", exit_on_error=False, description="stop server")
+    async def stop_server(self, name: str) -> None:
+        self.post_message(ActivityNoted(f"{name}: stopping"))
+        await self.napp.node.stop_server(name)
+        self.post_message(ActivityNoted(f"{name}: stopped"))
+        self.refresh_node()
+
+    @work(group="actions", exit_on_error=False, description="restart server")
+    async def restart_server(self, name: str) -> None:
+        self.post_message(ActivityNoted(f"{name}: restarting"))
+        status = await self.napp.node.restart_server(name)
+        self.post_message(ActivityNoted(f"{name}: {status.status}"))
+        self.refresh_node()
+
+    def note(self, line: str) -> None:
+        self.post_message(ActivityNoted(line))
+
+    # -- handlers: only these touch widgets ---------------------------------------------
+    @on(NodeSampled)
+    def show_node(self, message: NodeSampled) -> None:
+        self.query_one(ServerTable).show(message.status.servers)
+        self.query_one(ProxyBar).show(message.status.proxy)
+        self.sub_title = f"{message.status.proxy.url}/v1"
+
+    @on(HostSampled)
+    def show_host(self, message: HostSampled) -> None:
+        self.query_one(HostPanel).show(message.sample)
+
+    @on(GpuSampled)
+    def show_gpu(self, message: GpuSampled) -> None:
+        self.query_one(GpuPanel).show(message.report)
+
+    @on(ActivityNoted)
+    def note_activity(self, message: ActivityNoted) -> None:
+        self.query_one(Log).write_line(message.line)
+
+    @on(Worker.StateChanged)
+    def report_failure(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        text = str(error) if isinstance(error, NapthaError) else f"{type(error).__name__}: {error}"
+        self.query_one(Log).write_line(f"error: {text}")
+        self.notify(text, title=event.worker.description or "error", severity="error", timeout=10)
+
+    # -- actions ------------------------------------------------------------------------
+    def _selected(self) -> str | None:
+        name = self.query_one(ServerTable).selected
+        if name is None:
+            self.notify("no server selected", severity="warning")
+        return name
+
+    def action_start_preset(self) -> None:
+        presets, errors = self.napp.node.catalog.load_all()
+        for err in errors:
+            self.notify(str(err), title="invalid preset", severity="warning")
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.start_presets([name])
+
+        self.app.push_screen(StartPresetModal(presets), chosen)
+
+    def action_stop_server(self) -> None:
+        if name := self._selected():
+            self.stop_server(name)
+
+    def action_restart_server(self) -> None:
+        if name := self._selected():
+            self.restart_server(name)
+
+    def action_open_log(self) -> None:
+        if name := self._selected():
+            self.app.push_screen(LogScreen(name, self.napp.paths.log_dir / f"{name}.log"))
+
+    def action_open_proxy_log(self) -> None:
+        self.app.push_screen(LogScreen("proxy", self.napp.paths.log_dir / "proxy.log"))

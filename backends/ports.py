@@ -18,6 +18,9 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
     """True if nothing listens on ``host:port`` (checked by binding it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # as uvicorn does: a port whose last connections sit in TIME_WAIT is free to listen on,
+        # while one with a live listener still fails to bind
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -50,10 +50,17 @@ def find_ours(pid: int, create_time: float, argv: Sequence[str]) -> psutil.Proce
         cmdline = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
-    # setproctitle (vLLM uses it) may rewrite the visible command line; accept the executable
-    if cmdline and argv and cmdline[: len(argv)] != list(argv) and argv[0] not in cmdline[0]:
-        return None
-    return proc
+    return proc if _same_command(cmdline, list(argv)) else None
+
+
+def _same_command(cmdline: list[str], argv: list[str]) -> bool:
+    if not cmdline or not argv:
+        return True
+    # the arguments survive shebangs and shims (`/usr/bin/env python3 script ARGS`)
+    if cmdline[-len(argv) + 1 :] == argv[1:] if len(argv) > 1 else cmdline[0] == argv[0]:
+        return True
+    # setproctitle (vLLM names its processes) rewrites the visible command line
+    return len(cmdline) == 1 and not os.path.isabs(cmdline[0])
 
 
 def _reap(pid: int) -> None:

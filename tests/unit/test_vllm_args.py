@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from naptha_tui.backends.models import hf_dir
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import PresetCatalog, load_preset_file
+from naptha_tui.backends.runtimes import Runtime, RuntimeProblem
+from naptha_tui.backends.vllm import PresetProblem, plan_launch, render_args
+from tests.conftest import FAKE_VLLM, write_preset
+
+
+def fake_prepared(paths: Paths, name: str = "smollm2-135m") -> None:
+    folder = hf_dir(paths, name)
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"x" * 10)
+    marker = {"weights": [{"file": "model.safetensors", "size": 10, "sha256": "unused"}]}
+    (folder.parent / "prepared.json").write_text(json.dumps(marker))
+
+
+def ready_managed_runtime(paths: Paths, name: str = "cpu") -> Runtime:
+    from naptha_tui.backends.runtimes import SPECS
+
+    runtime = Runtime(name, paths.runtimes_dir / name)
+    runtime.python.parent.mkdir(parents=True)
+    runtime.python.write_text("")
+    runtime.marker.write_text(json.dumps({"key": SPECS[name].key, "version": "0.32.0"}))
+    return runtime
+
+
+def test_embedded_preset_argv(paths: Paths) -> None:
+    fake_prepared(paths)
+    runtime = ready_managed_runtime(paths)
+    preset = PresetCatalog(None).get("smollm2-cpu")
+    plan = plan_launch(preset, runtime, paths, "smollm2-cpu", 8123)
+    assert plan.argv[:5] == [str(runtime.python), "-m", "vllm.entrypoints.openai.api_server",
+                             "--model", str(hf_dir(paths, "smollm2-135m"))]
+    args = plan.argv[5:]
+    assert args[:6] == ["--host", "127.0.0.1", "--port", "8123",
+                        "--served-model-name", "smollm2-135m"]
+    assert args[args.index("--max-model-len") + 1] == "2048"
+    assert "--enforce-eager" in args and "--enable-auto-tool-choice" in args
+    assert args[args.index("--tool-call-parser") + 1] == "hermes"
+    template = Path(args[args.index("--chat-template") + 1])
+    assert template.name == "smollm2_tool_use.jinja" and template.is_file()
+    assert plan.env["HF_HUB_OFFLINE"] == "1"
+    assert plan.env["VLLM_CPU_KVCACHE_SPACE"] == "2"
+    assert plan.env["VLLM_CACHE_ROOT"].startswith(str(paths.state_dir))
+
+
+def test_false_booleans_render_no_flags(tmp_path: Path) -> None:
+    preset = load_preset_file(write_preset(tmp_path, "p", (
+        "model: a/b\nenable_prefix_caching: false\nenforce_eager: true\n"
+        "gpu_memory_utilization: 0.9\nextra_args: ['--trust-remote-code']\n")))
+    args = render_args(preset, host="127.0.0.1", port=9000, served_name="a/b")
+    assert "--no-enable-prefix-caching" in args and "--enforce-eager" in args
+    assert args[args.index("--gpu-memory-utilization") + 1] == "0.9"
+    assert args[-1] == "--trust-remote-code"
+    assert "--max-model-len" not in args  # unset options keep vLLM's defaults
+
+
+def test_external_runtime_uses_vllm_serve(paths: Paths, tmp_path: Path) -> None:
+    preset = load_preset_file(write_preset(tmp_path, "q", "model: Qwen/Qwen2.5-7B-Instruct\n"))
+    plan = plan_launch(preset, Runtime("mine", tmp_path, FAKE_VLLM), paths, "q", 9001)
+    assert plan.argv[:3] == [str(FAKE_VLLM), "serve", "Qwen/Qwen2.5-7B-Instruct"]
+    assert plan.served_model_name == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_instance_placeholder_in_env(paths: Paths, tmp_path: Path) -> None:
+    preset = load_preset_file(write_preset(tmp_path, "two", (
+        "model: a/b\ninstances: 2\nenv: {VLLM_CPU_OMP_THREADS_BIND: '{instance}'}\n")))
+    plan = plan_launch(preset, Runtime("x", tmp_path, FAKE_VLLM), paths, "two-1", 9002, 1)
+    assert plan.env["VLLM_CPU_OMP_THREADS_BIND"] == "1"
+
+
+def test_model_not_prepared(paths: Paths) -> None:
+    runtime = ready_managed_runtime(paths)
+    preset = PresetCatalog(None).get("smollm2-cpu")
+    with pytest.raises(PresetProblem) as info:
+        plan_launch(preset, runtime, paths, "smollm2-cpu", 8123)
+    message = str(info.value)
+    assert "smollm2-cpu.yaml: model:" in message
+    assert "naptha-tui model prepare smollm2-135m" in message
+
+
+def test_model_path_missing(paths: Paths, tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "local", "model: /nonexistent/models/llama\n")
+    preset = load_preset_file(path)
+    with pytest.raises(PresetProblem, match=rf"{path}: model: model path "
+                                            r"/nonexistent/models/llama does not exist"):
+        plan_launch(preset, Runtime("x", tmp_path, FAKE_VLLM), paths, "local", 9003)
+
+
+def test_runtime_not_installed(paths: Paths) -> None:
+    fake_prepared(paths)
+    preset = PresetCatalog(None).get("smollm2-cpu")
+    with pytest.raises(RuntimeProblem, match=r"runtime 'cpu' is not installed: run "
+                                             r"`naptha-tui runtime install cpu`"):
+        plan_launch(preset, Runtime("cpu", paths.runtimes_dir / "cpu"), paths, "s", 8123)
+
+
+def test_missing_template_file(paths: Paths, tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "t", "model: a/b\nchat_template: nothere.jinja\n")
+    with pytest.raises(PresetProblem, match=r"t.yaml: chat_template: file 'nothere.jinja'"):
+        plan_launch(load_preset_file(path), Runtime("x", tmp_path, FAKE_VLLM), paths, "t", 9004)

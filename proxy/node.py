@@ -120,8 +120,9 @@ class Node:
                     raise UpFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
             all_servers = await self.supervisor.statuses()
             deployments = self.deployments(all_servers)
-            progress(f"proxy: starting on {self.proxy.url} with {len(deployments)} deployment(s)")
-            await self.proxy.start(deployments)
+            _, restarted = await self.proxy.start(deployments)
+            if restarted:
+                progress(f"proxy: starting on {self.proxy.url}, {len(deployments)} deployment(s)")
             proxy = await self.proxy.wait_ready(
                 self.supervisor.client(), [d.model_name for d in deployments]
             )

@@ -94,8 +94,11 @@ class ProxyManager:
             return None, False
         return record, procs.find_ours(record.pid, record.create_time, record.argv) is not None
 
-    async def start(self, deployments: Sequence[Deployment]) -> ProcessRecord:
+    async def start(self, deployments: Sequence[Deployment]) -> tuple[ProcessRecord, bool]:
         """Write the config and start litellm (restarting it if the config changed).
+
+        Returns:
+            The proxy's record, and False when it was already running with this config.
 
         Raises:
             RuntimeProblem: the proxy runtime is not installed.
@@ -107,7 +110,7 @@ class ProxyManager:
         record, alive = self.live()
         new_text = dump_config(render_config(deployments))
         if record is not None and alive and new_text == old_text:
-            return record
+            return record, False
         if record is not None and alive:
             await self.stop()
         check_free(self.settings.port, self.settings.host, "settings proxy.port")
@@ -145,7 +148,7 @@ class ProxyManager:
         )
         with self.state.update() as state:
             state.proxy = record
-        return record
+        return record, True
 
     async def stop(self) -> bool:
         """Stop the proxy; False if none was recorded."""

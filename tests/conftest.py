@@ -26,7 +26,8 @@ REAL_DATA_DIR = Path(
 
 @pytest.fixture(autouse=True)
 def isolated(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Paths]:
     for key in list(os.environ):

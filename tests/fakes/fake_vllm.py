@@ -29,23 +29,41 @@ def main() -> None:
     print(f"(APIServer pid={os.getpid()}) INFO fake vLLM serving {served}", flush=True)
     if os.environ.get("FAKE_VLLM_MODE") == "port-in-use":
         print("Traceback (most recent call last):", flush=True)
-        print(f"(APIServer pid={os.getpid()}) OSError: [Errno 98] error while attempting to bind "
-              f"on address ('{args.host}', {args.port}): address already in use", flush=True)
+        print(
+            f"(APIServer pid={os.getpid()}) OSError: [Errno 98] error while attempting to bind "
+            f"on address ('{args.host}', {args.port}): address already in use",
+            flush=True,
+        )
         sys.exit(1)
     if os.environ.get("FAKE_VLLM_STUBBORN_CHILD") == "1":
-        subprocess.Popen([sys.executable, "-c",
-                          "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                          "time.sleep(600)"])
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "time.sleep(600)",
+            ]
+        )
     time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0")))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == "/health":
                 body = b""
             elif self.path == "/v1/models":
-                body = json.dumps({"object": "list", "data": [
-                    {"id": served, "object": "model", "owned_by": "vllm", "root": args.model}
-                ]}).encode()
+                body = json.dumps(
+                    {
+                        "object": "list",
+                        "data": [
+                            {
+                                "id": served,
+                                "object": "model",
+                                "owned_by": "vllm",
+                                "root": args.model,
+                            }
+                        ],
+                    }
+                ).encode()
             else:
                 self.send_response(404)
                 self.end_headers()

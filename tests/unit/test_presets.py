@@ -19,8 +19,9 @@ def test_shipped_presets_all_load() -> None:
 
 
 def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
-    path = write_preset(tmp_path, "bad", "model: Qwen/Qwen2.5-7B-Instruct\nruntime: cuda\n"
-                                         "max_num_seq: 256\n")
+    path = write_preset(
+        tmp_path, "bad", "model: Qwen/Qwen2.5-7B-Instruct\nruntime: cuda\nmax_num_seq: 256\n"
+    )
     with pytest.raises(ConfigFileError) as info:
         load_preset_file(path)
     assert str(info.value) == f"{path}:3: max_num_seq: unknown key"

@@ -11,12 +11,17 @@ import psutil
 from naptha_tui.backends import procs
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
-STUBBORN = [sys.executable, "-c", (
-    "import signal, subprocess, sys, time\n"
-    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    "subprocess.Popen([sys.executable, '-c', 'import signal,time; "
-    "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
-    "time.sleep(60)\n")]
+STUBBORN = [
+    sys.executable,
+    "-c",
+    (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import signal,time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
+        "time.sleep(60)\n"
+    ),
+]
 
 
 def test_spawn_own_session_and_log(tmp_path: Path) -> None:

@@ -8,9 +8,19 @@ from naptha_tui.backends.state import NodeState, ProcessRecord, StateFile
 
 
 def record(name: str, port: int = 8100) -> ProcessRecord:
-    return ProcessRecord(name=name, kind="vllm", pid=123, create_time=1.5, argv=["vllm", "serve"],
-                         host="127.0.0.1", port=port, log_path=Path("/tmp/x.log"),
-                         started_at=2.0, preset="p", served_model_name="m")
+    return ProcessRecord(
+        name=name,
+        kind="vllm",
+        pid=123,
+        create_time=1.5,
+        argv=["vllm", "serve"],
+        host="127.0.0.1",
+        port=port,
+        log_path=Path("/tmp/x.log"),
+        started_at=2.0,
+        preset="p",
+        served_model_name="m",
+    )
 
 
 def test_round_trip_and_mode(tmp_path: Path) -> None:

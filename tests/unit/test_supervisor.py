@@ -55,8 +55,9 @@ async def test_starting_then_ready(paths: Paths, fake_runtime_settings: Settings
         await sup.aclose()
 
 
-async def test_crash_reason_comes_from_the_log(paths: Paths,
-                                               fake_runtime_settings: Settings) -> None:
+async def test_crash_reason_comes_from_the_log(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
     sup = Supervisor(paths, fake_runtime_settings)
     sup.launch(sup.plan([preset(paths, extra="env: {FAKE_VLLM_MODE: port-in-use}\n")])[0])
     try:
@@ -86,8 +87,9 @@ async def test_stop_keep_then_restart(paths: Paths, fake_runtime_settings: Setti
         await sup.aclose()
 
 
-async def test_unhealthy_after_startup_timeout(paths: Paths,
-                                               fake_runtime_settings: Settings) -> None:
+async def test_unhealthy_after_startup_timeout(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
     sup = Supervisor(paths, fake_runtime_settings)
     p = preset(paths, extra="startup_timeout: 0.5\nenv: {FAKE_VLLM_DELAY: '30'}\n")
     sup.launch(sup.plan([p])[0])

@@ -36,11 +36,22 @@ def test_embedded_preset_argv(paths: Paths) -> None:
     runtime = ready_managed_runtime(paths)
     preset = PresetCatalog(None).get("smollm2-cpu")
     plan = plan_launch(preset, runtime, paths, "smollm2-cpu", 8123)
-    assert plan.argv[:5] == [str(runtime.python), "-m", "vllm.entrypoints.openai.api_server",
-                             "--model", str(hf_dir(paths, "smollm2-135m"))]
+    assert plan.argv[:5] == [
+        str(runtime.python),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(hf_dir(paths, "smollm2-135m")),
+    ]
     args = plan.argv[5:]
-    assert args[:6] == ["--host", "127.0.0.1", "--port", "8123",
-                        "--served-model-name", "smollm2-135m"]
+    assert args[:6] == [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8123",
+        "--served-model-name",
+        "smollm2-135m",
+    ]
     assert args[args.index("--max-model-len") + 1] == "2048"
     assert "--enforce-eager" in args and "--enable-auto-tool-choice" in args
     assert args[args.index("--tool-call-parser") + 1] == "hermes"
@@ -52,9 +63,16 @@ def test_embedded_preset_argv(paths: Paths) -> None:
 
 
 def test_false_booleans_render_no_flags(tmp_path: Path) -> None:
-    preset = load_preset_file(write_preset(tmp_path, "p", (
-        "model: a/b\nenable_prefix_caching: false\nenforce_eager: true\n"
-        "gpu_memory_utilization: 0.9\nextra_args: ['--trust-remote-code']\n")))
+    preset = load_preset_file(
+        write_preset(
+            tmp_path,
+            "p",
+            (
+                "model: a/b\nenable_prefix_caching: false\nenforce_eager: true\n"
+                "gpu_memory_utilization: 0.9\nextra_args: ['--trust-remote-code']\n"
+            ),
+        )
+    )
     args = render_args(preset, host="127.0.0.1", port=9000, served_name="a/b")
     assert "--no-enable-prefix-caching" in args and "--enforce-eager" in args
     assert args[args.index("--gpu-memory-utilization") + 1] == "0.9"
@@ -70,8 +88,13 @@ def test_external_runtime_uses_vllm_serve(paths: Paths, tmp_path: Path) -> None:
 
 
 def test_instance_placeholder_in_env(paths: Paths, tmp_path: Path) -> None:
-    preset = load_preset_file(write_preset(tmp_path, "two", (
-        "model: a/b\ninstances: 2\nenv: {VLLM_CPU_OMP_THREADS_BIND: '{instance}'}\n")))
+    preset = load_preset_file(
+        write_preset(
+            tmp_path,
+            "two",
+            ("model: a/b\ninstances: 2\nenv: {VLLM_CPU_OMP_THREADS_BIND: '{instance}'}\n"),
+        )
+    )
     plan = plan_launch(preset, Runtime("x", tmp_path, FAKE_VLLM), paths, "two-1", 9002, 1)
     assert plan.env["VLLM_CPU_OMP_THREADS_BIND"] == "1"
 
@@ -89,16 +112,22 @@ def test_model_not_prepared(paths: Paths) -> None:
 def test_model_path_missing(paths: Paths, tmp_path: Path) -> None:
     path = write_preset(tmp_path, "local", "model: /nonexistent/models/llama\n")
     preset = load_preset_file(path)
-    with pytest.raises(PresetProblem, match=rf"{path}: model: model path "
-                                            r"/nonexistent/models/llama does not exist"):
+    with pytest.raises(
+        PresetProblem,
+        match=rf"{path}: model: model path "
+        r"/nonexistent/models/llama does not exist",
+    ):
         plan_launch(preset, Runtime("x", tmp_path, FAKE_VLLM), paths, "local", 9003)
 
 
 def test_runtime_not_installed(paths: Paths) -> None:
     fake_prepared(paths)
     preset = PresetCatalog(None).get("smollm2-cpu")
-    with pytest.raises(RuntimeProblem, match=r"runtime 'cpu' is not installed: run "
-                                             r"`naptha-tui runtime install cpu`"):
+    with pytest.raises(
+        RuntimeProblem,
+        match=r"runtime 'cpu' is not installed: run "
+        r"`naptha-tui runtime install cpu`",
+    ):
         plan_launch(preset, Runtime("cpu", paths.runtimes_dir / "cpu"), paths, "s", 8123)
 
 

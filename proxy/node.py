@@ -88,11 +88,10 @@ class Node:
         for p in presets:
             if p not in todo:
                 progress(f"{p.name}: already running")
-        _proxy_record, proxy_alive = self.proxy.live()
-        get_runtime(self.settings.proxy.runtime, self.paths, self.settings).require_ready()
-        if not proxy_alive:
-            check_free(self.settings.proxy.port, self.settings.proxy.host, "settings proxy.port")
         plans = self.supervisor.plan(todo, reserved=[self.settings.proxy.port])
+        get_runtime(self.settings.proxy.runtime, self.paths, self.settings).require_ready()
+        if not self.proxy.live()[1]:
+            check_free(self.settings.proxy.port, self.settings.proxy.host, "settings proxy.port")
         started: list[str] = []
         try:
             for plan in plans:

@@ -61,10 +61,7 @@ class NapthaTuiApp(App[None]):
         self.up = list(up)
 
     def on_mount(self) -> None:
-        dashboard = DashboardScreen()
-        self.push_screen(dashboard)
-        if self.up:
-            dashboard.start_presets(self.up)
+        self.push_screen(DashboardScreen(start=self.up))
 
     async def on_unmount(self) -> None:
         # servers and proxy outlive the panel on purpose; only the HTTP client is closed

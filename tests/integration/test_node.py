@@ -244,7 +244,7 @@ def test_down_leaves_nothing(env: dict[str, str], started_by_panel: object) -> N
     done = run_cli(env, "down", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "proxy" in done.stdout
-    gone, alive = psutil.wait_procs(processes, timeout=10)
+    _, alive = psutil.wait_procs(processes, timeout=10)
     assert alive == []
     doc = status(env)
     assert doc["servers"] == [] and doc["proxy"]["status"] == "stopped"

@@ -35,6 +35,10 @@ class DashboardScreen(Screen[None]):
         Binding("p", "open_proxy_log", "Proxy log", id="proxy.log"),
     ]
 
+    def __init__(self, start: list[str] | None = None) -> None:
+        super().__init__()
+        self.start = start or []
+
     @property
     def napp(self) -> NapthaTuiApp:
         from naptha_tui.tui.app import NapthaTuiApp
@@ -58,6 +62,8 @@ class DashboardScreen(Screen[None]):
         self.sample_telemetry()
         self.refresh_node()
         self.set_interval(self.napp.settings.poll_seconds, self.refresh_node)
+        if self.start:
+            self.start_presets(self.start)
 
     # -- workers: I/O never runs on the UI thread ---------------------------------------
     @work(thread=True, group="telemetry", exit_on_error=False, description="host and GPU")

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.widgets import Log, OptionList
+
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.settings import Settings
+from naptha_tui.tui.app import make_app
+from naptha_tui.tui.screens.dashboard import DashboardScreen
+from naptha_tui.tui.screens.log import LogScreen
+from naptha_tui.tui.widgets.server_table import ServerTable
+from naptha_tui.tui.widgets.telemetry import GpuPanel, HostPanel, ProxyBar
+from tests.fakes.node import TWO_GPUS, FakeGpu, FakeNode, fake_host, server
+
+
+async def until(pilot, check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll the UI until ``check()`` holds (telemetry and polling workers never finish, so
+    waiting for all workers would hang); fail with the last state otherwise."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def app_with(paths: Paths, node: FakeNode, gpu: FakeGpu | None = None, up: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    return make_app(
+        paths,
+        Settings(poll_seconds=0.1),
+        node=node,
+        gpu=gpu or FakeGpu(),
+        read_host=fake_host,
+        up=up,
+    )
+
+
+async def test_dashboard_shows_servers_proxy_host_and_no_gpu(paths: Paths) -> None:
+    node = FakeNode([server(), server("qwen-gpu", "crashed", 8101, "out of memory: CUDA OOM")])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        table = screen.query_one(ServerTable)
+        assert table.row_count == 2
+        row = [str(c) for c in table.get_row("smollm2-cpu")]
+        assert row[:6] == ["smollm2-cpu", "smollm2-135m", "cpu", "8100", "ready", "12m34s"]
+        crashed = [str(c) for c in table.get_row("qwen-gpu")]
+        assert crashed[4] == "crashed" and "out of memory" in crashed[6]
+        assert "no NVIDIA GPU: NVML library not found" in str(screen.query_one(GpuPanel).render())
+        assert "6.5/24.0 GiB" in str(screen.query_one(HostPanel).render())
+        proxy_text = str(screen.query_one(ProxyBar).render())
+        assert "http://127.0.0.1:4000/v1" in proxy_text and "ready" in proxy_text
+
+
+async def test_gpus_are_listed(paths: Paths) -> None:
+    app = app_with(paths, FakeNode([server()]), FakeGpu(TWO_GPUS))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.3)
+        text = str(app.screen.query_one(GpuPanel).render())
+        assert "NVIDIA H100 80GB HBM3" in text and "62.0/80.0 GiB" in text and "util 87%" in text
+
+
+async def test_stop_and_restart_act_on_selected_server(paths: Paths) -> None:
+    node = FakeNode([server("a", port=8100), server("b", port=8101)])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("down", "x")
+        table = app.screen.query_one(ServerTable)
+        await until(pilot, lambda: str(table.get_row("b")[4]) == "stopped")
+        assert node.calls == [("stop", "b")]
+        assert table.selected == "b"  # the cursor stays on the same server across refreshes
+        await pilot.press("r")
+        await until(pilot, lambda: str(table.get_row("b")[4]) == "ready")
+        assert node.calls[-1] == ("restart", "b")
+        await until(pilot, lambda: "b: ready" in app.screen.query_one(Log).lines)
+        log_text = "\n".join(app.screen.query_one(Log).lines)
+        assert "b: stopping" in log_text and "b: restarting" in log_text
+
+
+async def test_start_preset_from_the_picker(paths: Paths) -> None:
+    node = FakeNode([])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "smollm2-cpu" in ids
+        options.highlighted = ids.index("smollm2-cpu")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, DashboardScreen)
+                and app.screen.query_one(ServerTable).row_count == 1
+            ),
+        )
+        assert node.calls == [("up", "smollm2-cpu")]
+
+
+async def test_up_argument_starts_presets_on_open(paths: Paths) -> None:
+    node = FakeNode([])
+    app = app_with(paths, node, up=("smollm2-cpu",))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: "ready: smollm2-cpu" in app.screen.query_one(Log).lines)
+        assert node.calls == [("up", "smollm2-cpu")]
+
+
+async def test_failed_action_is_reported_and_panel_keeps_running(paths: Paths) -> None:
+    node = FakeNode([])
+    app = app_with(paths, node, up=("no-such-preset",))
+    async with app.run_test(size=(120, 36)) as pilot:
+        log = app.screen.query_one(Log)
+        await until(pilot, lambda: any("unknown preset" in line for line in log.lines))
+        log_text = "\n".join(log.lines)
+        assert "error: unknown preset 'no-such-preset'" in log_text
+        assert isinstance(app.screen, DashboardScreen) and app.is_running
+
+
+async def test_log_screen_follows_the_file(paths: Paths, tmp_path: Path) -> None:
+    log_dir = paths.log_dir
+    log_dir.mkdir(parents=True)
+    (log_dir / "a.log").write_text("first line\n")
+    app = app_with(paths, FakeNode([server("a")]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("l")
+        await pilot.pause(0.4)
+        assert isinstance(app.screen, LogScreen)
+        with (log_dir / "a.log").open("a") as fh:
+            fh.write("second line\n")
+        await pilot.pause(0.8)
+        assert list(app.screen.query_one(Log).lines)[-2:] == ["first line", "second line"]
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, DashboardScreen)

@@ -1,0 +1,89 @@
+"""Layering and packaging: what the wheel holds, and that the inner layers stay UI-free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MAPPED = {
+    "tui": "naptha_tui.tui",
+    "backends": "naptha_tui.backends",
+    "proxy": "naptha_tui.proxy",
+    "presets": "naptha_tui.presets",
+    "templates": "naptha_tui.templates",
+}
+
+
+def test_importing_backends_and_proxy_never_loads_textual() -> None:
+    modules = [
+        f"naptha_tui.{layer}.{p.stem}"
+        for layer in ("backends", "proxy")
+        for p in sorted((ROOT / layer).glob("*.py"))
+        if p.stem != "__init__"
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(len(sys.modules)); assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for folder, name in MAPPED.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join([name, *rel]))
+    assert found == listed
+    assert config["package-dir"] == {v: k for k, v in MAPPED.items()}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    [path] = out.glob("naptha_tui-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_wheel_holds_every_module_stylesheet_preset_and_template(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    expected = set()
+    for folder, package in MAPPED.items():
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ".tcss", ".yaml", ".jinja"} or path.name == "py.typed":
+                rel = path.relative_to(ROOT / folder)
+                expected.add("/".join([*package.split("."), *rel.parts]))
+    assert expected - names == set()
+    assert any(n.endswith("presets/smollm2-cpu.yaml") for n in names)
+    assert any(n.endswith("templates/smollm2_tool_use.jinja") for n in names)
+    assert any(n.endswith("screens/dashboard.tcss") for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "naptha-tui = naptha_tui.tui.__main__:main" in wheel.read(entry_points).decode()

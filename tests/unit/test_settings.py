@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.settings import load_settings
+from naptha_tui.backends.yamlfile import ConfigFileError
+
+
+def test_defaults_without_a_file(paths: Paths) -> None:
+    settings = load_settings(paths)
+    assert settings.proxy.host == "127.0.0.1" and settings.proxy.port == 4000
+
+
+def test_file_then_environment(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text(
+        "port_base: 9100\nproxy:\n  port: 4001\n"
+        "runtimes:\n  mine:\n    executable: /opt/vllm/bin/vllm\n"
+    )
+    settings = load_settings(paths)
+    assert (settings.port_base, settings.proxy.port) == (9100, 4001)
+    assert str(settings.runtimes["mine"].executable) == "/opt/vllm/bin/vllm"
+    monkeypatch.setenv("NAPTHA_TUI_PROXY__PORT", "4100")
+    settings = load_settings(paths)
+    assert settings.proxy.port == 4100 and settings.port_base == 9100
+
+
+def test_bad_value_names_file_line_key(paths: Paths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text("proxy:\n  port: 99999\n")
+    with pytest.raises(ConfigFileError, match=r"config.yaml:2: proxy.port: Input should be"):
+        load_settings(paths)
+
+
+def test_bad_environment_value_is_named(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAPTHA_TUI_PORT_BASE", "lots")
+    with pytest.raises(ConfigFileError, match=r"port_base: Input should be a valid integer"):
+        load_settings(paths)
+
+
+def test_paths_follow_environment(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAPTHA_TUI_LOG_DIR", "/var/tmp/nt-logs")
+    assert Paths.from_env().log_dir.as_posix() == "/var/tmp/nt-logs"
+    assert paths.user_presets_dir == paths.config_dir / "presets"

@@ -129,12 +129,13 @@ async def test_log_screen_follows_the_file(paths: Paths, tmp_path: Path) -> None
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause(0.3)
         await pilot.press("l")
-        await pilot.pause(0.4)
-        assert isinstance(app.screen, LogScreen)
+        await until(pilot, lambda: isinstance(app.screen, LogScreen))
+        lines = app.screen.query_one(Log).lines
+        await until(pilot, lambda: "first line" in lines)
         with (log_dir / "a.log").open("a") as fh:
             fh.write("second line\n")
-        await pilot.pause(0.8)
-        assert list(app.screen.query_one(Log).lines)[-2:] == ["first line", "second line"]
+        await until(pilot, lambda: "second line" in lines)
+        assert list(lines)[-2:] == ["first line", "second line"]
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert isinstance(app.screen, DashboardScreen)

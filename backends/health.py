@@ -1,4 +1,4 @@
-"""HTTP probes of a vLLM server or the proxy: /health, then /v1/models."""
+"""HTTP probes of a vLLM server or the proxy: a health endpoint, then /v1/models."""
 
 from __future__ import annotations
 
@@ -16,28 +16,17 @@ class Probe:
     error: str | None = None
 
 
-async def probe_vllm(client: httpx.AsyncClient, base_url: str) -> Probe:
-    """``GET /health`` then ``GET /v1/models``; never raises."""
+async def probe(
+    client: httpx.AsyncClient, base_url: str, health_path: str = "/health", key: str | None = None
+) -> Probe:
+    """``GET health_path`` then ``GET /v1/models`` (with ``key`` as bearer); never raises.
+
+    vLLM answers ``/health``; LiteLLM's readiness is ``/health/readiness``.
+    """
     try:
-        health = await client.get(f"{base_url}/health")
+        health = await client.get(f"{base_url}{health_path}")
         if health.status_code != 200:
-            return Probe(False, error=f"/health answered {health.status_code}")
-        listing = await client.get(f"{base_url}/v1/models")
-        listing.raise_for_status()
-        models = tuple(m["id"] for m in listing.json().get("data", []))
-        return Probe(True, models)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        return Probe(
-            False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        )
-
-
-async def probe_proxy(client: httpx.AsyncClient, base_url: str, key: str | None) -> Probe:
-    """LiteLLM's ``/health/readiness`` then its ``/v1/models`` (with the master key)."""
-    try:
-        ready = await client.get(f"{base_url}/health/readiness")
-        if ready.status_code != 200:
-            return Probe(False, error=f"/health/readiness answered {ready.status_code}")
+            return Probe(False, error=f"{health_path} answered {health.status_code}")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         listing = await client.get(f"{base_url}/v1/models", headers=headers)
         listing.raise_for_status()

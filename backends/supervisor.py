@@ -18,7 +18,7 @@ import httpx
 
 from naptha_tui.backends import procs
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.health import Probe, probe_vllm
+from naptha_tui.backends.health import Probe, probe
 from naptha_tui.backends.logs import death_reason
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.ports import allocate, check_free
@@ -198,18 +198,18 @@ class Supervisor:
     async def status_of(self, record: ProcessRecord) -> ServerStatus:
         """Probe one recorded server."""
         alive = self._alive(record)
-        probe = None
+        seen = None
         if alive:
-            probe = await probe_vllm(self.client(), f"http://{record.host}:{record.port}")
-            if probe.healthy and record.served_model_name not in probe.models:
-                probe = Probe(
+            seen = await probe(self.client(), f"http://{record.host}:{record.port}")
+            if seen.healthy and record.served_model_name not in seen.models:
+                seen = Probe(
                     False,
-                    probe.models,
-                    f"/v1/models lists {list(probe.models)}, not {record.served_model_name!r}",
+                    seen.models,
+                    f"/v1/models lists {list(seen.models)}, not {record.served_model_name!r}",
                 )
         now = time.time()
         status, reason = record_status(
-            record, alive, probe.healthy if probe else None, probe.error if probe else None, now
+            record, alive, seen.healthy if seen else None, seen.error if seen else None, now
         )
         if status == "ready" and record.ready_at is None:
             with self.state.update() as state:

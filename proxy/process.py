@@ -14,7 +14,7 @@ from typing import Literal
 import httpx
 
 from naptha_tui.backends import procs
-from naptha_tui.backends.health import probe_proxy
+from naptha_tui.backends.health import probe
 from naptha_tui.backends.logs import death_reason
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.ports import check_free
@@ -78,15 +78,13 @@ class ProxyManager:
             fh.write(key + "\n")
         return key
 
-    def write_config(self, deployments: Sequence[Deployment]) -> str:
-        """Render and write the config; returns its text."""
-        text = dump_config(render_config(deployments))
+    def write_config(self, text: str) -> None:
+        """Write a rendered config (0600, atomically)."""
         self.paths.ensure(self.dir, private=True)
         tmp = self.config_file.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.chmod(0o600)
         tmp.replace(self.config_file)
-        return text
 
     def live(self) -> tuple[ProcessRecord | None, bool]:
         record = self.state.load().proxy
@@ -115,7 +113,7 @@ class ProxyManager:
             await self.stop()
         check_free(self.settings.port, self.settings.host, "settings proxy.port")
         key = self.master_key()
-        self.write_config(deployments)
+        self.write_config(new_text)
         argv = [
             str(runtime.bin("litellm")),
             "--config",
@@ -178,15 +176,15 @@ class ProxyManager:
                 log_path=record.log_path,
             )
         key = self.key_file.read_text().strip() if self.key_file.exists() else None
-        probe = await probe_proxy(client, url, key)
-        if probe.healthy:
+        seen = await probe(client, url, "/health/readiness", key)
+        if seen.healthy:
             state: ProxyState = "ready"
         elif time.time() - record.started_at < record.startup_timeout:
             state = "starting"
         else:
             state = "unhealthy"
         return ProxyStatus(
-            url, state, record.pid, self.key_file, probe.models, probe.error, record.log_path
+            url, state, record.pid, self.key_file, seen.models, seen.error, record.log_path
         )
 
     async def wait_ready(

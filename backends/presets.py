@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib.resources
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.yamlfile import ConfigFileError, load_yaml, parse_model
@@ -20,7 +20,12 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 class Preset(BaseModel):
-    """How to run one model server. vLLM options keep vLLM's own names (minus the dashes)."""
+    """How to run one model server, or reach a remote one.
+
+    ``kind: vllm`` (the default) starts a vLLM server; its options keep vLLM's own names (minus
+    the dashes). ``kind: remote`` adds another node's OpenAI-compatible endpoint to the proxy
+    (``base_url``, ``models``, optional ``api_key_env``); nothing is started for it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,7 +34,17 @@ class Preset(BaseModel):
     source: Path | None = None
     """The file it came from (set by the loader)."""
     description: str = ""
-    model: str
+    kind: Literal["vllm", "remote"] = "vllm"
+    default_params: dict[str, Any] = {}
+    """Request defaults the proxy applies to this model (``temperature: 0`` for families whose
+    tool calling needs it); a request's own values win."""
+    base_url: str | None = None
+    """``kind: remote``: the endpoint as given, e.g. ``http://10.0.0.7:4000/v1``."""
+    models: list[str] = []
+    """``kind: remote``: the model names it serves (each becomes a proxy deployment)."""
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """``kind: remote``: environment variable holding its key (never the key itself)."""
+    model: str = ""
     """A Hugging Face id (``Qwen/Qwen2.5-7B-Instruct``), a local folder (``/models/x``,
     ``~/models/x``, ``./x``), or the name of a prepared model (``smollm2-135m``)."""
     runtime: str = "cuda"
@@ -38,20 +53,20 @@ class Preset(BaseModel):
     """The name agents ask for; defaults to the model id, or the preset name for local models."""
     port: int | Literal["auto"] = "auto"
     host: str = "127.0.0.1"
-    instances: int = Field(1, ge=1, le=64)
+    instances: int = Field(default=1, ge=1, le=64)
     env: dict[str, str] = {}
     """Extra environment for the server process (``VLLM_CPU_KVCACHE_SPACE``...)."""
     startup_timeout: float | None = None
     """Seconds before a server still starting is called unhealthy (settings' default if unset)."""
 
     # the common vLLM options, typed; None means "vLLM's default" and renders no flag
-    max_model_len: int | None = Field(None, ge=1)
-    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
-    max_num_seqs: int | None = Field(None, ge=1)
-    max_num_batched_tokens: int | None = Field(None, ge=1)
+    max_model_len: int | None = Field(default=None, ge=1)
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
     enable_prefix_caching: bool | None = None
     enable_chunked_prefill: bool | None = None
-    tensor_parallel_size: int | None = Field(None, ge=1)
+    tensor_parallel_size: int | None = Field(default=None, ge=1)
     dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] | None = None
     enforce_eager: bool | None = None
     enable_auto_tool_choice: bool | None = None
@@ -76,6 +91,19 @@ class Preset(BaseModel):
         if isinstance(value, int) and not 1 <= value <= 65535:
             raise ValueError("port must be between 1 and 65535, or 'auto'")
         return value
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Preset:
+        if self.kind == "remote":
+            if not self.base_url:
+                raise ValueError("base_url: required for kind remote")
+            if not self.base_url.startswith(("http://", "https://")):
+                raise ValueError(f"base_url: {self.base_url!r} is not an http(s) URL")
+            if not self.models:
+                raise ValueError("models: a remote preset lists the model names it serves")
+        elif not self.model:
+            raise ValueError("model: required (a Hugging Face id, a folder or a prepared model)")
+        return self
 
     def instance_names(self) -> list[str]:
         """Server names for this preset: ``NAME`` or ``NAME-0 .. NAME-(N-1)``."""

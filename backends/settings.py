@@ -7,12 +7,29 @@ Settings are built once in ``main()`` and passed down; nothing here is a global.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml, validation_problems
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class CloudModel(BaseModel):
+    """A hosted model added to the proxy next to the local servers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str
+    """The name agents ask for (may equal a local model's, to spill over to the cloud)."""
+    model: str
+    """LiteLLM's provider/model id, e.g. ``openai/gpt-4o-mini``."""
+    api_key_env: str | None = Field(default=None, pattern=ENV_NAME)
+    """The environment variable holding the key; the config says ``os.environ/NAME`` only."""
+    api_base: str | None = None
 
 
 class ProxySettings(BaseModel):
@@ -21,13 +38,34 @@ class ProxySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
-    """Address the proxy binds. Loopback unless you mean to expose the node."""
+    """Address the proxy binds. Anything but loopback needs ``master_key_env``."""
+    master_key_env: str | None = Field(default=None, pattern=ENV_NAME)
+    """An environment variable holding the master key (``sk-...``); without it a key is generated
+    into ``<state>/proxy/master.key`` (0600). Required to bind a non-loopback address."""
     port: int = Field(default=4000, ge=1, le=65535)
     """The single OpenAI-compatible endpoint agents call."""
     runtime: str = "proxy"
     """Managed runtime that holds litellm (its own venv: litellm pins rich<14, Textual needs 14)."""
     startup_timeout: float = 120.0
     """Seconds to wait for /health/readiness before giving up."""
+    routing_strategy: Literal[
+        "simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"
+    ] = "simple-shuffle"
+    """How LiteLLM picks among deployments of one model."""
+    num_retries: int = Field(default=2, ge=0)
+    """Retries on another deployment when one fails (a killed server costs clients nothing)."""
+    allowed_fails: int = Field(default=1, ge=0)
+    """Failures per minute before a deployment is cooled down."""
+    cooldown_time: float = Field(default=5.0, ge=0)
+    """Seconds a failing deployment is left out."""
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds before a request to a backend is abandoned."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """Proxy worker processes (gunicorn); one is plenty for a single node."""
+    max_parallel_requests: int | None = Field(default=None, ge=1)
+    """Requests in flight before the proxy answers 429; unlimited by default."""
+    cloud: list[CloudModel] = []
+    """Hosted models to add (keys only as environment variable names)."""
 
 
 class ExternalRuntime(BaseModel):

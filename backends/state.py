@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -43,6 +43,22 @@ class ProcessRecord(BaseModel):
     desired: Literal["running", "stopped"] = "running"
     """``stopped`` after a stop from the panel: the row stays, ready to restart."""
     startup_timeout: float = 600.0
+    default_params: dict[str, Any] = {}
+    """The preset's request defaults, applied by the proxy to this deployment."""
+
+
+class RemoteRecord(BaseModel):
+    """Another node's endpoint added to the proxy (a ``kind: remote`` preset); no process."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    preset: str
+    base_url: str
+    models: list[str]
+    api_key_env: str | None = None
+    default_params: dict[str, Any] = {}
+    added_at: float
 
 
 class NodeState(BaseModel):
@@ -51,6 +67,7 @@ class NodeState(BaseModel):
     version: int = STATE_VERSION
     servers: dict[str, ProcessRecord] = {}
     proxy: ProcessRecord | None = None
+    remotes: dict[str, RemoteRecord] = {}
 
 
 class StateFile:

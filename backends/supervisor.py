@@ -28,7 +28,8 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 from naptha_tui.backends.vllm import LaunchPlan, plan_launch
 
-Status = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
+Status = Literal["starting", "ready", "unhealthy", "crashed", "stopped", "down"]
+"""``down`` is a remote node that does not answer (there is no process to crash)."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,16 @@ class ServerStatus:
     uptime_s: float | None
     reason: str | None
     """Why it is not ready: the death reason from its log, or the failing probe."""
-    log_path: Path
+    log_path: Path | None
+    url: str | None = None
+    """A remote node's base URL as given (local servers derive theirs from host and port)."""
+    metrics: dict[str, float] | None = None
+    """A few vLLM gauges from /metrics, when the server exposes them."""
 
     @property
     def base_url(self) -> str:
         """The server's OpenAI-compatible base URL."""
-        return f"http://{self.host}:{self.port}/v1"
+        return self.url or f"http://{self.host}:{self.port}/v1"
 
 
 class ServerAlreadyRunning(NapthaError):
@@ -150,6 +155,7 @@ class Supervisor:
             served_model_name=plan.served_model_name,
             runtime=plan.preset.runtime,
             startup_timeout=plan.preset.startup_timeout or self.settings.startup_timeout,
+            default_params=plan.preset.default_params,
         )
         with self.state.update() as state:
             state.servers[plan.name] = record

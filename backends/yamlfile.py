@@ -95,6 +95,13 @@ def validation_problems(doc: YamlDoc, error: ValidationError) -> list[str]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
+        elif not loc and item["type"] == "value_error":
+            # a model-level check names its key as "key: message"
+            key, _, rest = str(item.get("ctx", {}).get("error", message)).partition(": ")
+            if rest and key.isidentifier():
+                line = doc.line_of([key])
+                problems.append(f"{f':{line}' if line else ''}: {key}: {rest}")
+                continue
         problems.append(f"{f':{line}' if line else ''}: {key}: {message}")
     return problems
 

@@ -1,18 +1,24 @@
-"""Render LiteLLM's config.yaml from the servers that run on this node.
+"""Render LiteLLM's config.yaml from everything the node serves.
 
-Secrets never appear in the file: the master key is ``os.environ/LITELLM_MASTER_KEY``, set in
-the proxy's environment from the 0600 key file.
+Deployments come from the ready vLLM servers, remote nodes, Ollama models and the cloud models
+listed in settings. Deployments sharing a public name are load-balanced by LiteLLM's router.
+Secrets never appear in the file: the master key and every provider key are
+``os.environ/NAME`` references, resolved in the proxy's environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from naptha_tui.backends.settings import ProxySettings
+
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+HOOKS_MODULE = "naptha_routes"
+"""The callback module copied beside the rendered config (see ``proxy/litellm_hooks.py``)."""
 
 
 @dataclass(frozen=True)
@@ -23,27 +29,85 @@ class Deployment:
     """The deployment id LiteLLM reports (``x-litellm-model-id``): the server's name."""
     model_name: str
     """The public name agents ask for; deployments sharing it are load-balanced."""
-    api_base: str
+    api_base: str | None
+    model: str | None = None
+    """LiteLLM's ``provider/model``; ``openai/<model_name>`` (an OpenAI-compatible server)."""
+    api_key_env: str | None = None
+    """Environment variable holding the backend's key; None for a keyless local server."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Default request parameters (e.g. ``temperature: 0``); a request's own values win."""
+
+    def litellm_params(self) -> dict[str, Any]:
+        """This deployment's ``litellm_params`` block."""
+        out: dict[str, Any] = {"model": self.model or f"openai/{self.model_name}"}
+        if self.api_base is not None:
+            out["api_base"] = self.api_base
+        if self.api_key_env is not None:
+            out["api_key"] = f"os.environ/{self.api_key_env}"
+        elif out["model"].startswith(("openai/", "hosted_vllm/")):
+            out["api_key"] = "none"  # a vLLM started without --api-key accepts any
+        out.update(self.params)
+        return out
 
 
-def render_config(deployments: Sequence[Deployment], num_retries: int = 2) -> dict[str, Any]:
-    """LiteLLM's config as a dict (``yaml.safe_dump`` it to write the file)."""
+def ollama_deployment(name: str, api_base: str = "http://127.0.0.1:11434") -> Deployment:
+    """An Ollama model through LiteLLM's ``ollama_chat`` provider (tool calls survive it)."""
+    return Deployment(f"ollama/{name}", name, api_base, model=f"ollama_chat/{name}")
+
+
+def cloud_deployments(settings: ProxySettings) -> list[Deployment]:
+    """The hosted models listed in settings."""
+    return [
+        Deployment(
+            f"cloud/{c.model}", c.model_name, c.api_base, model=c.model, api_key_env=c.api_key_env
+        )
+        for c in settings.cloud
+    ]
+
+
+def render_config(
+    deployments: Sequence[Deployment],
+    settings: ProxySettings | None = None,
+    hooks: bool = False,
+) -> dict[str, Any]:
+    """LiteLLM's config as a dict (``dump_config`` writes it).
+
+    Args:
+        deployments: every backend, local and remote; settings' cloud models are added here.
+        settings: routing, retries, cooldown and limits (defaults when None).
+        hooks: load naptha's callback module (routing feed, stream shape).
+    """
+    settings = settings or ProxySettings()
+    everything = [*deployments, *cloud_deployments(settings)]
     model_list = [
         {
             "model_name": d.model_name,
-            "litellm_params": {
-                "model": f"openai/{d.model_name}",
-                "api_base": d.api_base,
-                "api_key": "none",  # vLLM started without --api-key accepts any
-            },
+            "litellm_params": d.litellm_params(),
             "model_info": {"id": d.id},
         }
-        for d in sorted(deployments, key=lambda d: (d.model_name, d.id))
+        for d in sorted(everything, key=lambda d: (d.model_name, d.id))
     ]
+    litellm_settings: dict[str, Any] = {
+        "request_timeout": settings.timeout,
+        # the panel's probes and the feed replace LiteLLM's own per-request logging
+        "turn_off_message_logging": True,
+    }
+    if hooks:
+        litellm_settings["callbacks"] = [f"{HOOKS_MODULE}.handler"]
+    general: dict[str, Any] = {"master_key": f"os.environ/{MASTER_KEY_ENV}"}
+    if settings.max_parallel_requests is not None:
+        general["global_max_parallel_requests"] = settings.max_parallel_requests
     return {
         "model_list": model_list,
-        "router_settings": {"routing_strategy": "simple-shuffle", "num_retries": num_retries},
-        "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
+        "router_settings": {
+            "routing_strategy": settings.routing_strategy,
+            "num_retries": settings.num_retries,
+            "allowed_fails": settings.allowed_fails,
+            "cooldown_time": settings.cooldown_time,
+            "timeout": settings.timeout,
+        },
+        "litellm_settings": litellm_settings,
+        "general_settings": general,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -10,8 +12,10 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.ports import check_free
 from naptha_tui.backends.presets import Preset
+from naptha_tui.backends.remote import probe_remote
 from naptha_tui.backends.runtimes import get_runtime
 from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.state import RemoteRecord
 from naptha_tui.backends.supervisor import ServerStatus, Supervisor
 from naptha_tui.proxy.config import Deployment
 from naptha_tui.proxy.process import ProxyManager, ProxyStatus
@@ -40,7 +44,11 @@ class NodeStatus:
                 "models": list(self.proxy.models),
             },
             "servers": [
-                {**asdict(s), "log_path": str(s.log_path), "base_url": s.base_url}
+                {
+                    **asdict(s),
+                    "log_path": str(s.log_path) if s.log_path else None,
+                    "base_url": s.base_url,
+                }
                 for s in self.servers
             ],
         }
@@ -61,18 +69,92 @@ class Node:
         await self.supervisor.aclose()
 
     def deployments(self, statuses: Sequence[ServerStatus]) -> list[Deployment]:
-        """The proxy's model list: every ready server."""
-        return [
-            Deployment(s.name, s.served_model_name or s.name, s.base_url)
-            for s in statuses
-            if s.status == "ready"
-        ]
+        """The proxy's model list: every ready local server, and every remote node's models.
+
+        Remote nodes stay in the list while down: LiteLLM's retries and cooldown route around
+        them, and they come back without a reload.
+        """
+        state = self.supervisor.state.load()
+        out = []
+        for s in statuses:
+            record = state.servers.get(s.name)
+            if s.status == "ready" and record is not None:
+                out.append(
+                    Deployment(
+                        s.name,
+                        s.served_model_name or s.name,
+                        s.base_url,
+                        params=record.default_params,
+                    )
+                )
+        for r in state.remotes.values():
+            for model in r.models:
+                out.append(
+                    Deployment(
+                        r.name if len(r.models) == 1 else f"{r.name}/{model}",
+                        model,
+                        r.base_url,
+                        api_key_env=r.api_key_env,
+                        params=r.default_params,
+                    )
+                )
+        return out
+
+    async def remote_status(self, record: RemoteRecord) -> ServerStatus:
+        """Probe a remote node (its /models, and /metrics when it is vLLM)."""
+        seen = await probe_remote(self.supervisor.client(), record.base_url, record.api_key_env)
+        missing = [m for m in record.models if m not in seen.models]
+        reason = seen.error or (f"does not list {', '.join(missing)}" if missing else None)
+        return ServerStatus(
+            name=record.name,
+            status="ready" if seen.healthy and not missing else "down",
+            preset=record.preset,
+            model=", ".join(record.models),
+            runtime="remote",
+            served_model_name=", ".join(record.models),
+            host="",
+            port=0,
+            pid=None,
+            uptime_s=time.time() - record.added_at,
+            reason=reason,
+            log_path=None,
+            url=record.base_url,
+            metrics=seen.metrics,
+        )
 
     async def status(self) -> NodeStatus:
-        """Probe every server and the proxy."""
-        servers = await self.supervisor.statuses()
-        proxy = await self.proxy.status(self.supervisor.client())
-        return NodeStatus(servers, proxy)
+        """Probe every server, remote node and the proxy."""
+        remotes = sorted(self.supervisor.state.load().remotes.values(), key=lambda r: r.name)
+        servers, remote, proxy = await asyncio.gather(
+            self.supervisor.statuses(),
+            asyncio.gather(*(self.remote_status(r) for r in remotes)),
+            self.proxy.status(self.supervisor.client()),
+        )
+        return NodeStatus([*servers, *remote], proxy)
+
+    def add_remotes(self, presets: Sequence[Preset], progress: Progress) -> None:
+        """Record ``kind: remote`` presets (nothing starts; the proxy picks them up)."""
+        with self.supervisor.state.update() as state:
+            for p in presets:
+                if p.name in state.servers:
+                    raise NapthaError(f"remote preset {p.name}: a local server has that name")
+                record = RemoteRecord(
+                    name=p.name,
+                    preset=p.name,
+                    base_url=p.base_url or "",
+                    models=list(p.models),
+                    api_key_env=p.api_key_env,
+                    default_params=p.default_params,
+                    added_at=time.time(),
+                )
+                old = state.remotes.get(p.name)
+                if old is not None and old.model_copy(update={"added_at": 0}) == (
+                    record.model_copy(update={"added_at": 0})
+                ):
+                    progress(f"{p.name}: already added")
+                    continue
+                state.remotes[p.name] = record
+                progress(f"{p.name}: remote {p.base_url} ({', '.join(p.models)})")
 
     async def up(self, presets: Sequence[Preset], progress: Progress) -> NodeStatus:
         """Start ``presets`` (skipping servers already running), then the proxy; wait for both.
@@ -81,17 +163,21 @@ class Node:
         port), so bad input starts nothing. If a server or the proxy then fails to become ready,
         what this call started is stopped and UpFailed names the reason.
         """
+        remotes = [p for p in presets if p.kind == "remote"]
+        local = [p for p in presets if p.kind != "remote"]
         running = {
             s.name for s in await self.supervisor.statuses() if s.status in ("starting", "ready")
         }
-        todo = [p for p in presets if not set(p.instance_names()) <= running]
-        for p in presets:
+        todo = [p for p in local if not set(p.instance_names()) <= running]
+        for p in local:
             if p not in todo:
                 progress(f"{p.name}: already running")
         plans = self.supervisor.plan(todo, reserved=[self.settings.proxy.port])
         get_runtime(self.settings.proxy.runtime, self.paths, self.settings).require_ready()
+        self.proxy.check_bind()
         if not self.proxy.live()[1]:
             check_free(self.settings.proxy.port, self.settings.proxy.host, "settings proxy.port")
+        self.add_remotes(remotes, progress)
         started: list[str] = []
         try:
             for plan in plans:
@@ -119,9 +205,9 @@ class Node:
                     raise UpFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
             all_servers = await self.supervisor.statuses()
             deployments = self.deployments(all_servers)
-            _, restarted = await self.proxy.start(deployments)
-            if restarted:
-                progress(f"proxy: starting on {self.proxy.url}, {len(deployments)} deployment(s)")
+            _, outcome = await self.proxy.start(deployments)
+            if outcome != "unchanged":
+                progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
             proxy = await self.proxy.wait_ready(
                 self.supervisor.client(), [d.model_name for d in deployments]
             )
@@ -142,15 +228,19 @@ class Node:
         Returns the names stopped.
         """
         state = self.supervisor.state.load()
-        targets = list(names) or sorted(state.servers)
-        unknown = [n for n in targets if n not in state.servers]
+        known = sorted({*state.servers, *state.remotes})
+        targets = list(names) or known
+        unknown = [n for n in targets if n not in known]
         if unknown:
             raise NapthaError(
-                f"no server named {', '.join(unknown)} "
-                f"(running: {', '.join(sorted(state.servers)) or 'none'})"
+                f"no server named {', '.join(unknown)} (running: {', '.join(known) or 'none'})"
             )
         for name in targets:
-            await self.supervisor.stop(name)
+            if name in state.remotes:
+                with self.supervisor.state.update() as current:
+                    current.remotes.pop(name, None)
+            else:
+                await self.supervisor.stop(name)
         if not names:
             if await self.proxy.stop():
                 targets.append("proxy")

@@ -1,10 +1,20 @@
-"""The LiteLLM proxy process: master key, config file, start, readiness, stop."""
+"""The LiteLLM proxy process: master key, config file, start, graceful reload, readiness, stop.
+
+LiteLLM runs under gunicorn (``--run_gunicorn``). A changed model list is applied with SIGHUP:
+gunicorn forks new workers that read the new config and lets the old ones finish their
+requests, on the same listening socket. LiteLLM's model admin API (/model/new, /model/delete)
+needs a database (it answers 500 "No DB Connected" without one), and a stop-and-start closes
+the port for the 6-7 s LiteLLM takes to boot, failing every request sent meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
+import ipaddress
 import os
 import secrets
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +22,10 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
+import psutil
 
 from naptha_tui.backends import procs
+from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.health import probe
 from naptha_tui.backends.logs import death_reason
 from naptha_tui.backends.paths import Paths
@@ -21,9 +33,31 @@ from naptha_tui.backends.ports import check_free
 from naptha_tui.backends.runtimes import get_runtime
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
-from naptha_tui.proxy.config import MASTER_KEY_ENV, Deployment, dump_config, render_config
+from naptha_tui.proxy.config import (
+    HOOKS_MODULE,
+    MASTER_KEY_ENV,
+    Deployment,
+    dump_config,
+    render_config,
+)
 
 ProxyState = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
+StartOutcome = Literal["started", "reloaded", "unchanged"]
+FEED_ENV = "NAPTHA_ROUTES_FEED"  # read by litellm_hooks.py inside the proxy
+
+
+class ProxyProblem(NapthaError):
+    """The proxy cannot be started as configured (the message says which setting)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -65,8 +99,42 @@ class ProxyManager:
         """The endpoint agents use."""
         return f"http://{self.settings.host}:{self.settings.port}"
 
+    @property
+    def feed_file(self) -> Path:
+        """The routing feed the callback appends to (JSON lines)."""
+        return self.dir / "routes.jsonl"
+
+    def check_bind(self) -> None:
+        """Refuse a non-loopback address unless the operator set a master key.
+
+        Raises:
+            ProxyProblem: naming the setting to change.
+        """
+        host = self.settings.host
+        if is_loopback(host):
+            return
+        env = self.settings.master_key_env
+        if env is None:
+            raise ProxyProblem(
+                f"settings proxy.host: {host} is not a loopback address; refusing to expose the "
+                "proxy without a master key you chose. Set proxy.master_key_env to the name of "
+                "an environment variable holding it (sk-...), or bind 127.0.0.1"
+            )
+        if not os.environ.get(env, "").startswith("sk-"):
+            raise ProxyProblem(
+                f"settings proxy.master_key_env: environment variable {env} is unset or does not "
+                f"start with 'sk-'; the proxy will not bind {host} without it"
+            )
+
     def master_key(self) -> str:
-        """The node's master key, generated once (``sk-`` + 32 random bytes)."""
+        """The master key.
+
+        From ``proxy.master_key_env`` when set, else generated once into the 0600 key file
+        (``sk-`` + 32 random bytes).
+        """
+        env = self.settings.master_key_env
+        if env is not None and os.environ.get(env):
+            return os.environ[env]
         try:
             return self.key_file.read_text().strip()
         except FileNotFoundError:
@@ -86,47 +154,79 @@ class ProxyManager:
         tmp.chmod(0o600)
         tmp.replace(self.config_file)
 
-    def live(self) -> tuple[ProcessRecord | None, bool]:
-        record = self.state.load().proxy
-        if record is None:
-            return None, False
-        return record, procs.find_ours(record.pid, record.create_time, record.argv) is not None
+    def install_hooks(self) -> None:
+        """Copy the callback module beside the config, where LiteLLM looks for it."""
+        source = importlib.resources.files("naptha_tui.proxy").joinpath("litellm_hooks.py")
+        target = self.dir / f"{HOOKS_MODULE}.py"
+        text = source.read_text()
+        if not target.exists() or target.read_text() != text:
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(target)
 
-    async def start(self, deployments: Sequence[Deployment]) -> tuple[ProcessRecord, bool]:
-        """Write the config and start litellm (restarting it if the config changed).
-
-        Returns:
-            The proxy's record, and False when it was already running with this config.
-
-        Raises:
-            RuntimeProblem: the proxy runtime is not installed.
-            PortInUse: the proxy's port is taken by another program.
-        """
-        runtime = get_runtime(self.settings.runtime, self.paths, self.node_settings)
-        runtime.require_ready()
-        old_text = self.config_file.read_text() if self.config_file.exists() else None
-        record, alive = self.live()
-        new_text = dump_config(render_config(deployments))
-        if record is not None and alive and new_text == old_text:
-            return record, False
-        if record is not None and alive:
-            await self.stop()
-        check_free(self.settings.port, self.settings.host, "settings proxy.port")
-        key = self.master_key()
-        self.write_config(new_text)
-        argv = [
-            str(runtime.bin("litellm")),
+    def argv(self, runtime_bin: Path) -> list[str]:
+        """The proxy's command line."""
+        return [
+            str(runtime_bin),
             "--config",
             str(self.config_file),
             "--host",
             self.settings.host,
             "--port",
             str(self.settings.port),
+            "--run_gunicorn",  # SIGHUP reloads the config without closing the port
+            "--num_workers",
+            str(self.settings.workers),
         ]
+
+    def render(self, deployments: Sequence[Deployment]) -> str:
+        """The config text for ``deployments`` (what `proxy render` prints)."""
+        return dump_config(render_config(deployments, self.settings, hooks=True))
+
+    def live(self) -> tuple[ProcessRecord | None, bool]:
+        record = self.state.load().proxy
+        if record is None:
+            return None, False
+        return record, procs.find_ours(record.pid, record.create_time, record.argv) is not None
+
+    async def start(self, deployments: Sequence[Deployment]) -> tuple[ProcessRecord, StartOutcome]:
+        """Write the config and start litellm, or reload a running one whose config changed.
+
+        Returns:
+            The proxy's record and what happened: ``started`` (a new process), ``reloaded``
+            (SIGHUP: new workers on the same socket, in-flight requests finish), ``unchanged``.
+
+        Raises:
+            RuntimeProblem: the proxy runtime is not installed.
+            PortInUse: the proxy's port is taken by another program.
+            ProxyProblem: a non-loopback address without a master key.
+        """
+        self.check_bind()
+        runtime = get_runtime(self.settings.runtime, self.paths, self.node_settings)
+        runtime.require_ready()
+        argv = self.argv(runtime.bin("litellm"))
+        old_text = self.config_file.read_text() if self.config_file.exists() else None
+        record, alive = self.live()
+        new_text = self.render(deployments)
+        if record is not None and alive and record.argv == argv:
+            if new_text == old_text:
+                return record, "unchanged"
+            self.install_hooks()
+            self.write_config(new_text)
+            psutil.Process(record.pid).send_signal(signal.SIGHUP)
+            return record, "reloaded"
+        if record is not None and alive:
+            await self.stop()
+        check_free(self.settings.port, self.settings.host, "settings proxy.port")
+        key = self.master_key()
+        self.write_config(new_text)
+        self.install_hooks()
         env = dict(os.environ)
         env[MASTER_KEY_ENV] = key
+        env[FEED_ENV] = str(self.feed_file)
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # else it fetches a cost map at start
         env.setdefault("LITELLM_TELEMETRY", "False")
+        env.setdefault("LITELLM_LOG", "ERROR")  # per-request INFO lines cost latency
         log_path = self.paths.ensure(self.paths.log_dir) / "proxy.log"
         if log_path.exists():
             log_path.replace(log_path.with_suffix(".log.1"))
@@ -146,7 +246,7 @@ class ProxyManager:
         )
         with self.state.update() as state:
             state.proxy = record
-        return record, True
+        return record, "started"
 
     async def stop(self) -> bool:
         """Stop the proxy; False if none was recorded."""
@@ -159,6 +259,13 @@ class ProxyManager:
         with self.state.update() as state:
             state.proxy = None
         return True
+
+    def client_key(self) -> str | None:
+        """The key clients (and the panel's probes) send; None before the first start."""
+        env = self.settings.master_key_env
+        if env is not None and os.environ.get(env):
+            return os.environ[env]
+        return self.key_file.read_text().strip() if self.key_file.exists() else None
 
     async def status(self, client: httpx.AsyncClient) -> ProxyStatus:
         """Probe the proxy."""
@@ -175,7 +282,7 @@ class ProxyManager:
                 reason=death_reason(record.log_path),
                 log_path=record.log_path,
             )
-        key = self.key_file.read_text().strip() if self.key_file.exists() else None
+        key = self.client_key()
         seen = await probe(client, url, "/health/readiness", key)
         if seen.healthy:
             state: ProxyState = "ready"

@@ -46,7 +46,7 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 
 def test_missing_required_model(tmp_path: Path) -> None:
     path = write_preset(tmp_path, "nomodel", "runtime: cpu\n")
-    with pytest.raises(ConfigFileError, match=r"model: Field required"):
+    with pytest.raises(ConfigFileError, match=r"nomodel.yaml(:\d+)?: model: required"):
         load_preset_file(path)
 
 

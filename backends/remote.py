@@ -1,0 +1,74 @@
+"""Other nodes' endpoints (``kind: remote`` presets): probing and their vLLM /metrics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+VLLM_GAUGES = {
+    "vllm:num_requests_running": "running",
+    "vllm:num_requests_waiting": "waiting",
+    "vllm:kv_cache_usage_perc": "kv_cache",
+    "vllm:gpu_cache_usage_perc": "kv_cache",  # older vLLM
+}
+
+
+@dataclass(frozen=True)
+class RemoteProbe:
+    """What one probe of a remote endpoint saw."""
+
+    healthy: bool
+    models: tuple[str, ...] = ()
+    error: str | None = None
+    metrics: dict[str, float] | None = None
+
+
+def root_of(base_url: str) -> str:
+    """``http://h:p/v1`` → ``http://h:p`` (where vLLM serves /health and /metrics)."""
+    url = base_url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def parse_vllm_metrics(text: str) -> dict[str, float] | None:
+    """Requests running/waiting and KV-cache use summed over engines; None if not vLLM's."""
+    found: dict[str, float] = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                key = VLLM_GAUGES.get(sample.name)
+                if key is not None:
+                    found[key] = found.get(key, 0.0) + float(sample.value)
+    except ValueError:
+        return None
+    return found or None
+
+
+async def probe_remote(
+    client: httpx.AsyncClient, base_url: str, api_key_env: str | None
+) -> RemoteProbe:
+    """``GET {base_url}/models`` (with the key from ``api_key_env``), then /metrics if any.
+
+    Never raises: an unreachable node is a probe with ``healthy=False`` and the reason.
+    """
+    key = os.environ.get(api_key_env, "") if api_key_env else ""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        listing = await client.get(f"{base_url.rstrip('/')}/models", headers=headers)
+        if listing.status_code != 200:
+            return RemoteProbe(False, error=f"/models answered {listing.status_code}")
+        models = tuple(m["id"] for m in listing.json().get("data", []))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        return RemoteProbe(
+            False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        )
+    metrics = None
+    try:
+        scraped = await client.get(f"{root_of(base_url)}/metrics", headers=headers)
+        if scraped.status_code == 200:
+            metrics = parse_vllm_metrics(scraped.text)
+    except httpx.HTTPError:
+        pass
+    return RemoteProbe(True, models, None, metrics)

@@ -46,6 +46,21 @@ def parse_vllm_metrics(text: str) -> dict[str, float] | None:
     return found or None
 
 
+def metric_totals(text: str, prefix: str) -> dict[str, float]:
+    """Every sample named ``prefix*``, summed over its labels (e.g. LiteLLM's ``litellm_``)."""
+    totals: dict[str, float] = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith(prefix) and not sample.name.endswith(
+                    ("_bucket", "_created")
+                ):
+                    totals[sample.name] = totals.get(sample.name, 0.0) + float(sample.value)
+    except ValueError:
+        return {}
+    return totals
+
+
 async def probe_remote(
     client: httpx.AsyncClient, base_url: str, api_key_env: str | None
 ) -> RemoteProbe:

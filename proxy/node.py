@@ -6,13 +6,16 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.ports import check_free
 from naptha_tui.backends.presets import Preset
-from naptha_tui.backends.remote import probe_remote
+from naptha_tui.backends.remote import metric_totals, probe_remote
 from naptha_tui.backends.runtimes import get_runtime
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import RemoteRecord
@@ -252,6 +255,28 @@ class Node:
         """Re-render the running proxy's config from the ready servers (restart if it changed)."""
         if self.proxy.live()[1]:
             await self.proxy.start(self.deployments(await self.supervisor.statuses()))
+
+    @property
+    def feed_file(self) -> Path:
+        """The proxy's routing feed (JSON lines; see ``proxy/routes.py``)."""
+        return self.proxy.feed_file
+
+    async def proxy_metrics(self) -> dict[str, float] | None:
+        """LiteLLM's own Prometheus counters (``litellm_*``), or None when /metrics is absent."""
+        record, alive = self.proxy.live()
+        if record is None or not alive:
+            return None
+        key = self.proxy.client_key()
+        try:
+            got = await self.supervisor.client().get(
+                f"http://{record.host}:{record.port}/metrics",
+                headers={"Authorization": f"Bearer {key}"} if key else {},
+            )
+        except httpx.HTTPError:
+            return None
+        if got.status_code != 200:
+            return None
+        return metric_totals(got.text, "litellm_") or None
 
     async def stop_server(self, name: str) -> None:
         """Stop one server, keep its row (``stopped``) and take it out of the proxy."""

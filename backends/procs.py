@@ -101,6 +101,38 @@ async def terminate(proc: psutil.Process, grace_s: float) -> bool:
     return True
 
 
+def leftovers(pgid: int, create_time: float) -> list[psutil.Process]:
+    """Live members of the process group of a leader that is gone (killed with -9, say).
+
+    vLLM's engine core can outlive its API server; it keeps the group id, which is the dead
+    leader's pid. Only processes started after the leader are counted, so a recycled pid that
+    became some other group's id is never touched.
+    """
+    found = []
+    for p in psutil.process_iter(["create_time"]):
+        try:
+            if (
+                os.getpgid(p.pid) == pgid
+                and p.info["create_time"] >= create_time - _START_TIME_TOLERANCE_S
+                and p.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.append(p)
+        except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+async def terminate_all(members: list[psutil.Process], grace_s: float) -> None:
+    """SIGTERM ``members``, then SIGKILL what is left after ``grace_s``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in members:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.send_signal(sig)
+        _, members = await asyncio.to_thread(psutil.wait_procs, members, timeout=grace_s)
+        if not members:
+            return
+
+
 def _signal_group(pgid: int, members: list[psutil.Process], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)

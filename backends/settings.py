@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     """Named runtimes pointing at an existing vllm; a preset's ``runtime:`` may name them."""
     stop_grace_seconds: float = 15.0
     """SIGTERM, then SIGKILL after this many seconds."""
-    poll_seconds: float = 2.0
+    poll_seconds: float = 1.0
     """How often the panel refreshes server status."""
     startup_timeout: float = 600.0
     """A server still not healthy after this long is reported unhealthy."""

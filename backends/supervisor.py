@@ -177,6 +177,10 @@ class Supervisor:
         proc = procs.find_ours(record.pid, record.create_time, record.argv)
         if proc is not None:
             await procs.terminate(proc, self.settings.stop_grace_seconds)
+        else:  # the API server died; its engine core may still hold memory and a core
+            left = procs.leftovers(record.pid, record.create_time)
+            if left:
+                await procs.terminate_all(left, self.settings.stop_grace_seconds)
         with self.state.update() as state:
             if keep and name in state.servers:
                 state.servers[name] = state.servers[name].model_copy(update={"desired": "stopped"})

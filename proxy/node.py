@@ -57,6 +57,26 @@ class NodeStatus:
         }
 
 
+def remote_deployments(
+    name: str,
+    models: Sequence[str],
+    base_url: str,
+    api_key_env: str | None,
+    params: dict[str, Any],
+) -> list[Deployment]:
+    """One deployment per model a remote node serves (id ``NAME`` or ``NAME/MODEL``)."""
+    return [
+        Deployment(
+            name if len(models) == 1 else f"{name}/{model}",
+            model,
+            base_url,
+            api_key_env=api_key_env,
+            params=params,
+        )
+        for model in models
+    ]
+
+
 class Node:
     """Start, stop and observe everything this node runs."""
 
@@ -91,15 +111,45 @@ class Node:
                     )
                 )
         for r in state.remotes.values():
-            for model in r.models:
+            out += remote_deployments(r.name, r.models, r.base_url, r.api_key_env, r.default_params)
+        return out
+
+    async def planned_deployments(self, presets: Sequence[Preset]) -> list[Deployment]:
+        """The deployments `up presets` would give the proxy, without starting anything.
+
+        Raises:
+            PresetProblem, RuntimeProblem, PortInUse: as `up` would, before starting.
+        """
+        statuses = await self.supervisor.statuses()
+        out = self.deployments(statuses)
+        seen = {d.id for d in out}
+        running = {s.name for s in statuses if s.status in ("starting", "ready")}
+        local = [p for p in presets if p.kind != "remote"]
+        todo = [p for p in local if not set(p.instance_names()) <= running]
+        for plan in self.supervisor.plan(todo, reserved=[self.settings.proxy.port]):
+            out.append(
+                Deployment(
+                    plan.name,
+                    plan.served_model_name,
+                    f"http://{plan.host}:{plan.port}/v1",
+                    params=plan.preset.default_params,
+                )
+            )
+        records = self.supervisor.state.load().servers
+        for s in statuses:  # starting now, ready by the time `up` renders
+            if s.status == "starting" and s.name not in seen and s.name in records:
                 out.append(
                     Deployment(
-                        r.name if len(r.models) == 1 else f"{r.name}/{model}",
-                        model,
-                        r.base_url,
-                        api_key_env=r.api_key_env,
-                        params=r.default_params,
+                        s.name,
+                        s.served_model_name or s.name,
+                        s.base_url,
+                        params=records[s.name].default_params,
                     )
+                )
+        for p in presets:
+            if p.kind == "remote" and p.name not in {d.id.split("/")[0] for d in out}:
+                out += remote_deployments(
+                    p.name, p.models, p.base_url or "", p.api_key_env, p.default_params
                 )
         return out
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 IN_FLIGHT_MAX_AGE_S = 900.0
-"""A start with no end after this long is forgotten (its end was lost, e.g. a killed worker)."""
+"""A start with no end this long after its own ``t`` is forgotten (its end was lost, e.g. a
+killed worker or a client that hung up mid-stream)."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_line(line: str) -> RouteEvent | tuple[str, str | None] | None:
-    """A feed line as an end event, a ``(call_id, deployment)`` start, or None if malformed."""
+def parse_line(line: str) -> RouteEvent | tuple[str, str | None, float] | None:
+    """A feed line as an end event, a ``(call_id, deployment, t)`` start, or None if malformed."""
     try:
         data = json.loads(line)
     except ValueError:
@@ -66,7 +67,7 @@ def parse_line(line: str) -> RouteEvent | tuple[str, str | None] | None:
     if not isinstance(data, dict) or not isinstance(data.get("t"), int | float):
         return None
     if data.get("kind") == "start":
-        return (str(data.get("call_id")), _str(data.get("deployment")))
+        return (str(data.get("call_id")), _str(data.get("deployment")), float(data["t"]))
     if data.get("kind") != "end" or data.get("status") not in ("success", "failure"):
         return None
     return RouteEvent(
@@ -169,7 +170,9 @@ class RoutingStats:
             if parsed is None:
                 self.bad_lines += 1
             elif isinstance(parsed, tuple):
-                self.open[parsed] = now
+                # aged by the start's own time, so a reload of an old feed revives no orphans
+                call_id, deployment, t = parsed
+                self.open[(call_id, deployment)] = t
             else:
                 self.add(parsed)
                 ends.append(parsed)
@@ -227,14 +230,19 @@ class RoutingStats:
         return sorted(out, key=lambda r: (r["model_group"] or "", r["deployment"]))
 
 
-def load_feed(path: Path, stats: RoutingStats | None = None) -> tuple[RoutingStats, FeedReader]:
-    """Read the whole feed (the rotated ``.1`` part first) into stats; the reader follows on."""
+def load_feed(
+    path: Path, stats: RoutingStats | None = None, now: float | None = None
+) -> tuple[RoutingStats, FeedReader]:
+    """Read the whole feed (the rotated ``.1`` part first) into stats; the reader follows on.
+
+    ``now`` (default: the clock) ages requests in flight, as in ``RoutingStats.add_lines``.
+    """
     stats = stats or RoutingStats()
     old = path.with_name(path.name + ".1")
     if old.exists():
-        stats.add_lines(FeedReader(old).read_new())
+        stats.add_lines(FeedReader(old).read_new(), now)
     reader = FeedReader(path)
-    stats.add_lines(reader.read_new())
+    stats.add_lines(reader.read_new(), now)
     return stats, reader
 
 

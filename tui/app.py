@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from textual.app import App
@@ -34,6 +35,9 @@ class NodeControl(Protocol):
     async def stop_server(self, name: str) -> None: ...
     async def restart_server(self, name: str) -> ServerStatus: ...
     async def aclose(self) -> None: ...
+    @property
+    def feed_file(self) -> Path: ...
+    async def proxy_metrics(self) -> dict[str, float] | None: ...
 
 
 class NapthaTuiApp(App[None]):

@@ -22,6 +22,8 @@ from naptha_tui.backends.presets import PresetCatalog, load_preset_file
 from naptha_tui.backends.runtimes import SPECS, all_runtimes, get_runtime, install
 from naptha_tui.backends.settings import Settings, load_settings
 from naptha_tui.proxy.node import Node
+from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.routes import RouteEvent, load_feed
 
 
 def _say(line: str) -> None:
@@ -199,6 +201,87 @@ def cmd_model(args: argparse.Namespace, paths: Paths, settings: Settings) -> int
     return 0
 
 
+def cmd_proxy(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    catalog = PresetCatalog(paths.user_presets_dir)
+    presets = [catalog.get(name) for name in args.presets]
+
+    async def run() -> str:
+        node = Node(paths, settings)
+        try:
+            return node.proxy.render(await node.planned_deployments(presets))
+        finally:
+            await node.aclose()
+
+    print(asyncio.run(run()), end="")
+    return 0
+
+
+def _route_row(e: RouteEvent) -> tuple[str, ...]:
+    return (
+        time.strftime("%H:%M:%S", time.localtime(e.t)),
+        e.model_group or "-",
+        e.deployment or "-",
+        e.status,
+        f"{e.latency_ms:.0f}" if e.latency_ms is not None else "-",
+        f"{e.ttft_ms:.0f}" if e.ttft_ms is not None else "-",
+        f"{e.tokens_in or 0}/{e.tokens_out or 0}",
+        str(e.retries),
+        (e.error or "")[:60],
+    )
+
+
+ROUTE_HEADER = ("TIME", "MODEL", "DEPLOYMENT", "STATUS", "MS", "TTFT", "IN/OUT", "RETRIES", "ERROR")
+
+
+def cmd_routes(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    feed = ProxyManager(paths, settings).feed_file
+    stats, reader = load_feed(feed)
+
+    def emit(events: Sequence[RouteEvent], header: bool) -> None:
+        if args.json:
+            for e in events:
+                print(json.dumps(e.to_json()), flush=True)
+        elif events:
+            text = _table([_route_row(e) for e in events], ROUTE_HEADER)
+            print(text if header else "\n".join(text.splitlines()[1:]), flush=True)
+
+    last = list(stats.recent)[-args.lines :] if args.lines else []
+    emit(last, True)
+    if not args.follow:
+        if not args.json:
+            rows = [
+                (
+                    r["deployment"],
+                    r["model_group"] or "-",
+                    r["requests"],
+                    r["errors"],
+                    r["in_flight"],
+                    f"{r['p50_ms']:.0f}" if r["p50_ms"] is not None else "-",
+                    f"{r['p95_ms']:.0f}" if r["p95_ms"] is not None else "-",
+                )
+                for r in stats.rows()
+            ]
+            print(
+                "\n"
+                + (
+                    _table(
+                        rows, ("DEPLOYMENT", "MODEL", "REQS", "ERRORS", "IN FLIGHT", "P50", "P95")
+                    )
+                    if rows
+                    else f"no requests in {feed}"
+                )
+            )
+        if stats.bad_lines:
+            print(f"skipped {stats.bad_lines} malformed feed line(s) in {feed}", file=sys.stderr)
+        return 0
+    try:
+        while True:
+            time.sleep(0.5)
+            emit(stats.add_lines(reader.read_new()), not last)
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_panel(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     from naptha_tui.tui.app import make_app  # Textual loads only here
 
@@ -250,6 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="reinstall even if ready")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runtime)
+
+    p = sub.add_parser("proxy", help="render [PRESET ...]: the config `up` would give LiteLLM")
+    p.add_argument("action", choices=("render",))
+    p.add_argument("presets", nargs="*", metavar="PRESET")
+    p.set_defaults(func=cmd_proxy)
+
+    p = sub.add_parser("routes", help="where the proxy sent each request (the routing feed)")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--lines", type=int, default=20, help="recent requests to show")
+    p.add_argument("--json", action="store_true", help="one JSON object per request")
+    p.set_defaults(func=cmd_routes)
 
     p = sub.add_parser("model", help="prepare NAME | list")
     p.add_argument("action", choices=("prepare", "list"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -53,11 +54,16 @@ class FakeNode:
         servers: Sequence[ServerStatus] = (),
         proxy_status: ProxyStatus | None = None,
         catalog_dir: Path | None = None,
+        feed_file: Path | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> None:
         self.servers = list(servers)
         self.proxy_status = proxy_status or proxy()
         self.catalog = PresetCatalog(catalog_dir)
         self.calls: list[tuple[str, str]] = []
+        # tests that read the feed pass their own (under tmp_path); the default is never written
+        self.feed_file = feed_file or Path(tempfile.gettempdir()) / "naptha-fake/proxy/routes.jsonl"
+        self.metrics = metrics
 
     async def status(self) -> NodeStatus:
         return NodeStatus(list(self.servers), self.proxy_status)
@@ -84,6 +90,10 @@ class FakeNode:
 
     async def aclose(self) -> None:
         pass
+
+    async def proxy_metrics(self) -> dict[str, float] | None:
+        """LiteLLM's /metrics totals; None (the default) is a proxy without /metrics."""
+        return self.metrics
 
 
 class FakeGpu:

@@ -8,55 +8,32 @@ installed first (idempotent: seconds when already there).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
-import signal
 import stat
-import struct
-import subprocess
-import sys
-import termios
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import psutil
 import pytest
 
-from tests.conftest import REAL_DATA_DIR
+from tests.integration.common import (
+    Panel,
+    install_node,
+    node_env,
+    our_processes,
+    proxy_client,
+    run_cli,
+    status,
+)
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-m", "naptha_tui.tui"]
 PROXY_PORT = 4123  # away from a developer's own node on 4000
 PORT_BASE = 18400
 START_TIMEOUT = 420
-
-
-def run_cli(
-    env: dict[str, str], *args: str, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = run_cli(env, "status", "--json", timeout=60)
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def node_ready(doc: dict[str, Any]) -> bool:
@@ -67,69 +44,10 @@ def node_ready(doc: dict[str, Any]) -> bool:
     )
 
 
-def our_processes(doc: dict[str, Any]) -> list[psutil.Process]:
-    """Every live process of the servers and the proxy, children included."""
-    found = []
-    for pid in [s["pid"] for s in doc["servers"]] + [doc["proxy"]["pid"]]:
-        if pid:
-            proc = psutil.Process(pid)
-            found += [proc, *proc.children(recursive=True)]
-    return found
-
-
-class Panel:
-    """The real panel on a pseudo terminal, its screen output drained so it never blocks."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-        self.proc = subprocess.Popen(
-            [*CLI, *args],
-            env={**env, "TERM": "xterm-256color"},
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-        )
-        os.close(slave)
-        self.master = master
-        self.output = bytearray()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk
-
-    def kill9(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        os.close(self.master)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("node")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("NAPTHA_TUI_")}
-    environ |= {
-        "NAPTHA_TUI_DATA_DIR": str(REAL_DATA_DIR),
-        "NAPTHA_TUI_STATE_DIR": str(root / "state"),
-        "NAPTHA_TUI_CONFIG_DIR": str(root / "config"),
-        "NAPTHA_TUI_PROXY__PORT": str(PROXY_PORT),
-        "NAPTHA_TUI_PORT_BASE": str(PORT_BASE),
-    }
-    for step in (
-        ("runtime", "install", "cpu"),
-        ("runtime", "install", "proxy"),
-        ("model", "prepare", "smollm2-135m"),
-    ):
-        done = run_cli(environ, *step, timeout=1800)
-        assert done.returncode == 0, f"{step}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    environ = node_env(tmp_path_factory.mktemp("node"), PROXY_PORT, PORT_BASE)
+    install_node(environ)
     yield environ
     run_cli(environ, "down", timeout=120)  # whatever a failed test left behind
 
@@ -150,17 +68,8 @@ def started_by_panel(env: dict[str, str]) -> dict[str, Any]:
     return {"panel_pid": panel.proc.pid, "before": doc}
 
 
-def client(env: dict[str, str]) -> httpx.Client:
-    key = (Path(env["NAPTHA_TUI_STATE_DIR"]) / "proxy" / "master.key").read_text().strip()
-    return httpx.Client(
-        base_url=f"http://127.0.0.1:{PROXY_PORT}/v1",
-        timeout=120,
-        headers={"Authorization": f"Bearer {key}"},
-    )
-
-
 def chat(env: dict[str, str], **body: Any) -> dict[str, Any]:
-    with client(env) as http:
+    with proxy_client(env) as http:
         response = http.post("/chat/completions", json={"model": "smollm2-135m", **body})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()

@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.tui.messages import ActivityNoted, GpuSampled, HostSampled, NodeSampled
 from naptha_tui.tui.screens.log import LogScreen
+from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.screens.start_preset import StartPresetModal
 from naptha_tui.tui.widgets.server_table import ServerTable
 from naptha_tui.tui.widgets.telemetry import GpuPanel, HostPanel, ProxyBar
@@ -33,6 +34,7 @@ class DashboardScreen(Screen[None]):
         Binding("r", "restart_server", "Restart", id="server.restart"),
         Binding("l", "open_log", "Log", id="server.log"),
         Binding("p", "open_proxy_log", "Proxy log", id="proxy.log"),
+        Binding("o", "routes", "Routes", id="proxy.routes"),
     ]
 
     def __init__(self, start: list[str] | None = None) -> None:
@@ -162,3 +164,6 @@ class DashboardScreen(Screen[None]):
 
     def action_open_proxy_log(self) -> None:
         self.app.push_screen(LogScreen("proxy", self.napp.paths.log_dir / "proxy.log"))
+
+    def action_routes(self) -> None:
+        self.app.push_screen(RoutesScreen())

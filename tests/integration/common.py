@@ -1,0 +1,124 @@
+"""Helpers shared by the integration modules: the CLI as a subprocess, the panel on a pty."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from tests.conftest import REAL_DATA_DIR
+
+CLI = [sys.executable, "-m", "naptha_tui.tui"]
+START_TIMEOUT = 420
+
+
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def status(env: dict[str, str]) -> dict[str, Any]:
+    done = run_cli(env, "status", "--json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def our_processes(doc: dict[str, Any]) -> list[psutil.Process]:
+    """Every live process of the servers and the proxy, children included."""
+    found = []
+    for pid in [s["pid"] for s in doc["servers"]] + [doc["proxy"]["pid"]]:
+        if pid:
+            proc = psutil.Process(pid)
+            found += [proc, *proc.children(recursive=True)]
+    return found
+
+
+class Panel:
+    """The real panel on a pseudo terminal, its screen output drained so it never blocks."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+        self.proc = subprocess.Popen(
+            [*CLI, *args],
+            env={**env, "TERM": "xterm-256color"},
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.output = bytearray()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        os.close(self.master)
+
+
+def node_env(root: Path, proxy_port: int, port_base: int) -> dict[str, str]:
+    """An environment whose node lives under ``root``, with the real runtimes and model."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NAPTHA_TUI_")}
+    return environ | {
+        "NAPTHA_TUI_DATA_DIR": str(REAL_DATA_DIR),
+        "NAPTHA_TUI_STATE_DIR": str(root / "state"),
+        "NAPTHA_TUI_CONFIG_DIR": str(root / "config"),
+        "NAPTHA_TUI_PROXY__PORT": str(proxy_port),
+        "NAPTHA_TUI_PORT_BASE": str(port_base),
+    }
+
+
+def install_node(environ: dict[str, str]) -> None:
+    """Runtimes and the embedded model (idempotent: seconds when already there)."""
+    for step in (
+        ("runtime", "install", "cpu"),
+        ("runtime", "install", "proxy"),
+        ("model", "prepare", "smollm2-135m"),
+    ):
+        done = run_cli(environ, *step, timeout=1800)
+        assert done.returncode == 0, f"{step}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+
+
+def master_key(env: dict[str, str]) -> str:
+    return (Path(env["NAPTHA_TUI_STATE_DIR"]) / "proxy" / "master.key").read_text().strip()
+
+
+def proxy_client(env: dict[str, str], timeout: float = 120) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{env['NAPTHA_TUI_PROXY__PORT']}/v1",
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {master_key(env)}"},
+    )

@@ -61,7 +61,9 @@ def is_health_check(kwargs: Mapping[str, Any], payload: Mapping[str, Any] | None
 
 def start_event(kwargs: Mapping[str, Any], now: float) -> dict[str, Any] | None:
     """The feed line for a request sent to a deployment (None for health checks)."""
-    if is_health_check(kwargs, None):
+    payload = kwargs.get("standard_logging_object")
+    # the same test as end_event's: a start whose end is dropped would stay "in flight"
+    if is_health_check(kwargs, payload if isinstance(payload, Mapping) else None):
         return None
     meta = _metadata(kwargs)
     return {

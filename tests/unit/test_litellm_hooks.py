@@ -1,0 +1,529 @@
+"""The callback module the proxy loads (``proxy/litellm_hooks.py``), through its pure functions.
+
+LiteLLM is not installed here; chunks and kwargs are shaped like LiteLLM 1.108.7's.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from naptha_tui.proxy import litellm_hooks
+from naptha_tui.proxy.litellm_hooks import (
+    HEALTH_CHECK_ALIAS,
+    FeedWriter,
+    NapthaRoutes,
+    end_event,
+    reshape_stream,
+    reshape_usage_chunk,
+    start_event,
+)
+from naptha_tui.proxy.routes import RouteEvent, parse_line
+
+USAGE = {"completion_tokens": 3, "prompt_tokens": 7, "total_tokens": 10}
+BASE = {"id": "chatcmpl-1", "created": 1, "model": "m-a", "object": "chat.completion.chunk"}
+
+
+def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {**BASE, "choices": choices, **extra}
+
+
+# --- stream shape: dict chunks ---------------------------------------------------------------
+
+
+def test_usage_on_an_empty_delta_loses_its_choices() -> None:
+    # what LiteLLM 1.108.7 emits as its usage chunk
+    c = chunk([{"index": 0, "delta": {}}], usage=dict(USAGE))
+    out = reshape_usage_chunk(c)
+    assert out == [chunk([], usage=USAGE)]
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"index": 0, "delta": {"content": " ok"}},
+        {
+            "index": 0,
+            "delta": {
+                "tool_calls": [{"index": 0, "function": {"arguments": '"}'}, "type": "function"}]
+            },
+        },
+        {"index": 0, "delta": {}, "finish_reason": "stop"},
+        {"index": 0, "delta": {"role": "assistant"}},
+        {"index": 0, "delta": {"reasoning_content": "hmm"}},
+    ],
+    ids=["content", "tool_calls", "finish_reason", "role", "reasoning"],
+)
+def test_usage_on_a_carrying_delta_is_split_in_two(choice: dict[str, Any]) -> None:
+    c = chunk([copy.deepcopy(choice)], usage=dict(USAGE))
+    out = reshape_usage_chunk(c)
+    assert out == [chunk([choice]), chunk([], usage=USAGE)]
+    assert "usage" not in out[0]
+
+
+def test_chunk_without_usage_is_unchanged() -> None:
+    for c in (
+        chunk([{"index": 0, "delta": {"content": "hi"}}]),
+        chunk([{"index": 0, "delta": {"content": "hi"}}], usage=None),
+    ):
+        before = copy.deepcopy(c)
+        [out] = reshape_usage_chunk(c)
+        assert out is c and out == before
+
+
+def test_already_shaped_chunk_is_unchanged() -> None:
+    c = chunk([], usage=dict(USAGE))
+    [out] = reshape_usage_chunk(c)
+    assert out is c and out == chunk([], usage=USAGE)
+
+
+# --- stream shape: pydantic chunks -----------------------------------------------------------
+
+
+class DeclaredUsage(BaseModel):
+    """Like ModelResponseStream, with ``usage`` a declared field."""
+
+    id: str
+    choices: list[Any]
+    usage: dict[str, Any] | None = None
+
+
+class ExtraUsage(BaseModel):
+    """Like LiteLLM's OpenAIObject-based ModelResponseStream, where ``usage`` is an extra."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    choices: list[Any]
+
+
+MODELS = pytest.mark.parametrize("model", [DeclaredUsage, ExtraUsage])
+
+
+@MODELS
+def test_model_usage_on_an_empty_delta(model: type[BaseModel]) -> None:
+    c = model(id="chatcmpl-1", choices=[{"index": 0, "delta": {}}], usage=dict(USAGE))
+    [out] = reshape_usage_chunk(c)
+    assert out is c
+    assert out.model_dump() == {"id": "chatcmpl-1", "choices": [], "usage": USAGE}
+
+
+@MODELS
+def test_model_usage_on_a_content_delta_is_split(model: type[BaseModel]) -> None:
+    delta = {"index": 0, "delta": {"content": "ok"}, "finish_reason": "length"}
+    c = model(id="chatcmpl-1", choices=[dict(delta)], usage=dict(USAGE))
+    first, second = reshape_usage_chunk(c)
+    assert first is c and second is not c
+    assert getattr(first, "usage", None) is None
+    assert first.model_dump(exclude_none=True) == {"id": "chatcmpl-1", "choices": [delta]}
+    assert second.model_dump() == {"id": "chatcmpl-1", "choices": [], "usage": USAGE}
+
+
+@MODELS
+def test_model_without_usage_or_already_shaped_is_unchanged(model: type[BaseModel]) -> None:
+    plain = model(id="x", choices=[{"index": 0, "delta": {"content": "a"}}])
+    assert reshape_usage_chunk(plain) == [plain]
+    assert plain.model_dump(exclude_none=True)["choices"] == [
+        {"index": 0, "delta": {"content": "a"}}
+    ]
+    shaped = model(id="x", choices=[], usage=dict(USAGE))
+    assert reshape_usage_chunk(shaped) == [shaped]
+    assert shaped.model_dump() == {"id": "x", "choices": [], "usage": USAGE}
+
+
+# --- reshape_stream --------------------------------------------------------------------------
+
+
+def tool_delta(arguments: str, **head: Any) -> dict[str, Any]:
+    return {
+        "index": 0,
+        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": arguments, **head}}]},
+    }
+
+
+def litellm_stream(merge_usage: bool) -> list[dict[str, Any]]:
+    """A streamed answer with text and a tool call; usage on its own empty-delta chunk or
+    merged into the chunk that carries the finish reason."""
+    chunks = [
+        chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}}]),
+        chunk([{"index": 0, "delta": {"content": "Let me"}}]),
+        chunk([{"index": 0, "delta": {"content": " check."}}]),
+        chunk([tool_delta("", name="get_weather", id="call_1")]),
+        chunk([tool_delta('{"city": ')]),
+        chunk([tool_delta('"Paris"}')]),
+    ]
+    finish = {"index": 0, "delta": {}, "finish_reason": "tool_calls"}
+    if merge_usage:
+        finish = {**tool_delta(""), "finish_reason": "tool_calls"}
+        chunks.append(chunk([finish], usage=dict(USAGE)))
+    else:
+        chunks.append(chunk([finish]))
+        chunks.append(chunk([{"index": 0, "delta": {}}], usage=dict(USAGE)))
+    return chunks
+
+
+def text_of(chunks: Iterable[dict[str, Any]]) -> tuple[str, str, list[str | None]]:
+    content, arguments, finishes = "", "", []
+    for c in chunks:
+        for choice in c["choices"]:
+            delta = choice.get("delta") or {}
+            content += delta.get("content") or ""
+            for call in delta.get("tool_calls") or []:
+                arguments += call["function"].get("arguments") or ""
+            finishes.append(choice.get("finish_reason"))
+    return content, arguments, [f for f in finishes if f]
+
+
+async def collect(chunks: list[Any]) -> list[Any]:
+    async def gen() -> AsyncIterator[Any]:
+        for c in chunks:
+            yield c
+
+    return [c async for c in reshape_stream(gen())]
+
+
+@pytest.mark.parametrize("merge_usage", [False, True])
+async def test_reshape_stream_keeps_content_and_moves_usage_last(merge_usage: bool) -> None:
+    chunks = litellm_stream(merge_usage)
+    before = text_of(copy.deepcopy(chunks))
+    assert before == ("Let me check.", '{"city": "Paris"}', ["tool_calls"])
+    out = await collect(chunks)
+    assert text_of(out) == before
+    with_usage = [i for i, c in enumerate(out) if c.get("usage") is not None]
+    assert with_usage == [len(out) - 1]
+    assert out[-1] == chunk([], usage=USAGE)
+    assert all(c["choices"] for c in out[:-1])
+
+
+async def test_streaming_hook_reshapes() -> None:
+    async def gen() -> AsyncIterator[Any]:
+        yield chunk([{"index": 0, "delta": {"content": "hi"}}], usage=dict(USAGE))
+
+    hook = NapthaRoutes(feed_path="")
+    out = [c async for c in hook.async_post_call_streaming_iterator_hook(None, gen(), {})]
+    assert out == [chunk([{"index": 0, "delta": {"content": "hi"}}]), chunk([], usage=USAGE)]
+
+
+# --- feed events -----------------------------------------------------------------------------
+
+
+def litellm_kwargs(**payload: Any) -> dict[str, Any]:
+    return {
+        "litellm_call_id": "c1",
+        "litellm_params": {
+            "metadata": {
+                "model_info": {"id": "smol-0"},
+                "model_group": "smollm2-135m",
+                "attempted_retries": 1,
+            },
+            "api_base": "http://127.0.0.1:8100/v1",
+        },
+        "standard_logging_object": {
+            "litellm_call_id": "c1",
+            "model_group": "smollm2-135m",
+            "model_id": "smol-0",
+            "api_base": "http://127.0.0.1:8100/v1",
+            "startTime": 100.0,
+            "completionStartTime": 100.2,
+            "endTime": 100.5,
+            "response_time": 0.5,
+            "prompt_tokens": 7,
+            "completion_tokens": 3,
+            "stream": True,
+            "error_str": None,
+            "metadata": {"user_api_key_alias": None},
+            **payload,
+        },
+    }
+
+
+END = {
+    "kind": "end",
+    "t": 100.5,
+    "call_id": "c1",
+    "model_group": "smollm2-135m",
+    "deployment": "smol-0",
+    "api_base": "http://127.0.0.1:8100/v1",
+    "status": "success",
+    "latency_ms": 500.0,
+    "ttft_ms": 200.0,
+    "tokens_in": 7,
+    "tokens_out": 3,
+    "retries": 1,
+    "stream": True,
+    "error": None,
+}
+
+
+def test_start_event() -> None:
+    assert start_event(litellm_kwargs(), 123.456789) == {
+        "kind": "start",
+        "t": 123.4568,
+        "call_id": "c1",
+        "deployment": "smol-0",
+        "model_group": "smollm2-135m",
+    }
+
+
+def test_end_event_success() -> None:
+    assert end_event(litellm_kwargs(), "success", None, None) == END
+
+
+def test_end_event_without_streaming_has_no_ttft() -> None:
+    event = end_event(litellm_kwargs(stream=False), "success", None, None)
+    assert event == {**END, "ttft_ms": None, "stream": False}
+
+
+def test_end_event_failure_keeps_the_error() -> None:
+    error = "litellm.APIConnectionError: OpenAIException - Connection error."
+    kwargs = litellm_kwargs(error_str=error, completionStartTime=None, completion_tokens=0)
+    assert end_event(kwargs, "failure", None, None) == {
+        **END,
+        "status": "failure",
+        "ttft_ms": None,
+        "tokens_out": 0,
+        "error": error,
+    }
+    long = end_event(litellm_kwargs(error_str="x" * 1000), "failure", None, None)
+    assert long is not None and long["error"] == "x" * 300
+
+
+def test_end_event_failure_falls_back_to_the_exception() -> None:
+    kwargs = {**litellm_kwargs(), "exception": RuntimeError("backend went away")}
+    failed = end_event(kwargs, "failure", None, None)
+    assert failed is not None and failed["error"] == "backend went away"
+    succeeded = end_event(kwargs, "success", None, None)
+    assert succeeded is not None and succeeded["error"] is None
+
+
+@pytest.mark.parametrize("where", ["litellm_params", "payload"])
+def test_health_checks_are_left_out(where: str) -> None:
+    kwargs = litellm_kwargs()
+    if where == "litellm_params":
+        kwargs["litellm_params"]["metadata"]["user_api_key_alias"] = HEALTH_CHECK_ALIAS
+    else:
+        kwargs["standard_logging_object"]["metadata"]["user_api_key_alias"] = HEALTH_CHECK_ALIAS
+    assert start_event(kwargs, 1.0) is None
+    assert end_event(kwargs, "success", None, None) is None
+    assert end_event(kwargs, "failure", None, None) is None
+
+
+def test_other_key_aliases_are_logged() -> None:
+    kwargs = litellm_kwargs(metadata={"user_api_key_alias": "agent-7"})
+    kwargs["litellm_params"]["metadata"]["user_api_key_alias"] = "agent-7"
+    assert start_event(kwargs, 1.0) is not None
+    assert end_event(kwargs, "success", None, None) == END
+
+
+def test_missing_payload_fields_never_raise() -> None:
+    before = time.time()
+    event = end_event({}, "success", None, None)
+    assert event is not None
+    assert before - 1 <= event.pop("t") <= time.time() + 1
+    assert event == {
+        "kind": "end",
+        "call_id": None,
+        "model_group": None,
+        "deployment": None,
+        "api_base": None,
+        "status": "success",
+        "latency_ms": None,
+        "ttft_ms": None,
+        "tokens_in": None,
+        "tokens_out": None,
+        "retries": 0,
+        "stream": False,
+        "error": None,
+    }
+    assert start_event({}, 5.0) == {
+        "kind": "start",
+        "t": 5.0,
+        "call_id": None,
+        "deployment": None,
+        "model_group": None,
+    }
+
+
+def test_latency_falls_back_to_the_call_times() -> None:
+    kwargs = litellm_kwargs(response_time=None)
+    t0 = datetime(2026, 1, 1, 12, 0, 0)
+    event = end_event(kwargs, "success", t0, t0 + timedelta(milliseconds=250))
+    assert event is not None and event["latency_ms"] == 250.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"litellm_params": 5},
+        {"litellm_params": {"metadata": "x"}},
+        {"litellm_params": {"metadata": {"model_info": 3, "attempted_retries": "2"}}},
+        {"standard_logging_object": [1, 2]},
+        {
+            "standard_logging_object": {
+                "metadata": 7,
+                "startTime": "a",
+                "completionStartTime": "b",
+                "response_time": "slow",
+                "stream": True,
+                "error_str": 42,
+            }
+        },
+    ],
+)
+def test_garbage_kwargs_give_well_typed_events(kwargs: dict[str, Any]) -> None:
+    start = start_event(kwargs, 1.0)
+    assert start is not None and start["kind"] == "start"
+    end = end_event(kwargs, "failure", "not a datetime", None)
+    assert end is not None
+    assert end["latency_ms"] is None and end["ttft_ms"] is None
+    assert end["retries"] == 0 and end["error"] is None
+
+
+# --- FeedWriter ------------------------------------------------------------------------------
+
+
+def test_feed_writer_appends_private_json_lines(tmp_path: Path) -> None:
+    feed = tmp_path / "routes.jsonl"
+    writer = FeedWriter(str(feed))
+    writer.write(None)
+    assert not feed.exists() and writer.written == 0
+    writer.write({"kind": "start", "t": 1.0, "call_id": "a"})
+    writer.write(END)
+    writer.write(None)
+    assert writer.written == 2
+    assert stat.S_IMODE(os.stat(feed).st_mode) == 0o600
+    lines = feed.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"kind": "start", "t": 1.0, "call_id": "a"},
+        END,
+    ]
+    assert feed.read_text().endswith("\n") and " " not in lines[0]
+
+
+def test_feed_writer_rotates_to_dot_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(litellm_hooks, "FEED_MAX_BYTES", 250)
+    feed = tmp_path / "routes.jsonl"
+    writer = FeedWriter(str(feed))
+    events = [
+        {"kind": "start", "t": float(i), "call_id": f"call-{i:03d}", "pad": "x" * 60}
+        for i in range(4)
+    ]
+    for e in events:
+        writer.write(e)
+    old = [json.loads(line) for line in (tmp_path / "routes.jsonl.1").read_text().splitlines()]
+    new = [json.loads(line) for line in feed.read_text().splitlines()]
+    assert old == events[:3]
+    assert new == events[3:]
+    assert writer.written == 4
+
+
+def test_feed_writer_never_raises(tmp_path: Path) -> None:
+    for path in (str(tmp_path), str(tmp_path / "missing" / "routes.jsonl")):
+        writer = FeedWriter(path)
+        writer.write(END)
+        assert writer.written == 0
+    assert list(tmp_path.iterdir()) == []
+    for empty in (None, ""):
+        writer = FeedWriter(empty)
+        writer.write(END)
+        assert writer.written == 0
+
+
+# --- NapthaRoutes ----------------------------------------------------------------------------
+
+
+async def test_callback_writes_lines_the_panel_parses(tmp_path: Path) -> None:
+    feed = tmp_path / "routes.jsonl"
+    routes = NapthaRoutes(feed_path=str(feed))
+    t0 = datetime.now()
+    routes.log_pre_api_call("openai/smollm2-135m", [], litellm_kwargs())
+    await routes.async_log_success_event(litellm_kwargs(), object(), t0, t0)
+    failure = litellm_kwargs(error_str="Timeout", stream=False, completion_tokens=None)
+    await routes.async_log_failure_event(failure, None, t0, t0)
+    start, ok, failed = (parse_line(line) for line in feed.read_text().splitlines())
+    assert isinstance(start, tuple)
+    assert start[:2] == ("c1", "smol-0")
+    assert isinstance(ok, RouteEvent)
+    assert (ok.status, ok.deployment, ok.model_group, ok.latency_ms, ok.ttft_ms) == (
+        "success",
+        "smol-0",
+        "smollm2-135m",
+        500.0,
+        200.0,
+    )
+    assert (ok.tokens_in, ok.tokens_out, ok.retries, ok.stream, ok.call_id) == (7, 3, 1, True, "c1")
+    assert ok.api_base == "http://127.0.0.1:8100/v1"
+    assert isinstance(failed, RouteEvent)
+    assert (failed.status, failed.error, failed.ttft_ms, failed.tokens_out) == (
+        "failure",
+        "Timeout",
+        None,
+        None,
+    )
+
+
+async def test_callback_skips_health_checks(tmp_path: Path) -> None:
+    feed = tmp_path / "routes.jsonl"
+    routes = NapthaRoutes(feed_path=str(feed))
+    kwargs = litellm_kwargs()
+    kwargs["litellm_params"]["metadata"]["user_api_key_alias"] = HEALTH_CHECK_ALIAS
+    routes.log_pre_api_call("m", [], kwargs)
+    await routes.async_log_success_event(kwargs, None, None, None)
+    await routes.async_log_failure_event(kwargs, None, None, None)
+    assert not feed.exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"litellm_params": 5}, None, "kwargs", 5, {"standard_logging_object": 5}, {"exception": 1}],
+)
+async def test_callback_never_raises_on_garbage(tmp_path: Path, kwargs: Any) -> None:
+    feed = tmp_path / "routes.jsonl"
+    routes = NapthaRoutes(feed_path=str(feed))
+    routes.log_pre_api_call(None, None, kwargs)
+    await routes.async_log_success_event(kwargs, None, "start", "end")
+    await routes.async_log_failure_event(kwargs, None, None, object())
+    lines = feed.read_text().splitlines() if feed.exists() else []
+    assert all(parse_line(line) is not None for line in lines)
+    if isinstance(kwargs, dict):
+        # a mapping always gives a start and two ends, however odd its values
+        assert len(lines) == 3
+
+
+async def test_callback_feed_path_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = tmp_path / "from-env.jsonl"
+    monkeypatch.setenv(litellm_hooks.FEED_ENV, str(feed))
+    routes = NapthaRoutes()
+    await routes.async_log_success_event(litellm_kwargs(), None, None, None)
+    assert isinstance(parse_line(feed.read_text()), RouteEvent)
+    monkeypatch.delenv(litellm_hooks.FEED_ENV)
+    quiet = NapthaRoutes()
+    quiet.log_pre_api_call("m", [], litellm_kwargs())
+    assert quiet.feed.written == 0
+
+
+def test_module_imports_only_the_standard_library_and_litellm() -> None:
+    # it runs as naptha_routes.py inside the proxy's venv, where naptha_tui is not installed
+    tree = ast.parse(Path(litellm_hooks.__file__).read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            roots.add(node.module.split(".")[0])
+    assert roots - set(sys.stdlib_module_names) == {"litellm"}
+    assert isinstance(litellm_hooks.handler, NapthaRoutes)

@@ -33,16 +33,26 @@ def root_of(base_url: str) -> str:
 
 
 def parse_vllm_metrics(text: str) -> dict[str, float] | None:
-    """Requests running/waiting and KV-cache use summed over engines; None if not vLLM's."""
+    """Requests running/waiting summed over engines, KV-cache use of the fullest engine.
+
+    The deprecated ``vllm:gpu_cache_usage_perc`` counts only when the current name is absent.
+    None when the text holds no vLLM gauge (not a vLLM server) or is not Prometheus text.
+    """
     found: dict[str, float] = {}
+    kv: dict[str, list[float]] = {}
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 key = VLLM_GAUGES.get(sample.name)
-                if key is not None:
+                if key == "kv_cache":
+                    kv.setdefault(sample.name, []).append(float(sample.value))
+                elif key is not None:
                     found[key] = found.get(key, 0.0) + float(sample.value)
     except ValueError:
         return None
+    usage = kv.get("vllm:kv_cache_usage_perc") or kv.get("vllm:gpu_cache_usage_perc")
+    if usage:
+        found["kv_cache"] = max(usage)
     return found or None
 
 

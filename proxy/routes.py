@@ -64,10 +64,11 @@ def parse_line(line: str) -> RouteEvent | tuple[str, str | None, float] | None:
         data = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("t"), int | float):
+    if not isinstance(data, dict) or _num(data.get("t")) is None:
         return None
-    if data.get("kind") == "start":
-        return (str(data.get("call_id")), _str(data.get("deployment")), float(data["t"]))
+    if data.get("kind") == "start":  # without a call id it could never be paired with its end
+        call_id = _str(data.get("call_id"))
+        return None if call_id is None else (call_id, _str(data.get("deployment")), data["t"])
     if data.get("kind") != "end" or data.get("status") not in ("success", "failure"):
         return None
     return RouteEvent(

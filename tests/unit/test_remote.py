@@ -87,6 +87,17 @@ vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.5
     assert parse_vllm_metrics(text) == {"running": 5.0, "kv_cache": 0.5}
 
 
+def test_kv_cache_is_the_fullest_engine_and_the_old_name_is_not_counted_twice() -> None:
+    text = """# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.75
+vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.5
+# TYPE vllm:gpu_cache_usage_perc gauge
+vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.75
+vllm:gpu_cache_usage_perc{engine="1",model_name="m"} 0.5
+"""
+    assert parse_vllm_metrics(text) == {"kv_cache": 0.75}
+
+
 @pytest.mark.parametrize(
     "text",
     [

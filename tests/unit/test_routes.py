@@ -112,6 +112,8 @@ def test_wrongly_typed_optional_fields_become_none() -> None:
         '{"t":1795533902.4,"call_id":"c"}',  # no kind
         '{"kind":"end","t":1795533902.4,"status":"maybe"}',  # unknown status
         '{"kind":"end","t":1795533902.4}',  # no status
+        '{"kind":"start","t":1795533902.4,"deployment":"a"}',  # no call id: never pairable
+        '{"kind":"start","t":true,"call_id":"c","deployment":"a"}',  # t as a bool
     ],
 )
 def test_malformed_lines_are_counted_not_fatal(line: str) -> None:

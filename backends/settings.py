@@ -52,10 +52,11 @@ class ProxySettings(BaseModel):
         "simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"
     ] = "simple-shuffle"
     """How LiteLLM picks among deployments of one model."""
-    num_retries: int = Field(default=2, ge=0)
+    num_retries: int = Field(default=3, ge=0)
     """Retries on another deployment when one fails (a killed server costs clients nothing)."""
-    allowed_fails: int = Field(default=1, ge=0)
-    """Failures per minute before a deployment is cooled down."""
+    allowed_fails: int = Field(default=0, ge=0)
+    """Failures per minute allowed before a deployment is cooled down; 0 cools it at the first
+    (else a retry can land on the same dead server again: measured with kill -9)."""
     cooldown_time: float = Field(default=5.0, ge=0)
     """Seconds a failing deployment is left out."""
     timeout: float = Field(default=600.0, gt=0)

@@ -66,6 +66,8 @@ def start_event(kwargs: Mapping[str, Any], now: float) -> dict[str, Any] | None:
     if is_health_check(kwargs, payload if isinstance(payload, Mapping) else None):
         return None
     meta = _metadata(kwargs)
+    if not kwargs.get("litellm_call_id"):
+        return None  # could never be paired with its end
     return {
         "kind": "start",
         "t": round(now, 4),

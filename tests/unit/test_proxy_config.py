@@ -76,8 +76,8 @@ def test_default_router_settings() -> None:
     config = render_config(TWO_INSTANCES)
     assert config["router_settings"] == {
         "routing_strategy": "simple-shuffle",
-        "num_retries": 2,
-        "allowed_fails": 1,
+        "num_retries": 3,
+        "allowed_fails": 0,
         "cooldown_time": 5.0,
         "timeout": 600.0,
     }

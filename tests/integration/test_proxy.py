@@ -80,6 +80,18 @@ def ask(http: httpx.Client, max_tokens: int = 4, **body: Any) -> httpx.Response:
     )
 
 
+def stream_lines(env: dict[str, str], **body: Any) -> list[str]:
+    """The ``data:`` lines of one streamed chat completion through the proxy."""
+    with (
+        proxy_client(env) as http,
+        http.stream(
+            "POST", "/chat/completions", json={"model": MODEL, "stream": True, **body}
+        ) as response,
+    ):
+        assert response.status_code == 200
+        return [line for line in response.iter_lines() if line.startswith("data: ")]
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     environ = node_env(tmp_path_factory.mktemp("proxy"), PROXY_PORT, PORT_BASE)
@@ -115,27 +127,15 @@ def test_stream_carries_usage_on_a_last_chunk_without_choices(env: dict[str, str
         }
     ]
     for extra in ({}, {"tools": tools, "tool_choice": "required"}):
-        chunks = []
-        with (
-            proxy_client(env) as http,
-            http.stream(
-                "POST",
-                "/chat/completions",
-                json={
-                    "model": MODEL,
-                    "messages": [{"role": "user", "content": "Weather in Paris?"}],
-                    "max_tokens": 150,
-                    "temperature": 0,
-                    "stream": True,
-                    "stream_options": {"include_usage": True},
-                    **extra,
-                },
-            ) as response,
-        ):
-            assert response.status_code == 200
-            for line in response.iter_lines():
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    chunks.append(json.loads(line[6:]))
+        lines = stream_lines(
+            env,
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+            max_tokens=150,
+            temperature=0,
+            stream_options={"include_usage": True},
+            **extra,
+        )
+        chunks = [json.loads(line[6:]) for line in lines if line != "data: [DONE]"]
         last = chunks[-1]
         assert last["choices"] == [] and last["usage"]["completion_tokens"] > 0
         assert all(c.get("usage") is None for c in chunks[:-1])
@@ -170,21 +170,14 @@ def test_remote_node_is_routed_and_monitored_and_reload_keeps_streams(
     chunks: list[str] = []
 
     def long_stream() -> None:
-        with (
-            proxy_client(env) as http,
-            http.stream(
-                "POST",
-                "/chat/completions",
-                json={
-                    "model": MODEL,
-                    "messages": [{"role": "user", "content": "Tell a long story."}],
-                    "max_tokens": 200,
-                    "ignore_eos": True,
-                    "stream": True,
-                },
-            ) as response,
-        ):
-            chunks.extend(line for line in response.iter_lines() if line.startswith("data: "))
+        chunks.extend(
+            stream_lines(
+                env,
+                messages=[{"role": "user", "content": "Tell a long story."}],
+                max_tokens=200,
+                ignore_eos=True,
+            )
+        )
 
     streamer = threading.Thread(target=long_stream)
     streamer.start()

@@ -8,12 +8,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Log
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.tui.messages import ActivityNoted, GpuSampled, HostSampled, NodeSampled
+from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.screens.log import LogScreen
 from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.screens.start_preset import StartPresetModal
@@ -21,10 +21,10 @@ from naptha_tui.tui.widgets.server_table import ServerTable
 from naptha_tui.tui.widgets.telemetry import GpuPanel, HostPanel, ProxyBar
 
 if TYPE_CHECKING:
-    from naptha_tui.tui.app import NapthaTuiApp
+    pass
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(NapthaScreen):
     """Servers and proxy at a glance, with keys to start, stop, restart and read logs."""
 
     CSS_PATH = "dashboard.tcss"
@@ -40,13 +40,6 @@ class DashboardScreen(Screen[None]):
     def __init__(self, start: list[str] | None = None) -> None:
         super().__init__()
         self.start = start or []
-
-    @property
-    def napp(self) -> NapthaTuiApp:
-        from naptha_tui.tui.app import NapthaTuiApp
-
-        assert isinstance(self.app, NapthaTuiApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header()

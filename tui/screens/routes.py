@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -23,10 +22,11 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.supervisor import ServerStatus
 from naptha_tui.proxy.routes import RouteEvent, RoutingStats, load_feed
 from naptha_tui.tui.messages import NodeSampled
+from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.server_table import STATUS_STYLE
 
 if TYPE_CHECKING:
-    from naptha_tui.tui.app import NapthaTuiApp
+    pass
 
 HEALTH_STYLE = {**STATUS_STYLE, "down": "bold red", "cloud": "cyan"}
 DEPLOYMENT_COLUMNS = (
@@ -147,7 +147,7 @@ def metrics_summary(metrics: dict[str, float] | None) -> str:
     return "proxy /metrics: " + (", ".join(parts) or f"{len(metrics)} litellm_* series")
 
 
-class RoutesScreen(Screen[None]):
+class RoutesScreen(NapthaScreen):
     """Per-deployment traffic and the latest requests through the proxy; Escape goes back."""
 
     CSS_PATH = "routes.tcss"
@@ -171,13 +171,6 @@ class RoutesScreen(Screen[None]):
         self._feed_line = Text("reading feed…")
         self._metrics_line = "proxy /metrics: probing…"
         self._last_error: str | None = None
-
-    @property
-    def napp(self) -> NapthaTuiApp:
-        from naptha_tui.tui.app import NapthaTuiApp
-
-        assert isinstance(self.app, NapthaTuiApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header()

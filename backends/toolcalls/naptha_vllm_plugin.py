@@ -1,0 +1,160 @@
+"""vLLM adapter for naptha-tui's tool-call parsers: ``--tool-parser-plugin <this file>``.
+
+vLLM imports this file by path inside its own environment, where naptha-tui is not installed;
+so the parsing core beside it (this folder, pure Python, no vLLM import) is loaded as a
+package of its own. The adapter is thin: it turns the core's calls and deltas into vLLM's
+protocol objects. It registers one parser name per format (``naptha_hermes``,
+``naptha_functionary``, ``naptha_minicpm3``, ``naptha_json``).
+
+vLLM moved its ToolParser API more than once (REFERENCE.md §4.4); the imports below try the
+current locations first, then older ones. The constructor passes through whatever vLLM gives
+(``tokenizer`` alone in old versions, ``tokenizer, tools`` now).
+
+Streaming feeds only ``delta_text`` to the core, never rescanning ``current_text``: the cost
+of a whole stream is linear in its length. vLLM gives a tool parser no end-of-stream call, so
+the machines hold back as little as possible (a partial tag, or leading JSON until its first
+key says whether it is a call).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+try:  # vLLM >= ~0.18
+    from vllm.tool_parsers.abstract_tool_parser import (  # type: ignore[import-not-found]
+        ToolParser,
+        ToolParserManager,
+    )
+except ImportError:  # pragma: no cover - older vLLM
+    try:  # ~0.13 to 0.17
+        from vllm.tool_parsers import ToolParser, ToolParserManager  # type: ignore[import-not-found]
+    except ImportError:  # <= 0.12
+        from vllm.entrypoints.openai.tool_parsers.abstract_tool_parser import (  # type: ignore[import-not-found]
+            ToolParser,
+            ToolParserManager,
+        )
+try:
+    from vllm.entrypoints.generate.base.protocol import (  # type: ignore[import-not-found]
+        DeltaFunctionCall,
+        DeltaMessage,
+        DeltaToolCall,
+        ExtractedToolCallInformation,
+        FunctionCall,
+        ToolCall,
+    )
+except ImportError:  # pragma: no cover - older vLLM
+    from vllm.entrypoints.openai.protocol import (  # type: ignore[import-not-found]
+        DeltaFunctionCall,
+        DeltaMessage,
+        DeltaToolCall,
+        ExtractedToolCallInformation,
+        FunctionCall,
+        ToolCall,
+    )
+
+log = logging.getLogger("naptha_tui.tool_parsers")
+CORE_PACKAGE = "naptha_toolcalls_core"
+
+
+def _load_core() -> Any:
+    """The parsing core: this file's own package, or (loaded by path) the folder beside it."""
+    if __package__:
+        return sys.modules[__package__]
+    if CORE_PACKAGE in sys.modules:
+        return sys.modules[CORE_PACKAGE]
+    here = Path(__file__).resolve().parent
+    spec = importlib.util.spec_from_file_location(
+        CORE_PACKAGE, here / "__init__.py", submodule_search_locations=[str(here)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[CORE_PACKAGE] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+core = _load_core()
+
+
+class NapthaToolParser(ToolParser):  # type: ignore[misc]
+    """One of the core's formats behind vLLM's ToolParser interface."""
+
+    format_name = ""
+
+    def __init__(self, tokenizer: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(tokenizer, *args, **kwargs)
+        self._machine: Any = None
+
+    def adjust_request(self, request: Any) -> Any:
+        request = super().adjust_request(request)
+        if getattr(request, "tools", None) and getattr(request, "tool_choice", None) != "none":
+            # the formats' tags are special tokens in some vocabularies: keep them in the text
+            request.skip_special_tokens = False
+        return request
+
+    def extract_tool_calls(self, model_output: str, request: Any) -> Any:
+        parsed = core.parse(self.format_name, model_output)
+        calls = [
+            ToolCall(
+                id=c.id, type="function", function=FunctionCall(name=c.name, arguments=c.arguments)
+            )
+            for c in parsed.calls
+        ]
+        return ExtractedToolCallInformation(
+            tools_called=bool(calls), tool_calls=calls, content=parsed.content
+        )
+
+    def extract_tool_calls_streaming(
+        self,
+        previous_text: str,
+        current_text: str,
+        delta_text: str,
+        previous_token_ids: Any,
+        current_token_ids: Any,
+        delta_token_ids: Any,
+        request: Any,
+    ) -> Any:
+        if self._machine is None:
+            self._machine = core.stream(self.format_name)
+        delta = self._machine.feed(delta_text)
+        if not delta:
+            return None
+        tool_calls = []
+        for piece in delta.calls:
+            self._remember(piece)
+            function = DeltaFunctionCall(name=piece.name, arguments=piece.arguments or None)
+            tool_calls.append(
+                DeltaToolCall(
+                    index=piece.index,
+                    id=piece.id,
+                    type="function" if piece.id else None,
+                    function=function.model_dump(exclude_none=True),
+                )
+            )
+        return DeltaMessage(content=delta.content or None, tool_calls=tool_calls)
+
+    def _remember(self, piece: Any) -> None:
+        """Keep vLLM's bookkeeping fields current (it reads them when a stream finishes)."""
+        if piece.id is not None:
+            self.current_tool_id = piece.index
+            self.prev_tool_call_arr.append({"name": piece.name, "arguments": ""})
+            self.streamed_args_for_tool.append("")
+        if piece.arguments and piece.index < len(self.streamed_args_for_tool):
+            self.streamed_args_for_tool[piece.index] += piece.arguments
+            self.prev_tool_call_arr[piece.index]["arguments"] += piece.arguments
+
+
+def _register() -> list[str]:
+    names = []
+    for name in core.FORMATS:
+        cls = type(f"NapthaToolParser_{name}", (NapthaToolParser,), {"format_name": name})
+        ToolParserManager.register_module(name=name, module=cls)
+        names.append(name)
+    return names
+
+
+REGISTERED = _register()

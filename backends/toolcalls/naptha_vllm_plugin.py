@@ -126,16 +126,23 @@ class NapthaToolParser(ToolParser):  # type: ignore[misc]
         tool_calls = []
         for piece in delta.calls:
             self._remember(piece)
-            function = DeltaFunctionCall(name=piece.name, arguments=piece.arguments or None)
-            tool_calls.append(
-                DeltaToolCall(
+            # only the fields a piece has: vLLM serializes chunks with exclude_unset
+            function = {"name": piece.name} if piece.name else {}
+            if piece.arguments:
+                function["arguments"] = piece.arguments
+            if piece.id:
+                call = DeltaToolCall(
                     index=piece.index,
                     id=piece.id,
-                    type="function" if piece.id else None,
-                    function=function.model_dump(exclude_none=True),
+                    type="function",
+                    function=DeltaFunctionCall(**function),
                 )
-            )
-        return DeltaMessage(content=delta.content or None, tool_calls=tool_calls)
+            else:
+                call = DeltaToolCall(index=piece.index, function=DeltaFunctionCall(**function))
+            tool_calls.append(call)
+        if delta.content:
+            return DeltaMessage(content=delta.content, tool_calls=tool_calls)
+        return DeltaMessage(tool_calls=tool_calls)
 
     def _remember(self, piece: Any) -> None:
         """Keep vLLM's bookkeeping fields current (it reads them when a stream finishes)."""

@@ -135,3 +135,38 @@ def test_missing_template_file(paths: Paths, tmp_path: Path) -> None:
     path = write_preset(tmp_path, "t", "model: a/b\nchat_template: nothere.jinja\n")
     with pytest.raises(PresetProblem, match=r"t.yaml: chat_template: file 'nothere.jinja'"):
         plan_launch(load_preset_file(path), Runtime("x", tmp_path, FAKE_VLLM), paths, "t", 9004)
+
+
+def test_shipped_parser_plugin_renders_its_file(tmp_path: Path) -> None:
+    """``tool_parser_plugin: naptha`` is the plugin file shipped in the package, not a path."""
+    preset = load_preset_file(
+        write_preset(
+            tmp_path,
+            "fn",
+            "model: org/m\ntool_parser_plugin: naptha\ntool_call_parser: naptha_functionary\n",
+        )
+    )
+    args = render_args(preset, host="127.0.0.1", port=8000, served_name="fn")
+    plugin = Path(args[args.index("--tool-parser-plugin") + 1])
+    assert plugin.name == "naptha_vllm_plugin.py" and plugin.is_file()
+    assert (plugin.parent / "__init__.py").is_file()  # the core it loads beside itself
+    assert args[args.index("--tool-call-parser") + 1] == "naptha_functionary"
+
+
+def test_parsing_core_imports_nothing_from_vllm() -> None:
+    """Only the adapter may import vLLM: the core must load in the panel's own environment."""
+    import ast
+
+    folder = Path(__file__).resolve().parents[2] / "backends" / "toolcalls"
+    for source in sorted(folder.glob("*.py")):
+        if source.name == "naptha_vllm_plugin.py":
+            continue
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            bad = [n for n in names if n.split(".")[0] in {"vllm", "torch", "naptha_tui"}]
+            assert not bad, f"{source.name} imports {bad}"

@@ -2,6 +2,11 @@
 
 Shipped presets live in the ``naptha_tui.presets`` data package; the user's live in
 ``<config dir>/presets/`` and win by name. The preset name is the file's stem.
+
+A preset may name a profile (``profile: agents-h100``): a file of vLLM option defaults in a
+``profiles/`` folder beside the preset (so ``<config dir>/presets/profiles/`` for the user's),
+else among the shipped ones. The preset's own keys win; the merge happens at load time, so
+everything downstream sees plain preset values.
 """
 
 from __future__ import annotations
@@ -9,14 +14,79 @@ from __future__ import annotations
 import importlib.resources
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.yamlfile import ConfigFileError, load_yaml, parse_model
+from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml, parse_model
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+Temperature = Annotated[float, Field(ge=0, le=2)]
+
+
+class ToolCapabilities(BaseModel):
+    """What a model family's tool calling can be trusted with: hints for agents and the panel.
+
+    The parser and chat template are the preset's own ``tool_call_parser`` / ``chat_template``;
+    :meth:`Preset.capability_notes` puts everything together for display.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parallel_calls: bool
+    """Several tool calls in one assistant turn (Llama 3.x: no)."""
+    multi_turn_tool_results: bool
+    """Carries on after tool results come back (pure "action" models do not)."""
+    temperature: tuple[Temperature, Temperature]
+    """``[lo, hi]``: the range where its calls stay well-formed (Mistral 7B: ``[0, 0.1]``)."""
+    tool_soft_cap: int = Field(ge=1, le=9)
+    """Tools per request it handles reliably; small models are best at 4-5 and fail past 10."""
+    needs_guided_decoding: bool = False
+    """Calls are only reliable when constrained (``tool_choice`` required/named or ``strict``
+    tools); the lore says so for models under 7B."""
+    notes: str = ""
+
+    @field_validator("temperature")
+    @classmethod
+    def _check_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = value
+        if lo > hi:
+            raise ValueError(f"[{lo}, {hi}]: the low end is above the high end")
+        return value
+
+
+class Profile(BaseModel):
+    """vLLM option defaults shared by presets: ``profiles/NAME.yaml``.
+
+    The option fields mirror :class:`Preset`'s (same names, types and bounds); only the keys a
+    profile file sets are applied, and a preset's own keys win.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """The file's stem."""
+    source: Path | None = None
+    description: str = ""
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    enable_prefix_caching: bool | None = None
+    enable_chunked_prefill: bool | None = None
+    tensor_parallel_size: int | None = Field(default=None, ge=1)
+    pipeline_parallel_size: int | None = Field(default=None, ge=1)
+    distributed_executor_backend: Literal["ray", "mp"] | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The vLLM options this profile's file sets (explicit nulls included)."""
+        return self.model_dump(exclude_unset=True, exclude={"name", "source", "description"})
+
+
+PROFILE_OPTIONS = tuple(
+    k for k in Profile.model_fields if k not in {"name", "source", "description"}
+)
 
 
 class Preset(BaseModel):
@@ -35,6 +105,10 @@ class Preset(BaseModel):
     """The file it came from (set by the loader)."""
     description: str = ""
     kind: Literal["vllm", "remote"] = "vllm"
+    profile: str | None = None
+    """A profile of vLLM option defaults (``profiles/NAME.yaml``), merged in at load time."""
+    tools: ToolCapabilities | None = None
+    """What the model's tool calling is good for (hints; nothing is enforced)."""
     default_params: dict[str, Any] = {}
     """Request defaults the proxy applies to this model (``temperature: 0`` for families whose
     tool calling needs it); a request's own values win."""
@@ -67,6 +141,10 @@ class Preset(BaseModel):
     enable_prefix_caching: bool | None = None
     enable_chunked_prefill: bool | None = None
     tensor_parallel_size: int | None = Field(default=None, ge=1)
+    pipeline_parallel_size: int | None = Field(default=None, ge=1)
+    """Pipeline stages, usually one per host (see the ``multinode-ray`` profile)."""
+    distributed_executor_backend: Literal["ray", "mp"] | None = None
+    """``ray`` to spread one server over several hosts; ``mp`` stays on this one."""
     dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] | None = None
     enforce_eager: bool | None = None
     enable_auto_tool_choice: bool | None = None
@@ -105,6 +183,33 @@ class Preset(BaseModel):
             raise ValueError("model: required (a Hugging Face id, a folder or a prepared model)")
         return self
 
+    def capability_notes(self) -> list[str]:
+        """Tool-calling notes for display: parser, template, then the ``tools`` block."""
+        if self.tool_call_parser is None and self.tools is None:
+            return []
+        parser = self.tool_call_parser or "none"
+        if self.tool_parser_plugin is not None:
+            parser += f" (plugin {self.tool_parser_plugin})"
+        template = self.chat_template or "the model's own"
+        notes = [f"parser: {parser}", f"chat template: {template}"]
+        caps = self.tools
+        if caps is None:
+            return notes
+        lo, hi = caps.temperature
+        notes += [
+            f"parallel tool calls: {'yes' if caps.parallel_calls else 'no'}",
+            f"tool results over several turns: {'yes' if caps.multi_turn_tool_results else 'no'}",
+            f"reliable temperature: {lo:g} to {hi:g}",
+            f"tools per request: up to {caps.tool_soft_cap} reliably",
+        ]
+        if caps.needs_guided_decoding:
+            notes.append(
+                "needs guided decoding: use tool_choice required or a named tool, or strict tools"
+            )
+        if caps.notes:
+            notes.append(caps.notes)
+        return notes
+
     def instance_names(self) -> list[str]:
         """Server names for this preset: ``NAME`` or ``NAME-0 .. NAME-(N-1)``."""
         if self.instances == 1:
@@ -116,15 +221,70 @@ class PresetError(NapthaError, LookupError):
     """An unknown preset name."""
 
 
+def shipped_profiles_dir() -> Path:
+    """The profiles shipped in the ``naptha_tui.presets`` data package."""
+    return Path(str(importlib.resources.files("naptha_tui.presets").joinpath("profiles")))
+
+
+def profile_dirs(preset_file: Path) -> list[Path]:
+    """Where a preset's profile is looked up: ``profiles/`` beside it, then the shipped ones."""
+    dirs = [preset_file.parent / "profiles", shipped_profiles_dir()]
+    return list(dict.fromkeys(d.resolve() for d in dirs))
+
+
+def profile_files(dirs: list[Path]) -> dict[str, Path]:
+    """Profile name → file; an earlier folder wins by name."""
+    found: dict[str, Path] = {}
+    for folder in reversed(dirs):
+        if folder.is_dir():
+            found |= {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    return found
+
+
+def load_profile_file(path: Path) -> Profile:
+    """Load one profile file; errors name the file, line and key."""
+    doc = load_yaml(path)
+    if "name" in doc.data:
+        raise ConfigFileError(
+            path,
+            [f":{doc.line_of(['name'])}: name: unknown key (a profile's name is its file name)"],
+        )
+    return parse_model(doc, Profile, name=path.stem, source=path)
+
+
+def _with_profile(doc: YamlDoc) -> YamlDoc:
+    name = doc.data.get("profile")
+    if not isinstance(name, str):
+        return doc  # absent, or the wrong type: validation says so
+    dirs = profile_dirs(doc.path)
+    files = profile_files(dirs)
+    if name not in files:
+        known = ", ".join(sorted(files)) or "none"
+        where = ", ".join(str(d) for d in dirs)
+        raise ConfigFileError(
+            doc.path,
+            [
+                f":{doc.line_of(['profile'])}: profile: unknown profile {name!r} "
+                f"(known: {known}; looked in {where})"
+            ],
+        )
+    profile = load_profile_file(files[name])
+    return YamlDoc(doc.path, {**profile.options(), **doc.data}, doc.root)
+
+
 def load_preset_file(path: Path) -> Preset:
-    """Load one preset file; errors name the file, line and key."""
+    """Load one preset file, merging in its profile; errors name the file, line and key.
+
+    Raises:
+        ConfigFileError: the preset (or its profile) is invalid, or names an unknown profile.
+    """
     doc = load_yaml(path)
     if "name" in doc.data:
         raise ConfigFileError(
             path,
             [f":{doc.line_of(['name'])}: name: unknown key (a preset's name is its file name)"],
         )
-    return parse_model(doc, Preset, name=path.stem, source=path)
+    return parse_model(_with_profile(doc), Preset, name=path.stem, source=path)
 
 
 def _shipped_files() -> list[Path]:

@@ -24,6 +24,8 @@ VALUE_FLAGS = (
     "max_num_seqs",
     "max_num_batched_tokens",
     "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "distributed_executor_backend",
     "dtype",
     "tool_call_parser",
 )

@@ -18,7 +18,8 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.logs import follow, tail
 from naptha_tui.backends.models import EMBEDDED, is_prepared, prepare
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.presets import PresetCatalog, load_preset_file
+from naptha_tui.backends.preset_check import check_presets, exit_code, summary
+from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.runtimes import SPECS, all_runtimes, get_runtime, install
 from naptha_tui.backends.settings import Settings, load_settings
 from naptha_tui.proxy.node import Node
@@ -150,16 +151,33 @@ def cmd_presets(args: argparse.Namespace, paths: Paths, settings: Settings) -> i
             print(f"invalid: {err}", file=sys.stderr)
         return 1 if errors else 0
     if args.action == "show":
-        preset = catalog.get(args.target)
+        if len(args.targets) != 1:
+            raise NapthaError("presets show needs exactly one NAME")
+        preset = catalog.get(args.targets[0])
         print(json.dumps(preset.model_dump(mode="json", exclude_none=True), indent=2))
         return 0
-    from pathlib import Path
+    return cmd_presets_check(args, paths, settings)
 
-    preset = load_preset_file(Path(args.target))
-    _say(
-        f"{args.target}: ok (preset {preset.name}, model {preset.model}, runtime {preset.runtime})"
+
+def cmd_presets_check(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    reports = check_presets(
+        args.targets, paths, settings, runtime=args.runtime, static_only=args.static
     )
-    return 0
+    if args.json:
+        doc = {
+            "problems": [p.to_json() for r in reports for p in r.problems],
+            "presets": [r.to_json() for r in reports],
+        }
+        print(json.dumps(doc, indent=2))
+        return exit_code(reports)
+    for r in reports:
+        if r.ok:
+            what = f"preset {r.preset}, model {r.model}, runtime {r.runtime or '-'}"
+            _say(f"{r.file}: ok ({what}) [{r.source}]")
+        for problem in r.problems:
+            print(problem, file=sys.stderr if problem.kind == "invalid" else sys.stdout)
+    _say(summary(reports))
+    return exit_code(reports)
 
 
 def cmd_runtime(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
@@ -322,9 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--lines", type=int, default=50)
     p.set_defaults(func=cmd_logs)
 
-    p = sub.add_parser("presets", help="list | show NAME | check FILE")
+    p = sub.add_parser(
+        "presets",
+        help="list | show NAME | check [NAME_OR_FILE ...]",
+        description="check: would vLLM accept each preset (all of them without names)? "
+        "Flags are checked against the preset's runtime when it is installed, else against a "
+        "table of removed flags. Exit code 1 when a preset has problems, 2 when one does not load.",
+    )
     p.add_argument("action", choices=("list", "show", "check"))
-    p.add_argument("target", nargs="?")
+    p.add_argument("targets", nargs="*", metavar="NAME_OR_FILE")
+    p.add_argument("--runtime", help="check: against this runtime instead of each preset's own")
+    p.add_argument("--static", action="store_true", help="check: only the static table")
+    p.add_argument("--json", action="store_true", help="check: the problems as JSON")
     p.set_defaults(func=cmd_presets)
 
     p = sub.add_parser("runtime", help="install cpu|cuda|proxy | status")
@@ -358,13 +385,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     needs_target = {
         "show": "NAME",
-        "check": "FILE",
         "install": "a runtime name",
         "prepare": "a model name",
     }
     action = getattr(args, "action", None)
     if action in needs_target and not (
-        getattr(args, "target", None) or getattr(args, "name", None)
+        getattr(args, "targets", None) or getattr(args, "name", None)
     ):
         parser.error(f"{action} needs {needs_target[action]}")
     paths = Paths.from_env()

@@ -4,7 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from naptha_tui.backends.presets import PresetCatalog, PresetError, load_preset_file
+from naptha_tui.backends.presets import (
+    PROFILE_OPTIONS,
+    Preset,
+    PresetCatalog,
+    PresetError,
+    Profile,
+    load_preset_file,
+    load_profile_file,
+    profile_files,
+    shipped_profiles_dir,
+)
+from naptha_tui.backends.vllm import render_args
 from naptha_tui.backends.yamlfile import ConfigFileError
 from tests.conftest import write_preset
 
@@ -78,3 +89,189 @@ def test_unknown_preset_lists_known_ones(tmp_path: Path) -> None:
 def test_instances_name_servers(tmp_path: Path) -> None:
     path = write_preset(tmp_path, "multi", "model: a/b\ninstances: 2\n")
     assert load_preset_file(path).instance_names() == ["multi-0", "multi-1"]
+
+
+# --- family presets, capability notes, profiles ---------------------------------------------
+
+FAMILY = {
+    "qwen2.5-7b": ("Qwen/Qwen2.5-7B-Instruct", "hermes"),
+    "hermes3-llama3.1-8b": ("NousResearch/Hermes-3-Llama-3.1-8B", "hermes"),
+    "llama3.1-8b": ("meta-llama/Llama-3.1-8B-Instruct", "llama3_json"),
+    "llama3.2-3b": ("meta-llama/Llama-3.2-3B-Instruct", "llama3_json"),
+    "mistral-7b-v0.3": ("mistralai/Mistral-7B-Instruct-v0.3", "mistral"),
+    "toolace-8b": ("Team-ACE/ToolACE-8B", "pythonic"),
+    "functionary-small-v3.1": ("meetkai/functionary-small-v3.1", "naptha_functionary"),
+    "minicpm3-4b": ("openbmb/MiniCPM3-4B", "naptha_minicpm3"),
+    "granite-3.1-8b": ("ibm-granite/granite-3.1-8b-instruct", "granite"),
+    "internlm2.5-7b": ("internlm/internlm2_5-7b-chat", "internlm"),
+    "xlam": ("Salesforce/Llama-xLAM-2-8b-fc-r", "xlam"),
+    "qwen3-8b": ("Qwen/Qwen3-8B", "hermes"),
+}
+
+
+def test_family_presets_load_with_tools_and_profile() -> None:
+    catalog = PresetCatalog(None)
+    for name, (model, parser) in FAMILY.items():
+        preset = catalog.get(name)
+        assert (preset.model, preset.tool_call_parser) == (model, parser), name
+        assert preset.runtime == "cuda" and preset.port == "auto", name
+        assert preset.enable_auto_tool_choice is True, name
+        assert preset.tools is not None and preset.profile == "agents-h100", name
+        # the profile's values arrive in the preset itself
+        assert preset.max_num_seqs == 1024 and preset.max_num_batched_tokens == 8192, name
+        assert preset.enable_chunked_prefill is True, name
+    # a preset's own value wins over its profile's
+    assert catalog.get("functionary-small-v3.1").enable_prefix_caching is False
+    assert catalog.get("qwen2.5-7b").enable_prefix_caching is True
+    llama = catalog.get("llama3.1-8b")
+    assert llama.tools is not None and llama.tools.parallel_calls is False
+    assert catalog.get("llama3.2-3b").tools.needs_guided_decoding is True  # type: ignore[union-attr]
+    mistral = catalog.get("mistral-7b-v0.3")
+    assert mistral.default_params == {"temperature": 0}
+    assert mistral.tools is not None and mistral.tools.temperature == (0.0, 0.1)
+    assert mistral.extra_args == [
+        "--tokenizer-mode", "hf", "--config-format", "hf", "--load-format", "hf",
+    ]  # fmt: skip
+    assert catalog.get("qwen3-8b").extra_args == ["--reasoning-parser", "qwen3"]
+    assert "--trust-remote-code" in catalog.get("minicpm3-4b").extra_args
+    assert catalog.get("internlm2.5-7b").max_model_len == 65536
+
+
+def test_capability_notes_include_parser_and_template() -> None:
+    catalog = PresetCatalog(None)
+    notes = catalog.get("llama3.1-8b").capability_notes()
+    assert notes[:2] == ["parser: llama3_json", "chat template: llama3.1_json.jinja"]
+    assert "parallel tool calls: no" in notes
+    assert "reliable temperature: 0 to 0.6" in notes
+    assert "tools per request: up to 5 reliably" in notes
+    functionary = catalog.get("functionary-small-v3.1").capability_notes()
+    assert functionary[0] == "parser: naptha_functionary (plugin naptha)"
+    qwen = catalog.get("qwen2.5-7b").capability_notes()
+    assert "chat template: the model's own" in qwen and "parallel tool calls: yes" in qwen
+    assert any(
+        n.startswith("needs guided decoding") for n in catalog.get("llama3.2-3b").capability_notes()
+    )
+    assert catalog.get("smollm2-cpu").capability_notes()[0] == "parser: hermes"
+
+
+def test_shipped_profiles_load() -> None:
+    files = profile_files([shipped_profiles_dir()])
+    expected = {
+        "agents-h100",
+        "agents-a100-80",
+        "agents-24gb",
+        "latency-a100-legacy",
+        "multinode-ray",
+    }
+    assert expected <= set(files)
+    for name, path in files.items():
+        profile = load_profile_file(path)
+        assert profile.name == name and profile.description, name
+        assert profile.options(), name
+    legacy = load_profile_file(files["latency-a100-legacy"])
+    assert (legacy.max_num_batched_tokens, legacy.max_num_seqs) == (512, 256)
+    assert legacy.gpu_memory_utilization == 0.98
+
+
+def test_profile_fields_mirror_the_preset_fields() -> None:
+    for key in PROFILE_OPTIONS:
+        preset_field, profile_field = Preset.model_fields[key], Profile.model_fields[key]
+        assert preset_field.annotation == profile_field.annotation, key
+        assert preset_field.metadata == profile_field.metadata, key
+
+
+def test_profile_merge_preset_wins(tmp_path: Path) -> None:
+    write_preset(
+        tmp_path / "profiles",
+        "tp",
+        "description: test\nmax_num_seqs: 64\nmax_num_batched_tokens: 4096\n"
+        "enable_prefix_caching: true\ngpu_memory_utilization: 0.5\n",
+    )
+    path = write_preset(
+        tmp_path,
+        "p",
+        "model: a/b\nprofile: tp\nmax_num_seqs: 8\ngpu_memory_utilization: null\n",
+    )
+    preset = load_preset_file(path)
+    assert preset.profile == "tp"
+    assert preset.max_num_seqs == 8  # the preset's own value
+    assert preset.max_num_batched_tokens == 4096 and preset.enable_prefix_caching is True
+    assert preset.gpu_memory_utilization is None  # an explicit null is the preset's too
+    args = render_args(preset, host="127.0.0.1", port=9000, served_name="a/b")
+    assert args[args.index("--max-num-seqs") + 1] == "8"
+    assert args[args.index("--max-num-batched-tokens") + 1] == "4096"
+    assert "--enable-prefix-caching" in args and "--gpu-memory-utilization" not in args
+
+
+def test_profile_beside_the_preset_overrides_a_shipped_one(tmp_path: Path) -> None:
+    write_preset(tmp_path / "profiles", "agents-h100", "max_num_seqs: 7\n")
+    preset = load_preset_file(write_preset(tmp_path, "p", "model: a/b\nprofile: agents-h100\n"))
+    assert preset.max_num_seqs == 7
+    assert preset.max_num_batched_tokens is None  # the shipped profile is not merged as well
+
+
+def test_unknown_profile_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "p", "model: a/b\n\nprofile: agents-h1000\n")
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:3: profile: unknown profile 'agents-h1000' (known: ")
+    assert "agents-h100" in message and str(shipped_profiles_dir().resolve()) in message
+
+
+def test_invalid_profile_names_the_profile_file(tmp_path: Path) -> None:
+    profile = write_preset(tmp_path / "profiles", "bad", "max_num_seqs: 0\nmax_model_len: 9\n")
+    path = write_preset(tmp_path, "p", "model: a/b\nprofile: bad\n")
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    assert info.value.path == profile
+    assert f"{profile}:1: max_num_seqs:" in str(info.value)
+    assert f"{profile}:2: max_model_len: unknown key" in str(info.value)
+
+
+def test_multinode_profile_renders_pipeline_parallel_and_ray(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "big", "model: a/b\nprofile: multinode-ray\n")
+    args = render_args(load_preset_file(path), host="0.0.0.0", port=8000, served_name="a/b")
+    assert args[args.index("--tensor-parallel-size") + 1] == "8"
+    assert args[args.index("--pipeline-parallel-size") + 1] == "2"
+    assert args[args.index("--distributed-executor-backend") + 1] == "ray"
+    path = write_preset(
+        tmp_path, "big2", "model: a/b\nprofile: multinode-ray\npipeline_parallel_size: 4\n"
+    )
+    args = render_args(load_preset_file(path), host="0.0.0.0", port=8000, served_name="a/b")
+    assert args[args.index("--pipeline-parallel-size") + 1] == "4"
+
+
+TOOLS = "model: a/b\ntools:\n  parallel_calls: true\n  multi_turn_tool_results: true\n"
+
+
+LOW_ABOVE_HIGH = "Value error, [1.0, 0.0]: the low end is above the high end"
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (
+            "  temperature: [1, 0]\n  tool_soft_cap: 4\n",
+            f":5: tools.temperature: {LOW_ABOVE_HIGH}",
+        ),
+        (
+            "  temperature: [0, 0.5]\n  tool_soft_cap: 12\n",
+            ":6: tools.tool_soft_cap: Input should be less than or equal to 9",
+        ),
+        (
+            "  temperature: [0, 3]\n  tool_soft_cap: 4\n",
+            ":5: tools.temperature.1: Input should be less than or equal to 2",
+        ),
+        (
+            "  temperature: [0, 0.5]\n  tool_soft_cap: 4\n  parser: hermes\n",
+            ":7: tools.parser: unknown key",
+        ),
+        ("  temperature: [0, 0.5]\n", ":2: tools.tool_soft_cap: Field required"),
+    ],
+)
+def test_bad_capability_values_name_the_key(tmp_path: Path, block: str, expected: str) -> None:
+    path = write_preset(tmp_path, "caps", TOOLS + block)
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    assert f"{path}{expected}" in str(info.value).splitlines()

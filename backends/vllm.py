@@ -37,6 +37,16 @@ BOOL_FLAGS = (
 )
 
 
+SHIPPED_PLUGIN = "naptha"
+"""``tool_parser_plugin: naptha`` names the plugin shipped with naptha-tui (our parsers)."""
+
+
+def shipped_plugin_path() -> Path:
+    """The file vLLM loads for ``--tool-parser-plugin`` to get the ``naptha_*`` parsers."""
+    files = importlib.resources.files("naptha_tui.backends.toolcalls")
+    return Path(str(files.joinpath("naptha_vllm_plugin.py"))).resolve()
+
+
 class PresetProblem(NapthaError):
     """A preset that parses but cannot run here; the message names the preset file and key."""
 
@@ -112,7 +122,9 @@ def render_args(preset: Preset, *, host: str, port: int, served_name: str) -> li
             preset, "chat_template", preset.chat_template, "naptha_tui.templates"
         )
         args += ["--chat-template", template]
-    if preset.tool_parser_plugin is not None:
+    if preset.tool_parser_plugin == SHIPPED_PLUGIN:
+        args += ["--tool-parser-plugin", str(shipped_plugin_path())]
+    elif preset.tool_parser_plugin is not None:
         plugin = _resolve_file(preset, "tool_parser_plugin", preset.tool_parser_plugin, None)
         args += ["--tool-parser-plugin", plugin]
     return [*args, *preset.extra_args]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from naptha_tui.backends.chat_templates import check_preset_template
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
 from naptha_tui.backends.settings import Settings
@@ -30,7 +31,7 @@ from naptha_tui.backends.vllm_surface import (
 )
 from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml
 
-ProblemKind = Literal["invalid", "flag", "parser", "option"]
+ProblemKind = Literal["invalid", "flag", "parser", "option", "template"]
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,15 @@ class _Checker:
                 ["enable_auto_tool_choice"],
             )
 
+    def template(self) -> None:
+        """The chat template renders: generation prompt, one BOS, tools and tool results."""
+        value = self.preset.chat_template
+        if value is None:
+            return
+        base = self.preset.source.parent if self.preset.source else None
+        for problem in check_preset_template(value, base=base):
+            self.add("chat_template", problem, "template", ["chat_template"])
+
 
 def check_preset(preset: Preset, surface: VllmSurface) -> list[Problem]:
     """What ``surface``'s vLLM would reject in ``preset`` (nothing for a remote preset)."""
@@ -279,6 +289,7 @@ def check_preset(preset: Preset, surface: VllmSurface) -> list[Problem]:
     checker.extra_args()
     checker.typed()
     checker.tools()
+    checker.template()
     return checker.problems
 
 

@@ -287,3 +287,17 @@ def test_typed_keys_are_checked_against_the_runtime(
         "vLLM 0.5.0 (from profile multinode-ray)"
     ]
     assert check_preset(load_preset_file(path), surface) == []
+
+
+def test_a_template_that_fails_its_render_check_is_flagged(tmp_path: Path) -> None:
+    """A user template that drops the generation prompt and ignores tools names both."""
+    (tmp_path / "plain.jinja").write_text(
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    )
+    path = write_preset(tmp_path, "tpl", "model: org/m\nchat_template: ./plain.jinja\n")
+    problems = check_preset(load_preset_file(path), static_surface())
+    assert problems and all(p.key == "chat_template" and p.line == 2 for p in problems)
+    text = " ".join(p.message for p in problems)
+    assert "generation prompt" in text and "tool" in text
+    good = write_preset(tmp_path, "ok", "model: org/m\nchat_template: smollm2_tool_use.jinja\n")
+    assert check_preset(load_preset_file(good), static_surface()) == []

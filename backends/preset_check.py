@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from naptha_tui.backends.chat_templates import check_preset_template
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
 from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.template_check import check_preset_template
 from naptha_tui.backends.vllm import BOOL_FLAGS, VALUE_FLAGS
 from naptha_tui.backends.vllm_surface import (
     PLUGIN_TOOL_PARSERS,

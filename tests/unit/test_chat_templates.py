@@ -19,11 +19,8 @@ import jinja2
 import pytest
 
 from naptha_tui.backends.chat_templates import (
-    CHECK_TOOLS,
     SHIPPED,
     TemplateRaised,
-    check_preset_template,
-    check_template,
     family_of,
     render_template,
     shipped_dir,
@@ -31,6 +28,7 @@ from naptha_tui.backends.chat_templates import (
 )
 from naptha_tui.backends.models import EMBEDDED, find_gguf, hf_dir, is_prepared, model_dir
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.template_check import CHECK_TOOLS, check_preset_template, check_template
 from tests.conftest import REAL_DATA_DIR
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

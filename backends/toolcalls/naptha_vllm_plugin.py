@@ -88,6 +88,8 @@ class NapthaToolParser(ToolParser):  # type: ignore[misc]
     def __init__(self, tokenizer: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(tokenizer, *args, **kwargs)
         self._machine: Any = None
+        self._pieces: list[list[str]] = []  # argument pieces per call, joined once per call
+        self._complete = 0
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
@@ -140,19 +142,38 @@ class NapthaToolParser(ToolParser):  # type: ignore[misc]
             else:
                 call = DeltaToolCall(index=piece.index, function=DeltaFunctionCall(**function))
             tool_calls.append(call)
+        if len(self._machine.calls) != self._complete:  # a call just completed
+            self._complete = len(self._machine.calls)
+            self._sync()
         if delta.content:
             return DeltaMessage(content=delta.content, tool_calls=tool_calls)
         return DeltaMessage(tool_calls=tool_calls)
 
+    def get_remaining_unstreamed_args(self) -> str:
+        """Nothing: every argument piece the core parsed went out in a delta already."""
+        return ""
+
     def _remember(self, piece: Any) -> None:
-        """Keep vLLM's bookkeeping fields current (it reads them when a stream finishes)."""
+        """Keep vLLM's bookkeeping fields (``prev_tool_call_arr``, ``streamed_args_for_tool``).
+
+        Older vLLM versions read them when a stream finishes. A call's pieces are joined when
+        the call completes or the next one starts, not per piece: ``+=`` on a string held in
+        a list or dict copies it every time, which would make a long call quadratic.
+        """
         if piece.id is not None:
+            self._sync()
             self.current_tool_id = piece.index
             self.prev_tool_call_arr.append({"name": piece.name, "arguments": ""})
             self.streamed_args_for_tool.append("")
-        if piece.arguments and piece.index < len(self.streamed_args_for_tool):
-            self.streamed_args_for_tool[piece.index] += piece.arguments
-            self.prev_tool_call_arr[piece.index]["arguments"] += piece.arguments
+            self._pieces.append([])
+        if piece.arguments and self._pieces:
+            self._pieces[-1].append(piece.arguments)
+
+    def _sync(self) -> None:
+        if self._pieces:
+            text = "".join(self._pieces[-1])
+            self.streamed_args_for_tool[-1] = text
+            self.prev_tool_call_arr[-1]["arguments"] = text
 
 
 def _register() -> list[str]:

@@ -104,32 +104,34 @@ class StreamParser:
         """Set when text inside a call turned out malformed; ``parse`` then gives content only."""
         self.calls: list[ToolCall] = []
         self._open: tuple[str, str] | None = None  # (id, name) of the call being streamed
+        self._started = 0  # calls started, complete or not: the next call's index
         self._open_args: list[str] = []
         self._delta = Delta()
         self._content_parts: list[str] = []
+        self._delta_from = 0  # the first of `_content_parts` that the current delta holds
 
     # -- the public stream API
 
     def feed(self, text: str) -> Delta:
         """Consume ``text`` (the next piece of output) and return what it adds."""
-        self._delta = Delta()
+        self._start_delta()
         if text:
             try:
                 self._consume(text)
             except Exception:  # a parser bug must never break a stream: fail, keep the text
                 self._fail_to_content(text)
-        return self._delta
+        return self._end_delta()
 
     def finish(self) -> Delta:
         """The stream ended: release anything held back (a partial tag, buffered text)."""
-        self._delta = Delta()
+        self._start_delta()
         try:
             self._flush()
         except Exception:
             self.failed = True
         if self._open is not None:  # a call cut off mid-arguments
             self.failed = True
-        return self._delta
+        return self._end_delta()
 
     def content_so_far(self) -> str:
         """All content emitted so far."""
@@ -143,23 +145,33 @@ class StreamParser:
     def _flush(self) -> None:
         """Release held text at the end of the stream (default: nothing is held)."""
 
+    def _start_delta(self) -> None:
+        self._delta = Delta()
+        self._delta_from = len(self._content_parts)
+
+    def _end_delta(self) -> Delta:
+        # joined once: `content +=` per piece would be quadratic in the pieces of one feed
+        self._delta.content = "".join(self._content_parts[self._delta_from :])
+        return self._delta
+
     def _content(self, text: str) -> None:
         if text:
-            self._delta.content += text
             self._content_parts.append(text)
 
     def _start_call(self, name: str) -> None:
         call_id = self.new_id()
         self._open = (call_id, name)
         self._open_args = []
-        self._delta.calls.append(CallDelta(len(self.calls), id=call_id, name=name))
+        # an index is never reused: a call that broke after its name went out keeps its own
+        self._delta.calls.append(CallDelta(self._started, id=call_id, name=name))
+        self._started += 1
 
     def _args(self, piece: str) -> None:
         if not piece or self._open is None:
             return
         self._open_args.append(piece)
         calls = self._delta.calls
-        index = len(self.calls)
+        index = self._started - 1
         if calls and calls[-1].index == index:
             calls[-1].arguments += piece
         else:
@@ -183,7 +195,9 @@ def parse_with(machine: StreamParser, text: str) -> Parsed:
     """The non-streaming answer: ``machine`` fed all of ``text``; malformed means content only."""
     machine.feed(text)
     machine.finish()
-    if machine.failed or not machine.calls:
+    if machine.failed:
         return Parsed(text if text else None)
     content = machine.content_so_far()
+    if not machine.calls:  # the text itself, less what a stream also drops (MiniCPM3's tags)
+        return Parsed(content if content else None)
     return Parsed(content if content.strip() else None, tuple(machine.calls))

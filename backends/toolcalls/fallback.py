@@ -144,10 +144,10 @@ class JsonCallsParser(StreamParser):
 
     def _not_a_call(self, text: str, i: int) -> int:
         """The held text was not a call after all: it is content, and so is what follows."""
+        held, self._held = "".join(self._held), []
         if self.calls:  # after a call: trailing junk is content, the calls stand
-            self._held = []
+            self._text_out(held)
         else:
-            held, self._held = "".join(self._held), []
             self._content(held)
         self._mode = _M.TEXT
         return i

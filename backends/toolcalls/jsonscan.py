@@ -268,8 +268,7 @@ class CallObjectScanner:
         assert self._name is not None
         self.sink._start_call(self._name)
         self.committed = True
-        for piece in self._held_args:
-            self.sink._args(piece)
+        self.sink._args("".join(self._held_args))  # one piece: held pieces may be many
         self._held_args = []
 
     def _close(self) -> None:
@@ -281,7 +280,7 @@ class CallObjectScanner:
         text = self._string_args if self._string_args is not None else "".join(self._args)
         try:
             valid = isinstance(json.loads(text), dict)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting too deep for json: no call either
             valid = False
         if not valid:
             self.state = _S.ERROR

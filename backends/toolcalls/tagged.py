@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .base import partial_suffix
-from .fallback import JsonCallsParser
+from .fallback import _M, JsonCallsParser
 from .jsonscan import WS, CallObjectScanner
 
 
@@ -90,10 +90,10 @@ class TaggedJsonParser(JsonCallsParser):
         if self._tag is not None:
             self._tag_failed(committed=self._tag.committed)
             self._tag = None
-        elif not self._closing and self._carry:
+        elif not self._closing and self._carry and self._mode is _M.TEXT:
             self._text_out(self._carry)  # ended on what looked like the start of a tag
-        self._carry = ""
-        super()._flush()
+            self._carry = ""
+        super()._flush()  # any other carry (a partial fence) is the fallback's to release
 
 
 class HermesParser(TaggedJsonParser):

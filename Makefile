@@ -38,13 +38,13 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy -p naptha_tui.backends -p naptha_tui.proxy -p naptha_tui.tui
 
 unit: $(BIN)/.installed
-	$(BIN)/pytest -m "not integration and not gpu"
+	$(BIN)/pytest -m "not integration and not gpu and not timing"
 
 integration: node
 	$(BIN)/pytest -m integration
 
 test: node lint typecheck
-	$(BIN)/pytest -m "not gpu"
+	$(BIN)/pytest -m "not gpu and not timing"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,7 +12,9 @@ to three parsers in one process (the CPU runtime's Python, where vLLM is install
 
 Only the parser calls are timed (the harness builds ``current_text`` outside the clock). Each
 run checks that every parser's argument deltas concatenate to the full arguments. Then the
-property-based fuzz tests run with enough examples to total at least 100,000 cases.
+timing tests of every format's worst inputs run (``pytest -m timing``: 8x the input within
+20x the time; CI leaves them out), and the property-based fuzz tests with enough examples to
+total at least 100,000 cases.
 
 Goal (issue 4): linear growth (4x text costs at most 4.5x time: ``growth_4x`` is ours at 32k
 over ours at 8k) and at least 10x faster than vLLM's at 32k (``speedup_32k``).
@@ -147,6 +149,30 @@ def _run_vllm_api(parser: Any, pieces: list[str], request: Any) -> tuple[float, 
 # ---------------------------------------------------------------- parent (project venv)
 
 
+def run_scaling() -> dict[str, Any]:
+    """The timing tests (8x the input must cost well under 64x): every format's worst cases."""
+    tests = REPO / "tests" / "unit" / "test_toolcalls.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "timing",
+            str(tests),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
+    say(f"scaling cases: {last}")
+    return {"scaling_ok": done.returncode == 0, "scaling": last}
+
+
 def run_fuzz(examples: int) -> dict[str, Any]:
     """The property tests with ``examples`` per test; returns counts from pytest's summary."""
     env = {**os.environ, "NAPTHA_FUZZ_EXAMPLES": str(examples)}
@@ -227,6 +253,7 @@ def main() -> None:
         "speedup_32k": round(r32["vllm_s"] / r32["ours_s"], 1),
         "goal": GOAL,
     }
+    result |= run_scaling()
     if not args.no_fuzz:
         examples = args.fuzz_examples or (300 if args.quick else 0)
         if not examples:  # enough per test for 100,000 cases in all
@@ -244,6 +271,7 @@ def main() -> None:
         result["growth_4x"] <= GOAL["growth_4x_max"]
         and result["speedup_32k"] >= GOAL["speedup_32k_min"]
         and result.get("fuzz_ok", True)
+        and result["scaling_ok"]
     )
     print(json.dumps(result))
 

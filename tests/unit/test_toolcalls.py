@@ -925,6 +925,7 @@ SCALING = [
 ]
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("case", SCALING, ids=lambda c: c.id)
 def test_feed_is_linear(case: Scaling) -> None:
     """8x the input costs about 8x the time, far from the 64x of a rescanning machine."""

@@ -173,6 +173,16 @@ def run_scaling() -> dict[str, Any]:
     return {"scaling_ok": done.returncode == 0, "scaling": last}
 
 
+def fuzz_test_count() -> int:
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--collect-only", str(FUZZ_TESTS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return sum(1 for line in collected.splitlines() if "::" in line)
+
+
 def run_fuzz(examples: int) -> dict[str, Any]:
     """The property tests with ``examples`` per test; returns counts from pytest's summary."""
     env = {**os.environ, "NAPTHA_FUZZ_EXAMPLES": str(examples)}
@@ -185,13 +195,7 @@ def run_fuzz(examples: int) -> dict[str, Any]:
         text=True,
     )
     say(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:])
-    collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--collect-only", str(FUZZ_TESTS)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    ).stdout
-    n_tests = sum(1 for line in collected.splitlines() if "::" in line)
+    n_tests = fuzz_test_count()
     return {
         "fuzz_ok": done.returncode == 0,
         "fuzz_tests": n_tests,
@@ -257,14 +261,7 @@ def main() -> None:
     if not args.no_fuzz:
         examples = args.fuzz_examples or (300 if args.quick else 0)
         if not examples:  # enough per test for 100,000 cases in all
-            collected = subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "--collect-only", str(FUZZ_TESTS)],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-            ).stdout
-            n = max(1, sum(1 for line in collected.splitlines() if "::" in line))
-            examples = -(-100_000 // n)
+            examples = -(-100_000 // max(1, fuzz_test_count()))
         say(f"fuzzing: {examples} examples per test")
         result |= run_fuzz(examples)
     result["met"] = (

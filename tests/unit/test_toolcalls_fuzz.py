@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from naptha_tui.backends.toolcalls import FORMATS, Parsed, ToolCall, parse
-from tests.unit.test_toolcalls import OPENAI_ID, run_stream
+from tests.unit.toolcall_streams import OPENAI_ID, run_stream
 
 settings.register_profile(
     "naptha-fuzz",

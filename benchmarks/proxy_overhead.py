@@ -33,11 +33,11 @@ from typing import Any
 import httpx
 import yaml
 
-from naptha_tui.backends import procs
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes import get_runtime
+from naptha_tui.backends.runtimes.runtime import get_runtime
+from naptha_tui.backends.servers import procs
+from naptha_tui.backends.servers.supervisor import Supervisor
 from naptha_tui.backends.settings import ProxySettings, Settings, load_settings
-from naptha_tui.backends.supervisor import Supervisor
 from naptha_tui.proxy.config import MASTER_KEY_ENV, Deployment, render_config
 from naptha_tui.proxy.process import ProxyManager
 

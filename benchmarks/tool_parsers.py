@@ -212,11 +212,11 @@ def main() -> None:
     parser.add_argument("--no-fuzz", action="store_true")
     args = parser.parse_args()
 
-    from naptha_tui.backends.models import hf_dir
     from naptha_tui.backends.paths import Paths
-    from naptha_tui.backends.runtimes import get_runtime
+    from naptha_tui.backends.runtimes.models import hf_dir
+    from naptha_tui.backends.runtimes.runtime import get_runtime
+    from naptha_tui.backends.servers.vllm import shipped_plugin_path
     from naptha_tui.backends.settings import load_settings
-    from naptha_tui.backends.vllm import shipped_plugin_path
 
     paths = Paths.from_env()
     runtime = get_runtime("cpu", paths, load_settings(paths))

@@ -13,13 +13,13 @@ import httpx
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.ports import check_free
 from naptha_tui.backends.presets import Preset
-from naptha_tui.backends.remote import metric_totals, probe_remote
-from naptha_tui.backends.runtimes import get_runtime
+from naptha_tui.backends.runtimes.runtime import get_runtime
+from naptha_tui.backends.servers.ports import check_free
+from naptha_tui.backends.servers.remote import metric_totals, probe_remote
+from naptha_tui.backends.servers.supervisor import ServerStatus, Supervisor
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import RemoteRecord
-from naptha_tui.backends.supervisor import ServerStatus, Supervisor
 from naptha_tui.proxy.config import Deployment
 from naptha_tui.proxy.process import ProxyManager, ProxyStatus
 
@@ -90,6 +90,12 @@ class Node:
     async def aclose(self) -> None:
         """Release the HTTP client."""
         await self.supervisor.aclose()
+
+    async def __aenter__(self) -> Node:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def deployments(self, statuses: Sequence[ServerStatus]) -> list[Deployment]:
         """The proxy's model list: every ready local server, and every remote node's models.

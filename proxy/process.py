@@ -25,13 +25,13 @@ from typing import Literal
 import httpx
 import psutil
 
-from naptha_tui.backends import procs
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.health import probe
-from naptha_tui.backends.logs import death_reason
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.ports import check_free
-from naptha_tui.backends.runtimes import get_runtime
+from naptha_tui.backends.runtimes.runtime import get_runtime
+from naptha_tui.backends.servers import procs
+from naptha_tui.backends.servers.health import probe
+from naptha_tui.backends.servers.logs import death_reason
+from naptha_tui.backends.servers.ports import check_free
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 from naptha_tui.proxy.config import (

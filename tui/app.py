@@ -9,12 +9,12 @@ from typing import Protocol
 from textual.app import App
 from textual.binding import Binding
 
-from naptha_tui.backends.gpu import GpuReader, GpuReport
-from naptha_tui.backends.host import HostSample, read_host
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
+from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.supervisor import ServerStatus
+from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
+from naptha_tui.backends.telemetry.host import HostSample, read_host
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 

@@ -14,13 +14,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from naptha_tui.backends.checks.preset_check import check_presets, exit_code, summary
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.logs import follow, tail
-from naptha_tui.backends.models import EMBEDDED, is_prepared, prepare
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.preset_check import check_presets, exit_code, summary
 from naptha_tui.backends.presets import PresetCatalog
-from naptha_tui.backends.runtimes import SPECS, all_runtimes, get_runtime, install
+from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared, prepare
+from naptha_tui.backends.runtimes.runtime import SPECS, all_runtimes, get_runtime, install
+from naptha_tui.backends.servers.logs import follow, tail
 from naptha_tui.backends.settings import Settings, load_settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.proxy.process import ProxyManager

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from naptha_tui.backends.gpu import GpuReport
-from naptha_tui.backends.host import HostSample
+from naptha_tui.backends.telemetry.gpu import GpuReport
+from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.proxy.node import NodeStatus
 
 

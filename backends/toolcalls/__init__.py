@@ -2,8 +2,8 @@
 
 ``FORMATS`` maps each vLLM parser name our plugin registers to its stream machine and the
 tool-call id style its family's templates expect. ``parse(name, text)`` is the non-streaming
-answer; ``stream(name)`` a fresh machine to ``feed`` pieces into. ``vllm_plugin.py`` (loaded
-by vLLM with ``--tool-parser-plugin``) adapts these to vLLM's ToolParser API.
+answer; ``stream(name)`` a fresh machine to ``feed`` pieces into. ``naptha_vllm_plugin.py``
+(loaded by vLLM with ``--tool-parser-plugin``) adapts these to vLLM's ToolParser API.
 """
 
 from __future__ import annotations

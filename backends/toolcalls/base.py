@@ -14,7 +14,8 @@ Contract of a stream machine:
   malformed text inside a call marks itself ``failed`` (``parse`` then returns the whole text
   as content, the way a well-behaved server answers a model that botched its format).
 
-This module and its siblings import nothing from vLLM: the vLLM adapter is ``vllm_plugin.py``.
+This module and its siblings import nothing from vLLM: the vLLM adapter is
+``naptha_vllm_plugin.py``.
 """
 
 from __future__ import annotations

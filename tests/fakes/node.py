@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from naptha_tui.backends.gpu import GpuReport, GpuSample, GpuUnavailable
-from naptha_tui.backends.host import HostSample
 from naptha_tui.backends.presets import Preset, PresetCatalog
-from naptha_tui.backends.supervisor import ServerStatus
+from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.telemetry.gpu import GpuReport, GpuSample, GpuUnavailable
+from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.proxy.node import NodeStatus, Progress
 from naptha_tui.proxy.process import ProxyStatus
 

@@ -23,10 +23,10 @@ import httpx
 import psutil
 import pytest
 
-from naptha_tui.backends.bench import vllm_bench
-from naptha_tui.backends.models import hf_dir
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes import get_runtime
+from naptha_tui.backends.runtimes.bench import vllm_bench
+from naptha_tui.backends.runtimes.models import hf_dir
+from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.node import Node
 from tests.integration.common import (

@@ -20,16 +20,36 @@ MAPPED = {
 }
 
 
+# loaded by path inside a runtime (vLLM's plugin loader, the runtime's python), never imported here
+RUNTIME_ONLY = {"naptha_tui.backends.toolcalls.naptha_vllm_plugin"}
+
+
+def inner_modules() -> list[str]:
+    """Every module of backends/ and proxy/, sub-packages included, as an import name."""
+    found = []
+    for layer in ("backends", "proxy"):
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            parts = path.relative_to(ROOT / layer).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            name = ".".join(["naptha_tui", layer, *parts])
+            if name not in RUNTIME_ONLY:
+                found.append(name)
+    return found
+
+
+def test_the_module_walk_reaches_every_sub_package() -> None:
+    modules = inner_modules()
+    for sub in ("servers", "runtimes", "checks", "telemetry", "toolcalls"):
+        assert f"naptha_tui.backends.{sub}" in modules
+    assert "naptha_tui.backends.toolcalls.jsonscan" in modules
+    assert "naptha_tui.backends.servers.supervisor" in modules
+
+
 def test_importing_backends_and_proxy_never_loads_textual() -> None:
-    modules = [
-        f"naptha_tui.{layer}.{p.stem}"
-        for layer in ("backends", "proxy")
-        for p in sorted((ROOT / layer).glob("*.py"))
-        if p.stem != "__init__"
-    ]
     code = (
         "import sys\n"
-        + "".join(f"import {m}\n" for m in modules)
+        + "".join(f"import {m}\n" for m in inner_modules())
         + "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print(len(sys.modules)); assert not bad, bad\n"
     )

@@ -3,7 +3,7 @@ the parsers read, and token parity with SmolLM2's official template.
 
 Only SmolLM2's official template is at hand offline (in the embedded model's GGUF and in its
 prepared Hugging Face folder, with tokenizer.json); the other families are held to the render
-check and to their parsers' formats, not to token parity (see backends/chat_templates.py).
+check and to their parsers' formats, not to token parity (see backends/checks/chat_templates.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import jinja2
 import pytest
 
-from naptha_tui.backends.chat_templates import (
+from naptha_tui.backends.checks.chat_templates import (
     SHIPPED,
     TemplateRaised,
     family_of,
@@ -26,9 +26,13 @@ from naptha_tui.backends.chat_templates import (
     shipped_dir,
     shipped_templates,
 )
-from naptha_tui.backends.models import EMBEDDED, find_gguf, hf_dir, is_prepared, model_dir
+from naptha_tui.backends.checks.template_check import (
+    CHECK_TOOLS,
+    check_preset_template,
+    check_template,
+)
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.template_check import CHECK_TOOLS, check_preset_template, check_template
+from naptha_tui.backends.runtimes.models import EMBEDDED, find_gguf, hf_dir, is_prepared, model_dir
 from tests.conftest import REAL_DATA_DIR
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

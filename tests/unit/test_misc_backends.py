@@ -7,11 +7,17 @@ from typing import Any
 import pytest
 import yaml
 
-from naptha_tui.backends import gpu
-from naptha_tui.backends.logs import death_reason, tail
-from naptha_tui.backends.models import find_gguf
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes import SPECS, Runtime, RuntimeProblem, RuntimeSpec, install
+from naptha_tui.backends.runtimes.models import find_gguf
+from naptha_tui.backends.runtimes.runtime import (
+    SPECS,
+    Runtime,
+    RuntimeProblem,
+    RuntimeSpec,
+    install,
+)
+from naptha_tui.backends.servers.logs import death_reason, tail
+from naptha_tui.backends.telemetry import gpu
 from naptha_tui.proxy.config import Deployment, dump_config, render_config
 
 # recorded from vLLM 0.32 / torch logs (prefixes as vLLM prints them)

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from naptha_tui.backends.ports import PortInUse, allocate, check_free, is_free
+from naptha_tui.backends.servers.ports import PortInUse, allocate, check_free, is_free
 
 
 @pytest.fixture

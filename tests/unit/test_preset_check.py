@@ -7,18 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.preset_check import (
+from naptha_tui.backends.checks.preset_check import (
     check_file,
     check_preset,
     check_presets,
     exit_code,
     summary,
 )
-from naptha_tui.backends.presets import PresetCatalog, load_preset_file
-from naptha_tui.backends.runtimes import Runtime
-from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.vllm_surface import (
+from naptha_tui.backends.checks.vllm_surface import (
     KNOWN_TOOL_PARSERS,
     REMOVED_FLAGS,
     Surfaces,
@@ -27,6 +23,10 @@ from naptha_tui.backends.vllm_surface import (
     normalize_flag,
     static_surface,
 )
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import PresetCatalog, load_preset_file
+from naptha_tui.backends.runtimes.runtime import Runtime
+from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.cli import main
 from tests.conftest import REAL_DATA_DIR, write_preset
 

@@ -15,7 +15,7 @@ from naptha_tui.backends.presets import (
     profile_files,
     shipped_profiles_dir,
 )
-from naptha_tui.backends.vllm import render_args
+from naptha_tui.backends.servers.vllm import render_args
 from naptha_tui.backends.yamlfile import ConfigFileError
 from tests.conftest import write_preset
 

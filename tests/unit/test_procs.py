@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from naptha_tui.backends import procs
+from naptha_tui.backends.servers import procs
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
 STUBBORN = [

@@ -18,7 +18,7 @@ import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog, load_preset_file
-from naptha_tui.backends.remote import (
+from naptha_tui.backends.servers.remote import (
     RemoteProbe,
     metric_totals,
     parse_vllm_metrics,

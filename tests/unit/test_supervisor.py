@@ -8,8 +8,8 @@ import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import load_preset_file
+from naptha_tui.backends.servers.supervisor import ServerAlreadyRunning, Supervisor
 from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.supervisor import ServerAlreadyRunning, Supervisor
 from tests.conftest import write_preset
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from naptha_tui.backends.chat_templates import SHIPPED, render_template, shipped_dir
+from naptha_tui.backends.checks.chat_templates import SHIPPED, render_template, shipped_dir
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.toolcalls import FORMATS, parse, stream
 from naptha_tui.backends.toolcalls.base import mistral_id, openai_id

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from naptha_tui.backends.models import hf_dir
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog, load_preset_file
-from naptha_tui.backends.runtimes import Runtime, RuntimeProblem
-from naptha_tui.backends.vllm import PresetProblem, plan_launch, render_args
+from naptha_tui.backends.runtimes.models import hf_dir
+from naptha_tui.backends.runtimes.runtime import Runtime, RuntimeProblem
+from naptha_tui.backends.servers.vllm import PresetProblem, plan_launch, render_args
 from tests.conftest import FAKE_VLLM, write_preset
 
 
@@ -22,7 +22,7 @@ def fake_prepared(paths: Paths, name: str = "smollm2-135m") -> None:
 
 
 def ready_managed_runtime(paths: Paths, name: str = "cpu") -> Runtime:
-    from naptha_tui.backends.runtimes import SPECS
+    from naptha_tui.backends.runtimes.runtime import SPECS
 
     runtime = Runtime(name, paths.runtimes_dir / name)
     runtime.python.parent.mkdir(parents=True)

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Log
 
-from naptha_tui.backends.logs import follow
+from naptha_tui.backends.servers.logs import follow
 
 
 class LogScreen(Screen[None]):

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.supervisor import ServerStatus
+from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.proxy.routes import RouteEvent, RoutingStats, load_feed
 from naptha_tui.tui.messages import NodeSampled
 from naptha_tui.tui.screens.base import NapthaScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from naptha_tui.backends.supervisor import ServerStatus
+from naptha_tui.backends.servers.supervisor import ServerStatus
 
 STATUS_STYLE = {
     "ready": "bold green",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from naptha_tui.backends.gpu import GpuReport, GpuUnavailable
-from naptha_tui.backends.host import HostSample
+from naptha_tui.backends.telemetry.gpu import GpuReport, GpuUnavailable
+from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.proxy.process import ProxyStatus
 
 GIB = 1024**3

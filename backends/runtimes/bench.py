@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.runtimes import Runtime
+from naptha_tui.backends.runtimes.runtime import Runtime
 
 LAUNCHER = """\
 import sys

@@ -1,9 +1,9 @@
 """`presets check`: would the vLLM that runs a preset accept what the preset asks for?
 
 Checked against the preset's runtime's own vLLM when it is installed, else the static table
-(:mod:`naptha_tui.backends.vllm_surface`): ``extra_args`` (the one place a wrong flag can hide;
-typed keys always render flags naptha-tui knows), the typed keys' flags and values against a
-runtime, ``tool_call_parser`` against the registered parsers plus those the preset's plugin
+(:mod:`naptha_tui.backends.checks.vllm_surface`): ``extra_args`` (the one place a wrong flag can
+hide; typed keys always render flags naptha-tui knows), the typed keys' flags and values against
+a runtime, ``tool_call_parser`` against the registered parsers plus those the preset's plugin
 provides, and ``enable_auto_tool_choice`` without a parser (vLLM refuses to start). Everything
 here returns data; the CLI prints it.
 """
@@ -17,18 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
-from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.template_check import check_preset_template
-from naptha_tui.backends.vllm import BOOL_FLAGS, VALUE_FLAGS
-from naptha_tui.backends.vllm_surface import (
+from naptha_tui.backends.checks.template_check import check_preset_template
+from naptha_tui.backends.checks.vllm_surface import (
     PLUGIN_TOOL_PARSERS,
     Surfaces,
     VllmSurface,
     iter_flags,
     removed_entry,
 )
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
+from naptha_tui.backends.servers.vllm import BOOL_FLAGS, VALUE_FLAGS
+from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml
 
 ProblemKind = Literal["invalid", "flag", "parser", "option", "template"]

@@ -16,17 +16,17 @@ from typing import Literal
 
 import httpx
 
-from naptha_tui.backends import procs
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.health import Probe, probe
-from naptha_tui.backends.logs import death_reason
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.ports import allocate, check_free
 from naptha_tui.backends.presets import Preset, PresetCatalog
-from naptha_tui.backends.runtimes import get_runtime
+from naptha_tui.backends.runtimes.runtime import get_runtime
+from naptha_tui.backends.servers import procs
+from naptha_tui.backends.servers.health import Probe, probe
+from naptha_tui.backends.servers.logs import death_reason
+from naptha_tui.backends.servers.ports import allocate, check_free
+from naptha_tui.backends.servers.vllm import LaunchPlan, plan_launch
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
-from naptha_tui.backends.vllm import LaunchPlan, plan_launch
 
 Status = Literal["starting", "ready", "unhealthy", "crashed", "stopped", "down"]
 """``down`` is a remote node that does not answer (there is no process to crash)."""

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.models import EMBEDDED, hf_dir, is_prepared
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
-from naptha_tui.backends.runtimes import Runtime
+from naptha_tui.backends.runtimes.models import EMBEDDED, hf_dir, is_prepared
+from naptha_tui.backends.runtimes.runtime import Runtime
 
 # preset field -> vLLM flag, in the order they are rendered
 VALUE_FLAGS = (

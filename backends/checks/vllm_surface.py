@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes import Runtime, RuntimeProblem, get_runtime
+from naptha_tui.backends.runtimes.runtime import Runtime, RuntimeProblem, get_runtime
 from naptha_tui.backends.settings import Settings
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes import Progress, Runtime, run_logged
+from naptha_tui.backends.runtimes.runtime import Progress, Runtime, run_logged
 
 CONVERTER = Path(__file__).with_name("gguf_to_hf.py")
 

@@ -5,7 +5,8 @@ problems it finds (an empty list means the template is fit to serve): the genera
 BOS, both tools and a parameter of each in the prompt, an assistant tool call and its result,
 and plain conversations. :func:`check_preset_template` is the entry point for ``presets check``:
 it takes whatever a preset's ``chat_template`` names (a shipped name or a path). Rendering is
-:func:`naptha_tui.backends.chat_templates.render_template`, the environment transformers uses.
+:func:`naptha_tui.backends.checks.chat_templates.render_template`, the environment
+transformers uses.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from naptha_tui.backends.chat_templates import (
+from naptha_tui.backends.checks.chat_templates import (
     SHIPPED,
     TemplateFamily,
     TemplateRaised,

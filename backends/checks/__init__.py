@@ -1,0 +1,1 @@
+"""Checks before anything starts: presets against vLLM's surface, chat templates."""

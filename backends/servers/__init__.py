@@ -1,0 +1,1 @@
+"""Model servers: supervisor, vLLM command lines, processes, ports, health, logs, remote nodes."""

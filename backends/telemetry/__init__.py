@@ -1,0 +1,1 @@
+"""Telemetry: GPUs through NVML (the only pynvml import) and the host through psutil."""

@@ -36,10 +36,13 @@ class NodeStatus:
 
     servers: list[ServerStatus]
     proxy: ProxyStatus
+    warnings: tuple[str, ...] = ()
+    """Things the operator must hear about (an unreadable state file, re-adopted servers)."""
 
     def to_json(self) -> dict[str, Any]:
         """The `status --json` document."""
         return {
+            "warnings": list(self.warnings),
             "proxy": {
                 **asdict(self.proxy),
                 "key_file": str(self.proxy.key_file),

@@ -1,6 +1,9 @@
 """The state file: what this node started, so any later panel or CLI call can re-attach.
 
 One JSON file, written atomically (temp file + rename) under an exclusive lock, mode 0600.
+An unreadable file never hides a running child: it is kept aside as ``servers.corrupt``, the
+node's live children are found again from the marks in their environment (the ``recover``
+callback; see ``servers/managed.py``), a fresh file is written, and a warning says so.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 STATE_VERSION = 1
 
+ProcessKind = Literal["vllm", "proxy", "ollama"]
+
 
 class ProcessRecord(BaseModel):
     """One process we started: enough to find it again and to describe it."""
@@ -25,7 +30,7 @@ class ProcessRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str
-    kind: Literal["vllm", "proxy"]
+    kind: ProcessKind
     pid: int
     create_time: float
     """psutil's start time of ``pid``; a recycled pid has a different one."""
@@ -45,6 +50,9 @@ class ProcessRecord(BaseModel):
     startup_timeout: float = 600.0
     default_params: dict[str, Any] = {}
     """The preset's request defaults, applied by the proxy to this deployment."""
+    api_key_env: str | None = None
+    """The variable that carries the server's key to the proxy (``NAPTHA_KEY_<NAME>`` for a
+    generated one, whose value is in ``<state dir>/keys/NAME.key``)."""
 
 
 class RemoteRecord(BaseModel):
@@ -73,14 +81,20 @@ class NodeState(BaseModel):
 class StateFile:
     """Load and update the state file safely from several processes."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, recover: Callable[[], NodeState] | None = None) -> None:
+        """A state file at ``path``.
 
-    def load(self) -> NodeState:
-        """The current state; a missing file is an empty node.
-
-        A corrupt file is kept aside (``.corrupt``) rather than overwritten, and treated as empty.
+        Args:
+            path: the file.
+            recover: rebuilds the state from what is running when the file is unreadable.
         """
+        self.path = path
+        self.recover = recover
+        self.warnings: list[str] = []
+        """What went wrong with the file in this process (shown by ``status`` and the panel)."""
+
+    def _read(self) -> NodeState | None:
+        """The file's state; a missing file is an empty node; None when it is unreadable."""
         try:
             text = self.path.read_text()
         except FileNotFoundError:
@@ -88,19 +102,51 @@ class StateFile:
         try:
             return NodeState.model_validate_json(text)
         except (ValidationError, ValueError):
-            self.path.replace(self.path.with_suffix(".corrupt"))
-            return NodeState()
+            return None
+
+    def load(self) -> NodeState:
+        """The current state (an unreadable file is recovered first, under the lock)."""
+        state = self._read()
+        if state is not None:
+            return state
+        with self._locked():
+            state = self._read()
+            return self._recover() if state is None else state
 
     @contextmanager
     def update(self) -> Iterator[NodeState]:
         """Lock, load, let the caller modify, then write back atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = self.path.with_suffix(".lock")
-        with lock.open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            state = self.load()
+        with self._locked():
+            state = self._read()
+            if state is None:
+                state = self._recover()
             yield state
             self._write(state)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_suffix(".lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def _recover(self) -> NodeState:
+        """Keep the unreadable file aside, rebuild the state, write it (the lock is held)."""
+        aside = self.path.with_suffix(".corrupt")
+        self.path.replace(aside)
+        state = self.recover() if self.recover is not None else NodeState()
+        self._write(state)
+        found = [*state.servers, *(["proxy"] if state.proxy else [])]
+        self.warnings.append(
+            f"state file {self.path} was unreadable (kept as {aside}); "
+            + (
+                f"found this node's running processes again: {', '.join(found)}"
+                if found
+                else "no running process of this node was found"
+            )
+            + "; remote nodes it listed must be added again with `up`"
+        )
+        return state
 
     def _write(self, state: NodeState) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".servers.", suffix=".tmp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,12 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.runtime import get_runtime
+from naptha_tui.backends.servers.managed import state_file
 from naptha_tui.backends.servers.ports import check_free
 from naptha_tui.backends.servers.remote import metric_totals, probe_remote
-from naptha_tui.backends.servers.supervisor import ServerStatus, Supervisor
+from naptha_tui.backends.servers.supervisor import ServerStatus, Supervisor, probe_client
 from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.state import RemoteRecord
+from naptha_tui.backends.state import ProcessRecord, RemoteRecord
 from naptha_tui.proxy.config import Deployment
 from naptha_tui.proxy.process import ProxyManager, ProxyStatus
 
@@ -81,18 +82,21 @@ def remote_deployments(
 
 
 class Node:
-    """Start, stop and observe everything this node runs."""
+    """Start, stop and observe everything this node runs; ``async with Node(...) as node``."""
 
     def __init__(self, paths: Paths, settings: Settings) -> None:
         self.paths = paths
         self.settings = settings
-        self.supervisor = Supervisor(paths, settings)
-        self.proxy = ProxyManager(paths, settings)
+        self.client = probe_client()
+        """The node's one HTTP client (probes, metrics); closed by :meth:`aclose`."""
+        self.state = state_file(paths)
+        self.supervisor = Supervisor(paths, settings, self.client, self.state)
+        self.proxy = ProxyManager(paths, settings, self.state)
         self.catalog = self.supervisor.catalog
 
     async def aclose(self) -> None:
         """Release the HTTP client."""
-        await self.supervisor.aclose()
+        await self.client.aclose()
 
     async def __aenter__(self) -> Node:
         return self
@@ -100,28 +104,44 @@ class Node:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def deployments(self, statuses: Sequence[ServerStatus]) -> list[Deployment]:
+    def _server_deployment(self, record: ProcessRecord) -> Deployment:
+        return Deployment(
+            record.name,
+            record.served_model_name or record.name,
+            f"http://{record.host}:{record.port}/v1",
+            api_key_env=record.api_key_env,
+            params=record.default_params,
+        )
+
+    def deployments(
+        self, statuses: Sequence[ServerStatus], also: Collection[str] = ()
+    ) -> list[Deployment]:
         """The proxy's model list: every ready local server, and every remote node's models.
+
+        Args:
+            statuses: the servers as last probed.
+            also: names of servers to include while not ready yet (``proxy render`` shows
+                the servers `up` is starting).
 
         Remote nodes stay in the list while down: LiteLLM's retries and cooldown route around
         them, and they come back without a reload.
         """
-        state = self.supervisor.state.load()
-        out = []
-        for s in statuses:
-            record = state.servers.get(s.name)
-            if s.status == "ready" and record is not None:
-                out.append(
-                    Deployment(
-                        s.name,
-                        s.served_model_name or s.name,
-                        s.base_url,
-                        params=record.default_params,
-                    )
-                )
+        state = self.state.load()
+        out = [
+            self._server_deployment(state.servers[s.name])
+            for s in statuses
+            if s.name in state.servers and (s.status == "ready" or s.name in also)
+        ]
         for r in state.remotes.values():
             out += remote_deployments(r.name, r.models, r.base_url, r.api_key_env, r.default_params)
         return out
+
+    async def _todo(self, presets: Sequence[Preset]) -> tuple[list[Preset], list[ServerStatus]]:
+        """The local presets with an instance not running yet, and the servers as probed."""
+        statuses = await self.supervisor.statuses()
+        running = {s.name for s in statuses if s.status in ("starting", "ready")}
+        local = [p for p in presets if p.kind != "remote"]
+        return [p for p in local if not set(p.instance_names()) <= running], statuses
 
     async def planned_deployments(self, presets: Sequence[Preset]) -> list[Deployment]:
         """The deployments `up presets` would give the proxy, without starting anything.
@@ -129,32 +149,19 @@ class Node:
         Raises:
             PresetProblem, RuntimeProblem, PortInUse: as `up` would, before starting.
         """
-        statuses = await self.supervisor.statuses()
-        out = self.deployments(statuses)
-        seen = {d.id for d in out}
-        running = {s.name for s in statuses if s.status in ("starting", "ready")}
-        local = [p for p in presets if p.kind != "remote"]
-        todo = [p for p in local if not set(p.instance_names()) <= running]
+        todo, statuses = await self._todo(presets)
+        starting = {s.name for s in statuses if s.status == "starting"}
+        out = self.deployments(statuses, also=starting)  # ready by the time `up` renders
         for plan in self.supervisor.plan(todo, reserved=[self.settings.proxy.port]):
             out.append(
                 Deployment(
                     plan.name,
                     plan.served_model_name,
                     f"http://{plan.host}:{plan.port}/v1",
+                    api_key_env=plan.api_key_env,
                     params=plan.preset.default_params,
                 )
             )
-        records = self.supervisor.state.load().servers
-        for s in statuses:  # starting now, ready by the time `up` renders
-            if s.status == "starting" and s.name not in seen and s.name in records:
-                out.append(
-                    Deployment(
-                        s.name,
-                        s.served_model_name or s.name,
-                        s.base_url,
-                        params=records[s.name].default_params,
-                    )
-                )
         for p in presets:
             if p.kind == "remote" and p.name not in {d.id.split("/")[0] for d in out}:
                 out += remote_deployments(
@@ -164,7 +171,7 @@ class Node:
 
     async def remote_status(self, record: RemoteRecord) -> ServerStatus:
         """Probe a remote node (its /models, and /metrics when it is vLLM)."""
-        seen = await probe_remote(self.supervisor.client(), record.base_url, record.api_key_env)
+        seen = await probe_remote(self.client, record.base_url, record.api_key_env)
         missing = [m for m in record.models if m not in seen.models]
         reason = seen.error or (f"does not list {', '.join(missing)}" if missing else None)
         return ServerStatus(
@@ -186,17 +193,17 @@ class Node:
 
     async def status(self) -> NodeStatus:
         """Probe every server, remote node and the proxy."""
-        remotes = sorted(self.supervisor.state.load().remotes.values(), key=lambda r: r.name)
+        remotes = sorted(self.state.load().remotes.values(), key=lambda r: r.name)
         servers, remote, proxy = await asyncio.gather(
             self.supervisor.statuses(),
             asyncio.gather(*(self.remote_status(r) for r in remotes)),
-            self.proxy.status(self.supervisor.client()),
+            self.proxy.status(self.client),
         )
-        return NodeStatus([*servers, *remote], proxy)
+        return NodeStatus([*servers, *remote], proxy, tuple(self.state.warnings))
 
     def add_remotes(self, presets: Sequence[Preset], progress: Progress) -> None:
         """Record ``kind: remote`` presets (nothing starts; the proxy picks them up)."""
-        with self.supervisor.state.update() as state:
+        with self.state.update() as state:
             for p in presets:
                 if p.name in state.servers:
                     raise NapthaError(f"remote preset {p.name}: a local server has that name")
@@ -226,13 +233,9 @@ class Node:
         what this call started is stopped and UpFailed names the reason.
         """
         remotes = [p for p in presets if p.kind == "remote"]
-        local = [p for p in presets if p.kind != "remote"]
-        running = {
-            s.name for s in await self.supervisor.statuses() if s.status in ("starting", "ready")
-        }
-        todo = [p for p in local if not set(p.instance_names()) <= running]
-        for p in local:
-            if p not in todo:
+        todo, _ = await self._todo(presets)
+        for p in presets:
+            if p.kind != "remote" and p not in todo:
                 progress(f"{p.name}: already running")
         plans = self.supervisor.plan(todo, reserved=[self.settings.proxy.port])
         get_runtime(self.settings.proxy.runtime, self.paths, self.settings).require_ready()
@@ -265,14 +268,8 @@ class Node:
                 bad = [s for s in statuses if s.status != "ready"]
                 if bad:
                     raise UpFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
-            all_servers = await self.supervisor.statuses()
-            deployments = self.deployments(all_servers)
-            _, outcome = await self.proxy.start(deployments)
-            if outcome != "unchanged":
-                progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
-            proxy = await self.proxy.wait_ready(
-                self.supervisor.client(), [d.model_name for d in deployments]
-            )
+            deployments = await self.sync_proxy(start=True, progress=progress)
+            proxy = await self.proxy.wait_ready(self.client, [d.model_name for d in deployments])
             if proxy.status != "ready":
                 await self.proxy.stop()
                 raise UpFailed(f"proxy {proxy.status}: {proxy.reason}")
@@ -289,7 +286,7 @@ class Node:
         After a partial stop the proxy is re-rendered without the stopped servers.
         Returns the names stopped.
         """
-        state = self.supervisor.state.load()
+        state = self.state.load()
         known = sorted({*state.servers, *state.remotes})
         targets = list(names) or known
         unknown = [n for n in targets if n not in known]
@@ -299,21 +296,36 @@ class Node:
             )
         for name in targets:
             if name in state.remotes:
-                with self.supervisor.state.update() as current:
+                with self.state.update() as current:
                     current.remotes.pop(name, None)
             else:
                 await self.supervisor.stop(name)
         if not names:
             if await self.proxy.stop():
                 targets.append("proxy")
-        elif self.proxy.live()[1]:
-            await self.proxy.start(self.deployments(await self.supervisor.statuses()))
+        else:
+            await self.sync_proxy()
         return targets
 
-    async def sync_proxy(self) -> None:
-        """Re-render the running proxy's config from the ready servers (restart if it changed)."""
-        if self.proxy.live()[1]:
-            await self.proxy.start(self.deployments(await self.supervisor.statuses()))
+    async def sync_proxy(
+        self, start: bool = False, progress: Progress | None = None
+    ) -> list[Deployment]:
+        """Re-render the proxy's config from the ready servers and reload it if it changed.
+
+        Args:
+            start: start the proxy if it is not running (`up`); otherwise only a running
+                proxy is touched.
+            progress: told when the proxy was started or reloaded.
+
+        Returns:
+            The deployments the proxy now has.
+        """
+        deployments = self.deployments(await self.supervisor.statuses())
+        if start or self.proxy.live()[1]:
+            _, outcome = await self.proxy.start(deployments)
+            if progress is not None and outcome != "unchanged":
+                progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
+        return deployments
 
     @property
     def feed_file(self) -> Path:
@@ -327,7 +339,7 @@ class Node:
             return None
         key = self.proxy.client_key()
         try:
-            got = await self.supervisor.client().get(
+            got = await self.client.get(
                 f"http://{record.host}:{record.port}/metrics",
                 headers={"Authorization": f"Bearer {key}"} if key else {},
             )

@@ -9,12 +9,9 @@ the port for the 6-7 s LiteLLM takes to boot, failing every request sent meanwhi
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib.resources
-import ipaddress
 import os
-import secrets
 import signal
 import time
 from collections.abc import Sequence
@@ -26,12 +23,13 @@ import httpx
 import psutil
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import atomic_write, same_text
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.servers import procs
 from naptha_tui.backends.servers.health import probe
-from naptha_tui.backends.servers.logs import death_reason
-from naptha_tui.backends.servers.ports import check_free
+from naptha_tui.backends.servers.keys import ServerKeys, read_or_create_secret
+from naptha_tui.backends.servers.managed import ManagedProcess, Spawn, poll_until, state_file
+from naptha_tui.backends.servers.ports import check_free, is_loopback
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 from naptha_tui.proxy.config import (
@@ -45,20 +43,11 @@ from naptha_tui.proxy.config import (
 ProxyState = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
 StartOutcome = Literal["started", "reloaded", "unchanged"]
 FEED_ENV = "NAPTHA_ROUTES_FEED"  # read by litellm_hooks.py inside the proxy
+KEYS_DIR_ENV = "NAPTHA_KEYS_DIR"  # litellm_hooks.py loads the servers' keys from here
 
 
 class ProxyProblem(NapthaError):
     """The proxy cannot be started as configured (the message says which setting)."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -77,12 +66,12 @@ class ProxyStatus:
 class ProxyManager:
     """Owns the proxy's files under ``<state dir>/proxy/`` and its process."""
 
-    def __init__(self, paths: Paths, settings: Settings) -> None:
+    def __init__(self, paths: Paths, settings: Settings, state: StateFile | None = None) -> None:
         self.paths = paths
         self.node_settings = settings
         self.settings = settings.proxy
         self.grace_s = settings.stop_grace_seconds
-        self.state = StateFile(paths.state_file)
+        self.state = state or state_file(paths)
         self.dir = paths.state_dir / "proxy"
 
     @property
@@ -136,34 +125,21 @@ class ProxyManager:
         env = self.settings.master_key_env
         if env is not None and os.environ.get(env):
             return os.environ[env]
-        try:
-            return self.key_file.read_text().strip()
-        except FileNotFoundError:
-            pass
         self.paths.ensure(self.dir, private=True)
-        key = "sk-" + secrets.token_urlsafe(32)
-        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key + "\n")
-        return key
+        return read_or_create_secret(self.key_file)
 
     def write_config(self, text: str) -> None:
         """Write a rendered config (0600, atomically)."""
         self.paths.ensure(self.dir, private=True)
-        tmp = self.config_file.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.chmod(0o600)
-        tmp.replace(self.config_file)
+        atomic_write(self.config_file, text)
 
     def install_hooks(self) -> None:
         """Copy the callback module beside the config, where LiteLLM looks for it."""
         source = importlib.resources.files("naptha_tui.proxy").joinpath("litellm_hooks.py")
         target = self.dir / f"{HOOKS_MODULE}.py"
         text = source.read_text()
-        if not target.exists() or target.read_text() != text:
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(target)
+        if not same_text(target, text):
+            atomic_write(target, text)
 
     def argv(self, runtime_bin: Path) -> list[str]:
         """The proxy's command line."""
@@ -185,10 +161,11 @@ class ProxyManager:
         return dump_config(render_config(deployments, self.settings, hooks=True))
 
     def live(self) -> tuple[ProcessRecord | None, bool]:
+        """The proxy's record, and whether that process is running."""
         record = self.state.load().proxy
         if record is None:
             return None, False
-        return record, procs.find_ours(record.pid, record.create_time, record.argv) is not None
+        return record, ManagedProcess(record).alive
 
     async def start(self, deployments: Sequence[Deployment]) -> tuple[ProcessRecord, StartOutcome]:
         """Write the config and start litellm, or reload a running one whose config changed.
@@ -222,41 +199,39 @@ class ProxyManager:
         key = self.master_key()
         self.write_config(new_text)
         self.install_hooks()
+        keys = ServerKeys(self.paths)
         env = dict(os.environ)
+        env.update(keys.environ())  # the servers' keys, as the config's os.environ/ references
+        env[KEYS_DIR_ENV] = str(keys.dir)  # ... and for keys made after this start (reloads)
         env[MASTER_KEY_ENV] = key
         env[FEED_ENV] = str(self.feed_file)
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # else it fetches a cost map at start
         env.setdefault("LITELLM_TELEMETRY", "False")
         env.setdefault("LITELLM_LOG", "ERROR")  # per-request INFO lines cost latency
-        log_path = self.paths.ensure(self.paths.log_dir) / "proxy.log"
-        if log_path.exists():
-            log_path.replace(log_path.with_suffix(".log.1"))
-        proc = procs.spawn(argv, log_path, env, self.dir)
-        record = ProcessRecord(
-            name="proxy",
-            kind="proxy",
-            pid=proc.pid,
-            create_time=proc.create_time(),
-            argv=argv,
-            host=self.settings.host,
-            port=self.settings.port,
-            log_path=log_path,
-            started_at=time.time(),
-            runtime=self.settings.runtime,
-            startup_timeout=self.settings.startup_timeout,
+        proxy = ManagedProcess.start(
+            self.paths,
+            Spawn(
+                name="proxy",
+                kind="proxy",
+                argv=argv,
+                env=env,
+                host=self.settings.host,
+                port=self.settings.port,
+                cwd=self.dir,
+                startup_timeout=self.settings.startup_timeout,
+                fields={"runtime": self.settings.runtime},
+            ),
         )
         with self.state.update() as state:
-            state.proxy = record
-        return record, "started"
+            state.proxy = proxy.record
+        return proxy.record, "started"
 
     async def stop(self) -> bool:
         """Stop the proxy; False if none was recorded."""
-        record, _ = self.live()
+        record = self.state.load().proxy
         if record is None:
             return False
-        proc = procs.find_ours(record.pid, record.create_time, record.argv)
-        if proc is not None:
-            await procs.terminate(proc, self.grace_s)
+        await ManagedProcess(record).stop(self.grace_s)
         with self.state.update() as state:
             state.proxy = None
         return True
@@ -274,25 +249,18 @@ class ProxyManager:
         if record is None:
             return ProxyStatus(self.url, "stopped", None, self.key_file)
         url = f"http://{record.host}:{record.port}"
-        if not alive:
-            return ProxyStatus(
-                url,
-                "crashed",
-                None,
-                self.key_file,
-                reason=death_reason(record.log_path),
-                log_path=record.log_path,
-            )
-        key = self.client_key()
-        seen = await probe(client, url, "/health/readiness", key)
-        if seen.healthy:
-            state: ProxyState = "ready"
-        elif time.time() - record.started_at < record.startup_timeout:
-            state = "starting"
-        else:
-            state = "unhealthy"
+        seen = await probe(client, url, "/health/readiness", self.client_key()) if alive else None
+        state, reason = ManagedProcess(record).judge(
+            alive, seen.healthy if seen else None, seen.error if seen else None, time.time()
+        )
         return ProxyStatus(
-            url, state, record.pid, self.key_file, seen.models, seen.error, record.log_path
+            url,
+            "stopped" if state == "down" else state,
+            record.pid if alive else None,
+            self.key_file,
+            seen.models if seen else (),
+            reason,
+            record.log_path,
         )
 
     async def wait_ready(
@@ -309,19 +277,22 @@ class ProxyManager:
         LiteLLM's preloaded master hangs in its startup for good (seen in about 1 start in 5 on
         this machine, after "Proxy initialized with Config").
         """
-        started = time.monotonic()
-        deadline = started + self.settings.startup_timeout
-        kicked_at = started
-        while True:
+        kicked_at = time.monotonic()
+
+        async def poll() -> ProxyStatus:
+            nonlocal kicked_at
             status = await self.status(client)
-            if status.status == "ready" and set(expect) <= set(status.models):
-                return status
-            if status.status in ("crashed", "stopped") or time.monotonic() > deadline:
-                return status
             if time.monotonic() - kicked_at > stuck_s:
                 self.kick_workers(since=time.time() - (time.monotonic() - kicked_at))
                 kicked_at = time.monotonic()
-            await asyncio.sleep(poll_s)
+            return status
+
+        def settled(status: ProxyStatus) -> bool:
+            if status.status == "ready":
+                return set(expect) <= set(status.models)
+            return status.status in ("crashed", "stopped")
+
+        return await poll_until(poll, settled, self.settings.startup_timeout, poll_s)
 
     def kick_workers(self, since: float) -> list[int]:
         """SIGKILL the proxy's workers forked after ``since`` (gunicorn replaces them)."""

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Collection
 
 import psutil
 
 from naptha_tui.backends.errors import NapthaError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class PortInUse(NapthaError):

@@ -22,9 +22,14 @@ _START_TIME_TOLERANCE_S = 1.0
 
 
 def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path) -> psutil.Process:
-    """Start ``argv`` (never through a shell) in a new session, output appended to ``log_path``."""
+    """Start ``argv`` (never through a shell) in a new session, output appended to ``log_path``.
+
+    The log is created 0600: it may hold prompts.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "ab") as log:
         popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,

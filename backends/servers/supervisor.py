@@ -1,8 +1,8 @@
 """Model servers: start from presets, watch, stop, re-attach after the panel restarts.
 
-Servers are child processes in their own session, logging to files, recorded in the state file.
-Status comes from process liveness (pid + start time) plus /health and /v1/models; a dead server's
-reason is read from the end of its log.
+Each server is a :class:`~naptha_tui.backends.servers.managed.ManagedProcess` (own session, log
+file, recorded in the state file) with its own API key. Status comes from process liveness
+(pid + start time) plus /health and /v1/models; a dead server's reason is read from its log.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
@@ -20,16 +19,26 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.servers import procs
 from naptha_tui.backends.servers.health import Probe, probe
-from naptha_tui.backends.servers.logs import death_reason
+from naptha_tui.backends.servers.keys import ServerKeys
+from naptha_tui.backends.servers.managed import (
+    ManagedProcess,
+    Spawn,
+    Status,
+    poll_until,
+    state_file,
+)
 from naptha_tui.backends.servers.ports import allocate, check_free
-from naptha_tui.backends.servers.vllm import LaunchPlan, plan_launch
+from naptha_tui.backends.servers.vllm import LaunchPlan, check_host, plan_launch
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 
-Status = Literal["starting", "ready", "unhealthy", "crashed", "stopped", "down"]
-"""``down`` is a remote node that does not answer (there is no process to crash)."""
+__all__ = ["ServerAlreadyRunning", "ServerStatus", "Status", "Supervisor"]
+
+
+def probe_client() -> httpx.AsyncClient:
+    """An HTTP client with short timeouts: probes must never stall the panel."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(3.0, connect=1.0))
 
 
 @dataclass(frozen=True)
@@ -64,44 +73,43 @@ class ServerAlreadyRunning(NapthaError):
     """``up`` was asked for a server that is already running."""
 
 
-def record_status(
-    record: ProcessRecord, alive: bool, probe_ok: bool | None, probe_error: str | None, now: float
-) -> tuple[Status, str | None]:
-    """The status rules, as a pure function of what was observed."""
-    if record.desired == "stopped" and not alive:
-        return "stopped", None
-    if not alive:
-        return "crashed", death_reason(record.log_path)
-    if probe_ok:
-        return "ready", None
-    if record.ready_at is None and now - record.started_at < record.startup_timeout:
-        return "starting", probe_error
-    return "unhealthy", probe_error
-
-
 class Supervisor:
     """Starts and watches vLLM servers; every call re-reads the state file."""
 
     def __init__(
-        self, paths: Paths, settings: Settings, client: httpx.AsyncClient | None = None
+        self,
+        paths: Paths,
+        settings: Settings,
+        client: httpx.AsyncClient | None = None,
+        state: StateFile | None = None,
     ) -> None:
+        """A supervisor for the node at ``paths``.
+
+        Args:
+            paths: the node's folders.
+            settings: the panel's settings.
+            client: the HTTP client for probes (the Node's); one is made if not given.
+            state: the state file (shared with the proxy's manager).
+        """
         self.paths = paths
         self.settings = settings
-        self.state = StateFile(paths.state_file)
+        self.state = state or state_file(paths)
         self.catalog = PresetCatalog(paths.user_presets_dir)
+        self.keys = ServerKeys(paths)
         self._client = client
+        self._own_client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
-        """A shared HTTP client with short timeouts (probes must never stall the panel)."""
+        """The HTTP client probes use (the Node's, or one of its own when used alone)."""
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(3.0, connect=1.0))
+            self._client = self._own_client = probe_client()
         return self._client
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the HTTP client if this supervisor made it (a Node closes its own)."""
+        if self._own_client is not None:
+            await self._own_client.aclose()
+            self._client = self._own_client = None
 
     # -- planning: everything is checked before anything starts ---------------------------
     def plan(self, presets: Sequence[Preset], reserved: Sequence[int] = ()) -> list[LaunchPlan]:
@@ -117,6 +125,7 @@ class Supervisor:
             taken.add(state.proxy.port)
         plans: list[LaunchPlan] = []
         for preset in presets:
+            check_host(preset)
             runtime = get_runtime(preset.runtime, self.paths, self.settings)
             for i, name in enumerate(preset.instance_names()):
                 if name in live:
@@ -135,31 +144,32 @@ class Supervisor:
 
     # -- lifecycle ------------------------------------------------------------------------
     def launch(self, plan: LaunchPlan) -> ProcessRecord:
-        """Start one planned server and record it."""
-        log_path = self.paths.ensure(self.paths.log_dir) / f"{plan.name}.log"
-        if log_path.exists():  # keep the previous run's log for post-mortems
-            log_path.replace(log_path.with_suffix(".log.1"))
-        proc = procs.spawn(plan.argv, log_path, plan.env, self.paths.ensure(self.paths.state_dir))
-        record = ProcessRecord(
-            name=plan.name,
-            kind="vllm",
-            pid=proc.pid,
-            create_time=proc.create_time(),
-            argv=plan.argv,
-            host=plan.host,
-            port=plan.port,
-            log_path=log_path,
-            started_at=time.time(),
-            preset=plan.preset.name,
-            model=plan.model,
-            served_model_name=plan.served_model_name,
-            runtime=plan.preset.runtime,
-            startup_timeout=plan.preset.startup_timeout or self.settings.startup_timeout,
-            default_params=plan.preset.default_params,
+        """Start one planned server, with its key, and record it."""
+        key = self.keys.lookup(plan.api_key_env) or self.keys.key(plan.name)
+        server = ManagedProcess.start(
+            self.paths,
+            Spawn(
+                name=plan.name,
+                kind="vllm",
+                argv=plan.argv,
+                env={**plan.env, "VLLM_API_KEY": key},
+                host=plan.host,
+                port=plan.port,
+                cwd=self.paths.ensure(self.paths.state_dir),
+                startup_timeout=plan.preset.startup_timeout or self.settings.startup_timeout,
+                fields={
+                    "preset": plan.preset.name,
+                    "model": plan.model,
+                    "served_model_name": plan.served_model_name,
+                    "runtime": plan.preset.runtime,
+                    "default_params": plan.preset.default_params,
+                    "api_key_env": plan.api_key_env,
+                },
+            ),
         )
         with self.state.update() as state:
-            state.servers[plan.name] = record
-        return record
+            state.servers[plan.name] = server.record
+        return server.record
 
     async def stop(self, name: str, keep: bool = False) -> bool:
         """Stop server ``name`` (SIGTERM, then SIGKILL after the grace period).
@@ -174,13 +184,7 @@ class Supervisor:
         record = self.state.load().servers.get(name)
         if record is None:
             return False
-        proc = procs.find_ours(record.pid, record.create_time, record.argv)
-        if proc is not None:
-            await procs.terminate(proc, self.settings.stop_grace_seconds)
-        else:  # the API server died; its engine core may still hold memory and a core
-            left = procs.leftovers(record.pid, record.create_time)
-            if left:
-                await procs.terminate_all(left, self.settings.stop_grace_seconds)
+        await ManagedProcess(record).stop(self.settings.stop_grace_seconds)
         with self.state.update() as state:
             if keep and name in state.servers:
                 state.servers[name] = state.servers[name].model_copy(update={"desired": "stopped"})
@@ -203,14 +207,16 @@ class Supervisor:
 
     # -- observation ----------------------------------------------------------------------
     def _alive(self, record: ProcessRecord) -> bool:
-        return procs.find_ours(record.pid, record.create_time, record.argv) is not None
+        return ManagedProcess(record).alive
 
     async def status_of(self, record: ProcessRecord) -> ServerStatus:
-        """Probe one recorded server."""
-        alive = self._alive(record)
+        """Probe one recorded server (with its key: vLLM guards /v1/models with it)."""
+        server = ManagedProcess(record)
+        alive = server.alive
         seen = None
         if alive:
-            seen = await probe(self.client(), f"http://{record.host}:{record.port}")
+            key = self.keys.lookup(record.api_key_env)
+            seen = await probe(self.client(), f"http://{record.host}:{record.port}", key=key)
             if seen.healthy and record.served_model_name not in seen.models:
                 seen = Probe(
                     False,
@@ -218,8 +224,8 @@ class Supervisor:
                     f"/v1/models lists {list(seen.models)}, not {record.served_model_name!r}",
                 )
         now = time.time()
-        status, reason = record_status(
-            record, alive, seen.healthy if seen else None, seen.error if seen else None, now
+        status, reason = server.judge(
+            alive, seen.healthy if seen else None, seen.error if seen else None, now
         )
         if status == "ready" and record.ready_at is None:
             with self.state.update() as state:
@@ -253,16 +259,19 @@ class Supervisor:
         poll_s: float = 1.0,
     ) -> list[ServerStatus]:
         """Poll until every server in ``names`` is ready, or one crashed, or ``timeout``."""
-        deadline = time.monotonic() + timeout
         seen: dict[str, Status] = {}
-        while True:
-            current = {s.name: s for s in await self.statuses() if s.name in names}
-            for s in current.values():
+
+        async def poll() -> list[ServerStatus]:
+            current = [s for s in await self.statuses() if s.name in names]
+            for s in current:
                 if on_status is not None and seen.get(s.name) != s.status:
                     on_status(s)
                 seen[s.name] = s.status
-            done = all(s.status == "ready" for s in current.values())
-            failed = any(s.status in ("crashed", "stopped") for s in current.values())
-            if done or failed or time.monotonic() > deadline:
-                return [current[n] for n in names if n in current]
-            await asyncio.sleep(poll_s)
+            return sorted(current, key=lambda s: list(names).index(s.name))
+
+        def settled(current: list[ServerStatus]) -> bool:
+            return all(s.status == "ready" for s in current) or any(
+                s.status in ("crashed", "stopped") for s in current
+            )
+
+        return await poll_until(poll, settled, timeout, poll_s)

@@ -16,6 +16,8 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.models import EMBEDDED, hf_dir, is_prepared
 from naptha_tui.backends.runtimes.runtime import Runtime
+from naptha_tui.backends.servers.keys import key_env
+from naptha_tui.backends.servers.ports import is_loopback
 
 # preset field -> vLLM flag, in the order they are rendered
 VALUE_FLAGS = (
@@ -142,6 +144,34 @@ class LaunchPlan:
     port: int
     served_model_name: str
     model: str
+    api_key_env: str
+    """Where the server's key comes from: its generated key file, or the operator's variable."""
+
+
+def check_host(preset: Preset) -> None:
+    """Refuse a non-loopback ``host`` unless the preset names a key the operator chose.
+
+    Raises:
+        PresetProblem: naming the preset file and the key to set.
+    """
+    if is_loopback(preset.host):
+        return
+    env = preset.api_key_env
+    if env is None:
+        raise PresetProblem(
+            preset,
+            "host",
+            f"{preset.host} is not a loopback address; refusing to start vLLM on it without a "
+            "key you chose. Set api_key_env to the name of an environment variable holding it, "
+            "or bind 127.0.0.1",
+        )
+    if not os.environ.get(env):
+        raise PresetProblem(
+            preset,
+            "api_key_env",
+            f"environment variable {env} is unset or empty; vLLM will not bind {preset.host} "
+            "without it",
+        )
 
 
 def plan_launch(
@@ -154,6 +184,7 @@ def plan_launch(
         RuntimeProblem: the runtime is not installed.
     """
     runtime.require_ready()
+    check_host(preset)
     model = resolve_model(preset, paths)
     served = preset.served_model_name or model.default_served_name
     argv = [
@@ -166,4 +197,6 @@ def plan_launch(
     if model.local:
         env["HF_HUB_OFFLINE"] = "1"  # a local folder needs no hub; never wait on one
     env.update({k: v.replace("{instance}", str(instance)) for k, v in preset.env.items()})
-    return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model)
+    env.pop("VLLM_API_KEY", None)  # set at launch from the key file or the operator's variable
+    key = preset.api_key_env or key_env(name)
+    return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model, key)

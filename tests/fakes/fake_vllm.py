@@ -50,8 +50,27 @@ def main() -> None:
         )
     time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0")))
 
+    # as vLLM 0.32's AuthenticationMiddleware: with VLLM_API_KEY set, paths under /v1 need
+    # `Authorization: Bearer KEY` and answer 401 {"error": "Unauthorized"} otherwise
+    api_key = os.environ.get("VLLM_API_KEY")
+
     class Handler(BaseHTTPRequestHandler):
+        def refused(self) -> bool:
+            if not api_key or not self.path.startswith("/v1"):
+                return False
+            if self.headers.get("Authorization", "") == f"Bearer {api_key}":
+                return False
+            body = b'{"error": "Unauthorized"}'
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return True
+
         def do_GET(self) -> None:
+            if self.refused():
+                return
             if self.path == "/health":
                 body = b""
             elif self.path == "/v1/models":
@@ -79,6 +98,8 @@ def main() -> None:
             self.wfile.write(body)
 
         def do_POST(self) -> None:
+            if self.refused():
+                return
             if self.path != "/v1/chat/completions":
                 self.send_response(404)
                 self.end_headers()

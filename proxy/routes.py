@@ -1,9 +1,10 @@
 """The routing feed: where each request went, as written by ``litellm_hooks.py`` in the proxy.
 
 ``FeedReader`` tails the JSON-lines file (following rotation to ``.1``); malformed lines are
-skipped and counted, never fatal. ``RoutingStats`` folds events into what the routing screen
-and ``naptha-tui routes`` show: recent requests, and per deployment the request and error
-counts, requests in flight, and p50/p95 latency.
+skipped and counted, never fatal. Each line parses to a ``RouteStart`` (a request sent) or a
+``RouteEvent`` (an attempt finished). ``RoutingStats`` folds them into what the routing screen
+and ``naptha-tui routes`` show: recent requests, and per deployment a ``DeploymentRow`` with the
+request and error counts, requests in flight, and p50/p95 latency.
 """
 
 from __future__ import annotations
@@ -46,6 +47,37 @@ class RouteEvent:
         return {"kind": "end", **self.__dict__}
 
 
+@dataclass(frozen=True)
+class RouteStart:
+    """A request sent to a deployment, whose end has not been read yet."""
+
+    call_id: str
+    """LiteLLM's call id; with the deployment, it pairs the start with its end."""
+    deployment: str | None
+    model_group: str | None
+    t: float
+    """When it was sent (epoch seconds); requests in flight are aged by it."""
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    """One deployment's figures, as the routing screen and ``naptha-tui routes`` show them."""
+
+    deployment: str
+    model_group: str | None
+    api_base: str | None
+    requests: int
+    errors: int
+    retried: int
+    """Requests that needed at least one retry."""
+    in_flight: int
+    p50_ms: float | None
+    """Median latency of the recent successful requests (None: none yet)."""
+    p95_ms: float | None
+    last_status: str | None
+    last_error: str | None
+
+
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -58,8 +90,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_line(line: str) -> RouteEvent | tuple[str, str | None, float] | None:
-    """A feed line as an end event, a ``(call_id, deployment, t)`` start, or None if malformed."""
+def parse_line(line: str) -> RouteEvent | RouteStart | None:
+    """A feed line as an end event, a start, or None if malformed."""
     try:
         data = json.loads(line)
     except ValueError:
@@ -68,7 +100,14 @@ def parse_line(line: str) -> RouteEvent | tuple[str, str | None, float] | None:
         return None
     if data.get("kind") == "start":  # without a call id it could never be paired with its end
         call_id = _str(data.get("call_id"))
-        return None if call_id is None else (call_id, _str(data.get("deployment")), data["t"])
+        if call_id is None:
+            return None
+        return RouteStart(
+            call_id=call_id,
+            deployment=_str(data.get("deployment")),
+            model_group=_str(data.get("model_group")),
+            t=float(data["t"]),
+        )
     if data.get("kind") != "end" or data.get("status") not in ("success", "failure"):
         return None
     return RouteEvent(
@@ -158,7 +197,8 @@ class RoutingStats:
     def __init__(self, recent: int = 200) -> None:
         self.recent: deque[RouteEvent] = deque(maxlen=recent)
         self.by_deployment: dict[str, DeploymentStats] = {}
-        self.open: dict[tuple[str, str | None], float] = {}
+        self.open: dict[tuple[str, str | None], RouteStart] = {}
+        """Requests in flight, by (call id, deployment)."""
         self.bad_lines = 0
         self.total = 0
 
@@ -170,15 +210,14 @@ class RoutingStats:
             parsed = parse_line(line)
             if parsed is None:
                 self.bad_lines += 1
-            elif isinstance(parsed, tuple):
-                # aged by the start's own time, so a reload of an old feed revives no orphans
-                call_id, deployment, t = parsed
-                self.open[(call_id, deployment)] = t
+            elif isinstance(parsed, RouteStart):
+                self.open[(parsed.call_id, parsed.deployment)] = parsed
             else:
                 self.add(parsed)
                 ends.append(parsed)
-        for key, since in list(self.open.items()):
-            if now - since > IN_FLIGHT_MAX_AGE_S:
+        for key, started in list(self.open.items()):
+            # aged by the start's own time, so a reload of an old feed revives no orphans
+            if now - started.t > IN_FLIGHT_MAX_AGE_S:
                 del self.open[key]
         return ends
 
@@ -207,28 +246,28 @@ class RoutingStats:
         """Requests sent to ``deployment`` whose end has not arrived yet."""
         return sum(1 for (_, d) in self.open if d == deployment)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[DeploymentRow]:
         """Per-deployment figures, sorted by model group then deployment."""
         names = set(self.by_deployment) | {d for (_, d) in self.open if d}
         out = []
         for name in names:
             s = self.by_deployment.get(name) or DeploymentStats(name)
             out.append(
-                {
-                    "deployment": name,
-                    "model_group": s.model_group,
-                    "api_base": s.api_base,
-                    "requests": s.requests,
-                    "errors": s.errors,
-                    "retried": s.retried,
-                    "in_flight": self.in_flight(name),
-                    "p50_ms": s.percentile(0.5),
-                    "p95_ms": s.percentile(0.95),
-                    "last_status": s.last_status,
-                    "last_error": s.last_error,
-                }
+                DeploymentRow(
+                    deployment=name,
+                    model_group=s.model_group,
+                    api_base=s.api_base,
+                    requests=s.requests,
+                    errors=s.errors,
+                    retried=s.retried,
+                    in_flight=self.in_flight(name),
+                    p50_ms=s.percentile(0.5),
+                    p95_ms=s.percentile(0.95),
+                    last_status=s.last_status,
+                    last_error=s.last_error,
+                )
             )
-        return sorted(out, key=lambda r: (r["model_group"] or "", r["deployment"]))
+        return sorted(out, key=lambda r: (r.model_group or "", r.deployment))
 
 
 def load_feed(

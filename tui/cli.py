@@ -269,13 +269,13 @@ def cmd_routes(args: argparse.Namespace, paths: Paths, settings: Settings) -> in
         if not args.json:
             rows = [
                 (
-                    r["deployment"],
-                    r["model_group"] or "-",
-                    r["requests"],
-                    r["errors"],
-                    r["in_flight"],
-                    f"{r['p50_ms']:.0f}" if r["p50_ms"] is not None else "-",
-                    f"{r['p95_ms']:.0f}" if r["p95_ms"] is not None else "-",
+                    r.deployment,
+                    r.model_group or "-",
+                    r.requests,
+                    r.errors,
+                    r.in_flight,
+                    f"{r.p50_ms:.0f}" if r.p50_ms is not None else "-",
+                    f"{r.p95_ms:.0f}" if r.p95_ms is not None else "-",
                 )
                 for r in stats.rows()
             ]

@@ -25,7 +25,7 @@ from naptha_tui.proxy.litellm_hooks import (
     end_event,
     start_event,
 )
-from naptha_tui.proxy.routes import RouteEvent, parse_line
+from naptha_tui.proxy.routes import RouteEvent, RouteStart, parse_line
 
 # --- feed events -----------------------------------------------------------------------------
 
@@ -265,8 +265,8 @@ async def test_callback_writes_lines_the_panel_parses(tmp_path: Path) -> None:
     failure = litellm_kwargs(error_str="Timeout", stream=False, completion_tokens=None)
     await routes.async_log_failure_event(failure, None, t0, t0)
     start, ok, failed = (parse_line(line) for line in feed.read_text().splitlines())
-    assert isinstance(start, tuple)
-    assert start[:2] == ("c1", "smol-0")
+    assert isinstance(start, RouteStart)
+    assert (start.call_id, start.deployment, start.model_group) == ("c1", "smol-0", "smollm2-135m")
     assert isinstance(ok, RouteEvent)
     assert (ok.status, ok.deployment, ok.model_group, ok.latency_ms, ok.ttft_ms) == (
         "success",

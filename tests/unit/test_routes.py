@@ -12,8 +12,10 @@ from naptha_tui.proxy import litellm_hooks
 from naptha_tui.proxy.litellm_hooks import FeedWriter
 from naptha_tui.proxy.routes import (
     IN_FLIGHT_MAX_AGE_S,
+    DeploymentRow,
     FeedReader,
     RouteEvent,
+    RouteStart,
     RoutingStats,
     load_feed,
     parse_line,
@@ -61,7 +63,13 @@ def end(call_id: str, deployment: str | None, t: float = T0 + 1, **extra: Any) -
 
 # -- parse_line ------------------------------------------------------------------------------
 def test_parse_start_line() -> None:
-    assert parse_line(START) == (CALL, "a", T0)
+    assert parse_line(START) == RouteStart(call_id=CALL, deployment="a", model_group="m-a", t=T0)
+
+
+def test_start_line_without_deployment_or_group_still_pairs() -> None:
+    started = parse_line('{"kind":"start","t":1795533902,"call_id":"c"}')
+    assert started == RouteStart(call_id="c", deployment=None, model_group=None, t=1795533902.0)
+    assert isinstance(started, RouteStart) and isinstance(started.t, float)
 
 
 def test_parse_end_line() -> None:
@@ -144,9 +152,21 @@ def test_in_flight_pairs_start_and_end_by_call_id_and_deployment() -> None:
 def test_deployment_with_only_a_start_has_a_row() -> None:
     stats = RoutingStats()
     stats.add_lines([start("c1", "fresh")], now=T0)
-    [row] = stats.rows()
-    assert (row["deployment"], row["requests"], row["in_flight"]) == ("fresh", 0, 1)
-    assert row["p50_ms"] is None and row["last_status"] is None
+    assert stats.rows() == [
+        DeploymentRow(
+            deployment="fresh",
+            model_group=None,
+            api_base=None,
+            requests=0,
+            errors=0,
+            retried=0,
+            in_flight=1,
+            p50_ms=None,
+            p95_ms=None,
+            last_status=None,
+            last_error=None,
+        )
+    ]
 
 
 def test_a_start_whose_end_never_came_is_forgotten_by_its_own_age() -> None:
@@ -173,15 +193,16 @@ def test_rows_count_requests_errors_retries_and_percentiles() -> None:
     )
     lines.append(end("b1", "b", latency_ms=42.0, model_group="m-b"))
     stats.add_lines(lines, now=T0)
-    by_name = {r["deployment"]: r for r in stats.rows()}
+    by_name = {r.deployment: r for r in stats.rows()}
     a = by_name["a"]
-    assert (a["requests"], a["errors"], a["retried"], a["in_flight"]) == (11, 1, 1, 0)
+    assert (a.requests, a.errors, a.retried, a.in_flight) == (11, 1, 1, 0)
     # inclusive quantiles of 100..1000: failures' latencies are left out
-    assert a["p50_ms"] == pytest.approx(550.0) and a["p95_ms"] == pytest.approx(955.0)
-    assert (a["last_status"], a["last_error"]) == ("failure", "Timeout")
+    assert a.p50_ms == pytest.approx(550.0) and a.p95_ms == pytest.approx(955.0)
+    assert (a.last_status, a.last_error) == ("failure", "Timeout")
     b = by_name["b"]
-    assert b["p50_ms"] == b["p95_ms"] == 42.0 and b["model_group"] == "m-b"
-    assert [r["deployment"] for r in stats.rows()] == ["a", "b"]  # by model group
+    assert b.p50_ms == b.p95_ms == 42.0 and b.model_group == "m-b"
+    assert b.api_base == "http://127.0.0.1:18901/v1"
+    assert [r.deployment for r in stats.rows()] == ["a", "b"]  # by model group
     assert stats.total == 12 and len(stats.recent) == 12
 
 

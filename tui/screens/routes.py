@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -20,13 +20,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.servers.supervisor import ServerStatus
-from naptha_tui.proxy.routes import RouteEvent, RoutingStats, load_feed
+from naptha_tui.proxy.routes import DeploymentRow, RouteEvent, RoutingStats, load_feed
 from naptha_tui.tui.messages import NodeSampled
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.server_table import STATUS_STYLE
-
-if TYPE_CHECKING:
-    pass
 
 HEALTH_STYLE = {**STATUS_STYLE, "down": "bold red", "cloud": "cyan"}
 DEPLOYMENT_COLUMNS = (
@@ -65,7 +62,7 @@ METRIC_SUMMARY = (
 class FeedRead(Message):
     """The feed was read: a snapshot of the figures (the stats stay in the reading thread)."""
 
-    rows: list[dict[str, Any]]
+    rows: list[DeploymentRow]
     recent: list[RouteEvent]
     """Newest first."""
     total: int
@@ -165,7 +162,7 @@ class RoutesScreen(NapthaScreen):
         self.feed_seconds = feed_seconds
         self.tz = tz
         self.clock = clock
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[DeploymentRow] = []
         self._recent: list[RouteEvent] = []
         self._servers: dict[str, ServerStatus] | None = None
         self._feed_line = Text("reading feed…")
@@ -272,17 +269,17 @@ class RoutesScreen(NapthaScreen):
         table: DataTable[str | Text] = self.query_one("#deployments", DataTable)
         rows = []
         for r in self._rows:
-            state = health(r["deployment"], self._servers)
+            state = health(r.deployment, self._servers)
             rows.append(
                 [
-                    Text(r["deployment"]),
-                    Text(r["model_group"] or "-"),
+                    Text(r.deployment),
+                    Text(r.model_group or "-"),
                     Text(state, style=HEALTH_STYLE.get(state, "")),
-                    Text(str(r["requests"])),
-                    Text(str(r["errors"]), style="bold red" if r["errors"] else ""),
-                    Text(str(r["in_flight"]), style="yellow" if r["in_flight"] else ""),
-                    Text(ms(r["p50_ms"])),
-                    Text(ms(r["p95_ms"])),
+                    Text(str(r.requests)),
+                    Text(str(r.errors), style="bold red" if r.errors else ""),
+                    Text(str(r.in_flight), style="yellow" if r.in_flight else ""),
+                    Text(ms(r.p50_ms)),
+                    Text(ms(r.p95_ms)),
                 ]
             )
         width = error_width(table, DEPLOYMENT_COLUMNS, rows)
@@ -290,7 +287,7 @@ class RoutesScreen(NapthaScreen):
         table.clear()
         for r, cells in zip(self._rows, rows, strict=True):
             table.add_row(
-                *cells, Text(short_error(r["last_error"], width), style="red"), key=r["deployment"]
+                *cells, Text(short_error(r.last_error, width), style="red"), key=r.deployment
             )
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1), scroll=False)

@@ -54,7 +54,9 @@ def test_embedded_preset_argv(paths: Paths) -> None:
     ]
     assert args[args.index("--max-model-len") + 1] == "2048"
     assert "--enforce-eager" in args and "--enable-auto-tool-choice" in args
-    assert args[args.index("--tool-call-parser") + 1] == "hermes"
+    assert args[args.index("--tool-call-parser") + 1] == "naptha_hermes"
+    plugin = Path(args[args.index("--tool-parser-plugin") + 1])
+    assert plugin.name == "naptha_vllm_plugin.py" and plugin.is_file()
     template = Path(args[args.index("--chat-template") + 1])
     assert template.name == "smollm2_tool_use.jinja" and template.is_file()
     assert plan.env["HF_HUB_OFFLINE"] == "1"

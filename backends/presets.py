@@ -19,7 +19,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml, parse_model
+from naptha_tui.backends.yamlfile import (
+    ConfigFileError,
+    FileProblem,
+    YamlDoc,
+    load_yaml,
+    parse_model,
+)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -245,10 +251,8 @@ def load_profile_file(path: Path) -> Profile:
     """Load one profile file; errors name the file, line and key."""
     doc = load_yaml(path)
     if "name" in doc.data:
-        raise ConfigFileError(
-            path,
-            [f":{doc.line_of(['name'])}: name: unknown key (a profile's name is its file name)"],
-        )
+        message = "unknown key (a profile's name is its file name)"
+        raise ConfigFileError(path, [FileProblem(path, doc.line_of(["name"]), "name", message)])
     return parse_model(doc, Profile, name=path.stem, source=path)
 
 
@@ -261,13 +265,9 @@ def _with_profile(doc: YamlDoc) -> YamlDoc:
     if name not in files:
         known = ", ".join(sorted(files)) or "none"
         where = ", ".join(str(d) for d in dirs)
-        raise ConfigFileError(
-            doc.path,
-            [
-                f":{doc.line_of(['profile'])}: profile: unknown profile {name!r} "
-                f"(known: {known}; looked in {where})"
-            ],
-        )
+        message = f"unknown profile {name!r} (known: {known}; looked in {where})"
+        problem = FileProblem(doc.path, doc.line_of(["profile"]), "profile", message)
+        raise ConfigFileError(doc.path, [problem])
     profile = load_profile_file(files[name])
     return YamlDoc(doc.path, {**profile.options(), **doc.data}, doc.root)
 
@@ -280,10 +280,8 @@ def load_preset_file(path: Path) -> Preset:
     """
     doc = load_yaml(path)
     if "name" in doc.data:
-        raise ConfigFileError(
-            path,
-            [f":{doc.line_of(['name'])}: name: unknown key (a preset's name is its file name)"],
-        )
+        message = "unknown key (a preset's name is its file name)"
+        raise ConfigFileError(path, [FileProblem(path, doc.line_of(["name"]), "name", message)])
     return parse_model(_with_profile(doc), Preset, name=path.stem, source=path)
 
 

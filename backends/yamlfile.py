@@ -20,13 +20,51 @@ from naptha_tui.backends.errors import NapthaError
 M = TypeVar("M", bound=BaseModel)
 
 
-class ConfigFileError(NapthaError, ValueError):
-    """A config or preset file that cannot be used; ``str()`` names file, line and key."""
+FILE_KEY = "(file)"
+"""The key of a problem with the whole document rather than one key in it."""
 
-    def __init__(self, path: Path, problems: Sequence[str]) -> None:
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One thing wrong with a config or preset file: where it is and what is wrong.
+
+    ``str()`` gives ``FILE:LINE: KEY: MESSAGE``, leaving out the line or the key when there is
+    none (``x.yaml: cannot read: Permission denied``, ``x.yaml:3: invalid YAML: ...``).
+    """
+
+    file: Path
+    line: int | None
+    """1-based line in ``file``, when known."""
+    key: str | None
+    """The dotted key path (``proxy.port``, ``tools.temperature.1``); None for problems with
+    the file itself (unreadable, invalid YAML, not a mapping)."""
+    message: str
+
+    def __str__(self) -> str:
+        where = f":{self.line}" if self.line else ""
+        key = f": {self.key}" if self.key is not None else ""
+        return f"{self.file}{where}{key}: {self.message}"
+
+
+class ConfigFileError(NapthaError, ValueError):
+    """A config or preset file that cannot be used; ``str()`` names file, line and key.
+
+    ``problems`` are in file order: by file as first named, then by line (file-level ones first).
+    """
+
+    def __init__(self, path: Path, problems: Sequence[FileProblem]) -> None:
+        """An error for ``path`` (the file that failed to load) listing every problem found.
+
+        Args:
+            path: the file that did not load.
+            problems: at least one; each names its own file (a preset's profile may be another).
+        """
+        if not problems:
+            raise ValueError(f"ConfigFileError for {path} needs at least one problem")
         self.path = path
-        self.problems = list(problems)
-        super().__init__("\n".join(f"{path}{p}" for p in self.problems))
+        files = list(dict.fromkeys(p.file for p in problems))
+        self.problems = sorted(problems, key=lambda p: (files.index(p.file), p.line or 0))
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -69,46 +107,75 @@ def load_yaml(path: Path) -> YamlDoc:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigFileError(path, [f": cannot read: {exc.strerror}"]) from exc
+        problem = FileProblem(path, None, None, f"cannot read: {exc.strerror}")
+        raise ConfigFileError(path, [problem]) from exc
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigFileError(path, [f"{where}: invalid YAML: {problem}"]) from exc
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        problem = FileProblem(path, line, None, f"invalid YAML: {what}")
+        raise ConfigFileError(path, [problem]) from exc
     if data is None:
         return YamlDoc(path, {}, root)
     if not isinstance(data, dict):
-        raise ConfigFileError(path, [f": expected a mapping of keys, got {type(data).__name__}"])
+        what = f"expected a mapping of keys, got {type(data).__name__}"
+        raise ConfigFileError(path, [FileProblem(path, None, None, what)])
     return YamlDoc(path, data, root)
 
 
-def validation_problems(doc: YamlDoc, error: ValidationError) -> list[str]:
-    """One ``:LINE: key.path: message`` string per pydantic error."""
+def validation_problems(doc: YamlDoc, error: ValidationError) -> list[FileProblem]:
+    """One problem per pydantic error, with the line of its key in ``doc``'s file.
+
+    Args:
+        doc: the parsed file the validated data came from.
+        error: pydantic's error for that data.
+
+    Returns:
+        Problems in pydantic's order. A key the file does not have (a missing required one, or
+        one set by the environment) gets the line of the deepest part of its path the file has,
+        else the document's first line, else (no file at all) no line.
+    """
     problems = []
     for item in error.errors():
         loc = [p for p in item["loc"] if isinstance(p, int | str)]
-        key = ".".join(str(p) for p in loc) or "(file)"
+        key = ".".join(str(p) for p in loc) or FILE_KEY
         line = doc.line_of(loc)
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         elif not loc and item["type"] == "value_error":
             # a model-level check names its key as "key: message"
-            key, _, rest = str(item.get("ctx", {}).get("error", message)).partition(": ")
-            if rest and key.isidentifier():
-                line = doc.line_of([key])
-                problems.append(f"{f':{line}' if line else ''}: {key}: {rest}")
-                continue
-        problems.append(f"{f':{line}' if line else ''}: {key}: {message}")
+            named, _, rest = str(item.get("ctx", {}).get("error", message)).partition(": ")
+            if rest and named.isidentifier():
+                key, line, message = named, doc.line_of([named]), rest
+        problems.append(FileProblem(doc.path, line, key, message))
     return problems
 
 
-def parse_model(doc: YamlDoc, model: type[M], **extra: Any) -> M:
-    """Validate ``doc`` into ``model``; errors become a ConfigFileError naming each key."""
+def parse_model(
+    doc: YamlDoc, model: type[M], *, problems: Sequence[FileProblem] = (), **extra: Any
+) -> M:
+    """Validate ``doc`` into ``model``; every problem becomes part of one ConfigFileError.
+
+    Args:
+        doc: the parsed file.
+        model: the pydantic model to build.
+        problems: problems the caller found before validation (a forbidden key, an unknown
+            profile); they are reported together with pydantic's, never instead of them.
+        **extra: values that override the file's (a preset's ``name`` is its file's stem).
+
+    Raises:
+        ConfigFileError: ``problems`` is not empty or validation fails; it lists all of them.
+    """
+    found = list(problems)
     try:
-        return model.model_validate({**doc.data, **extra})
+        result = model.model_validate({**doc.data, **extra})
     except ValidationError as exc:
-        raise ConfigFileError(doc.path, validation_problems(doc, exc)) from exc
+        found += validation_problems(doc, exc)
+        raise ConfigFileError(doc.path, found) from exc
+    if found:
+        raise ConfigFileError(doc.path, found)
+    return result

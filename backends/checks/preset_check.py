@@ -29,7 +29,7 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
 from naptha_tui.backends.servers.vllm import BOOL_FLAGS, VALUE_FLAGS
 from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml
+from naptha_tui.backends.yamlfile import FILE_KEY, ConfigFileError, YamlDoc, load_yaml
 
 ProblemKind = Literal["invalid", "flag", "parser", "option", "template"]
 
@@ -293,20 +293,12 @@ def check_preset(preset: Preset, surface: VllmSurface) -> list[Problem]:
     return checker.problems
 
 
-_PROBLEM_LINE = re.compile(r"^(?::(?P<line>\d+))?: (?P<rest>.*)$", re.DOTALL)
-
-
 def _load_problems(exc: ConfigFileError, preset: str) -> tuple[Problem, ...]:
-    problems = []
-    for text in exc.problems:
-        match = _PROBLEM_LINE.match(text)
-        line = int(match["line"]) if match and match["line"] else None
-        rest = match["rest"] if match else text
-        key, sep, message = rest.partition(": ")
-        if not sep or " " in key:
-            key, message = "(file)", rest
-        problems.append(Problem(str(exc.path), key, message, line, preset, "invalid"))
-    return tuple(problems)
+    """The problems of a file that does not load, as ``invalid`` problems of ``preset``."""
+    return tuple(
+        Problem(str(p.file), p.key or FILE_KEY, p.message, p.line, preset, "invalid")
+        for p in exc.problems
+    )
 
 
 def check_file(path: Path, surfaces: Surfaces, runtime: str | None = None) -> PresetReport:

@@ -301,3 +301,17 @@ def test_a_template_that_fails_its_render_check_is_flagged(tmp_path: Path) -> No
     assert "generation prompt" in text and "tool" in text
     good = write_preset(tmp_path, "ok", "model: org/m\nchat_template: smollm2_tool_use.jinja\n")
     assert check_preset(load_preset_file(good), static_surface()) == []
+
+
+def test_load_problems_keep_their_file_line_and_key(paths: Paths, tmp_path: Path) -> None:
+    surfaces = Surfaces(paths, Settings(), static_only=True)
+    broken = write_preset(tmp_path, "broken", "model: a/b\nenv: {A: 1\n")
+    (problem,) = check_file(broken, surfaces).problems
+    assert (problem.file, problem.line, problem.key) == (str(broken), 3, "(file)")
+    assert problem.message.startswith("invalid YAML: ")
+    assert str(problem) == f"{broken}:3: (file): {problem.message}"
+    # the fields are taken as they are: a key with a space used to be read back as "(file)"
+    odd = write_preset(tmp_path, "odd", "model: a/b\nmy key: 1\n")
+    (problem,) = check_file(odd, surfaces).problems
+    assert (problem.line, problem.key, problem.message) == (2, "my key", "unknown key")
+    assert problem.kind == "invalid" and problem.file == str(odd)

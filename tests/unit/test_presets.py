@@ -16,7 +16,7 @@ from naptha_tui.backends.presets import (
     shipped_profiles_dir,
 )
 from naptha_tui.backends.servers.vllm import render_args
-from naptha_tui.backends.yamlfile import ConfigFileError
+from naptha_tui.backends.yamlfile import ConfigFileError, FileProblem, load_yaml
 from tests.conftest import write_preset
 
 
@@ -94,8 +94,8 @@ def test_instances_name_servers(tmp_path: Path) -> None:
 # --- family presets, capability notes, profiles ---------------------------------------------
 
 FAMILY = {
-    "qwen2.5-7b": ("Qwen/Qwen2.5-7B-Instruct", "hermes"),
-    "hermes3-llama3.1-8b": ("NousResearch/Hermes-3-Llama-3.1-8B", "hermes"),
+    "qwen2.5-7b": ("Qwen/Qwen2.5-7B-Instruct", "naptha_hermes"),
+    "hermes3-llama3.1-8b": ("NousResearch/Hermes-3-Llama-3.1-8B", "naptha_hermes"),
     "llama3.1-8b": ("meta-llama/Llama-3.1-8B-Instruct", "llama3_json"),
     "llama3.2-3b": ("meta-llama/Llama-3.2-3B-Instruct", "llama3_json"),
     "mistral-7b-v0.3": ("mistralai/Mistral-7B-Instruct-v0.3", "mistral"),
@@ -105,7 +105,7 @@ FAMILY = {
     "granite-3.1-8b": ("ibm-granite/granite-3.1-8b-instruct", "granite"),
     "internlm2.5-7b": ("internlm/internlm2_5-7b-chat", "internlm"),
     "xlam": ("Salesforce/Llama-xLAM-2-8b-fc-r", "xlam"),
-    "qwen3-8b": ("Qwen/Qwen3-8B", "hermes"),
+    "qwen3-8b": ("Qwen/Qwen3-8B", "naptha_hermes"),
 }
 
 
@@ -151,7 +151,7 @@ def test_capability_notes_include_parser_and_template() -> None:
     assert any(
         n.startswith("needs guided decoding") for n in catalog.get("llama3.2-3b").capability_notes()
     )
-    assert catalog.get("smollm2-cpu").capability_notes()[0] == "parser: hermes"
+    assert catalog.get("smollm2-cpu").capability_notes()[0] == "parser: naptha_hermes (plugin naptha)"
 
 
 def test_shipped_profiles_load() -> None:
@@ -275,3 +275,50 @@ def test_bad_capability_values_name_the_key(tmp_path: Path, block: str, expected
     with pytest.raises(ConfigFileError) as info:
         load_preset_file(path)
     assert f"{path}{expected}" in str(info.value).splitlines()
+
+
+# --- problems as values, every problem of a file at once -------------------------------------
+
+
+def test_problems_are_values_with_file_line_key_and_message(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "bad", "model: a/b\nmax_num_seqs: lots\nmax_num_seq: 2\n")
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    problems = info.value.problems
+    assert [(p.file, p.line, p.key) for p in problems] == [
+        (path, 2, "max_num_seqs"),
+        (path, 3, "max_num_seq"),
+    ]
+    assert problems[0].message.startswith("Input should be a valid integer")
+    assert problems[1] == FileProblem(path, 3, "max_num_seq", "unknown key")
+    assert str(info.value) == "\n".join(str(p) for p in problems)
+    assert str(problems[1]) == f"{path}:3: max_num_seq: unknown key"
+
+
+@pytest.mark.parametrize(
+    ("problem", "text"),
+    [
+        (FileProblem(Path("p.yaml"), 7, "max_num_seqs", "bad"), "p.yaml:7: max_num_seqs: bad"),
+        (FileProblem(Path("p.yaml"), None, "port_base", "bad"), "p.yaml: port_base: bad"),
+        (FileProblem(Path("p.yaml"), 3, None, "invalid YAML: x"), "p.yaml:3: invalid YAML: x"),
+        (FileProblem(Path("p.yaml"), None, None, "cannot read: x"), "p.yaml: cannot read: x"),
+    ],
+)
+def test_a_problem_prints_as_file_line_key_message(problem: FileProblem, text: str) -> None:
+    assert str(problem) == text
+
+
+def test_file_level_problems_have_no_key(tmp_path: Path) -> None:
+    broken = write_preset(tmp_path, "broken", "model: x/y\nenv: {A: 1\nport: 9000\n")
+    listed = write_preset(tmp_path, "listed", "- model: x/y\n")
+    for path, line, message in [
+        (broken, 3, "invalid YAML: "),
+        (listed, None, "expected a mapping of keys, got list"),
+        (tmp_path, None, "cannot read: Is a directory"),
+    ]:
+        with pytest.raises(ConfigFileError) as info:
+            load_yaml(path)
+        (problem,) = info.value.problems
+        assert (problem.file, problem.line, problem.key) == (path, line, None), path
+        assert problem.message.startswith(message)
+        assert str(info.value) == f"{path}{f':{line}' if line else ''}: {problem.message}"

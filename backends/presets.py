@@ -247,16 +247,35 @@ def profile_files(dirs: list[Path]) -> dict[str, Path]:
     return found
 
 
+def _name_key(doc: YamlDoc, kind: str) -> list[FileProblem]:
+    """A ``name:`` key is not allowed: a preset's or profile's name is its file's stem."""
+    if "name" not in doc.data:
+        return []
+    message = f"unknown key (a {kind}'s name is its file name)"
+    return [FileProblem(doc.path, doc.line_of(["name"]), "name", message)]
+
+
 def load_profile_file(path: Path) -> Profile:
-    """Load one profile file; errors name the file, line and key."""
+    """Load one profile file; errors name the file, line and key.
+
+    Raises:
+        ConfigFileError: every problem in the file at once.
+    """
     doc = load_yaml(path)
-    if "name" in doc.data:
-        message = "unknown key (a profile's name is its file name)"
-        raise ConfigFileError(path, [FileProblem(path, doc.line_of(["name"]), "name", message)])
-    return parse_model(doc, Profile, name=path.stem, source=path)
+    problems = _name_key(doc, "profile")
+    return parse_model(doc, Profile, problems=problems, name=path.stem, source=path)
 
 
-def _with_profile(doc: YamlDoc) -> YamlDoc:
+def _with_profile(doc: YamlDoc, problems: list[FileProblem]) -> YamlDoc:
+    """``doc`` with its profile's options merged under its own keys.
+
+    An unknown profile is added to ``problems`` and ``doc`` comes back as it is, so the rest of
+    the preset is still validated and its problems reported with this one.
+
+    Raises:
+        ConfigFileError: the profile's file does not load; it lists the profile's problems,
+            then the preset's own (``problems`` and those of the preset without its profile).
+    """
     name = doc.data.get("profile")
     if not isinstance(name, str):
         return doc  # absent, or the wrong type: validation says so
@@ -266,9 +285,17 @@ def _with_profile(doc: YamlDoc) -> YamlDoc:
         known = ", ".join(sorted(files)) or "none"
         where = ", ".join(str(d) for d in dirs)
         message = f"unknown profile {name!r} (known: {known}; looked in {where})"
-        problem = FileProblem(doc.path, doc.line_of(["profile"]), "profile", message)
-        raise ConfigFileError(doc.path, [problem])
-    profile = load_profile_file(files[name])
+        problems.append(FileProblem(doc.path, doc.line_of(["profile"]), "profile", message))
+        return doc
+    try:
+        profile = load_profile_file(files[name])
+    except ConfigFileError as exc:
+        own = list(problems)
+        try:
+            parse_model(doc, Preset, problems=own, name=doc.path.stem, source=doc.path)
+        except ConfigFileError as preset_exc:
+            own = preset_exc.problems
+        raise ConfigFileError(exc.path, [*exc.problems, *own]) from exc
     return YamlDoc(doc.path, {**profile.options(), **doc.data}, doc.root)
 
 
@@ -276,13 +303,13 @@ def load_preset_file(path: Path) -> Preset:
     """Load one preset file, merging in its profile; errors name the file, line and key.
 
     Raises:
-        ConfigFileError: the preset (or its profile) is invalid, or names an unknown profile.
+        ConfigFileError: every problem in the preset at once (a ``name`` key, an unknown
+            profile, unknown keys and invalid values), or its profile's when that is invalid.
     """
     doc = load_yaml(path)
-    if "name" in doc.data:
-        message = "unknown key (a preset's name is its file name)"
-        raise ConfigFileError(path, [FileProblem(path, doc.line_of(["name"]), "name", message)])
-    return parse_model(_with_profile(doc), Preset, name=path.stem, source=path)
+    problems = _name_key(doc, "preset")
+    merged = _with_profile(doc, problems)
+    return parse_model(merged, Preset, problems=problems, name=path.stem, source=path)
 
 
 def _shipped_files() -> list[Path]:

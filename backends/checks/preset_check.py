@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,11 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.yamlfile import FILE_KEY, ConfigFileError, YamlDoc, load_yaml
 
 ProblemKind = Literal["invalid", "flag", "parser", "option", "template"]
+
+NOT_CHECKED = "not checked"
+"""A report's ``source`` when its file does not load."""
+REMOTE = "remote: nothing to start"
+"""A report's ``source`` for a ``kind: remote`` preset (nothing runs here to check against)."""
 
 
 @dataclass(frozen=True)
@@ -306,11 +312,9 @@ def check_file(path: Path, surfaces: Surfaces, runtime: str | None = None) -> Pr
     try:
         preset = load_preset_file(path)
     except ConfigFileError as exc:
-        return PresetReport(str(path), path.stem, "not checked", _load_problems(exc, path.stem))
+        return PresetReport(str(path), path.stem, NOT_CHECKED, _load_problems(exc, path.stem))
     if preset.kind == "remote":
-        return PresetReport(
-            str(path), preset.name, "remote: nothing to start", model=preset.base_url or ""
-        )
+        return PresetReport(str(path), preset.name, REMOTE, model=preset.base_url or "")
     name = runtime or preset.runtime
     surface = surfaces.for_runtime(name)
     problems = tuple(check_preset(preset, surface))
@@ -362,14 +366,23 @@ def check_presets(
 
 
 def summary(reports: Sequence[PresetReport]) -> str:
-    """One line: how many presets, problems, and what the flags were checked against."""
+    """One line: how many presets and problems, and what the loaded ones were checked against.
+
+    Files that do not load and remote presets were checked against nothing, so they are counted
+    apart: ``checked 4 preset(s): 3 problem(s), 1 file(s) that do not load. Checked against
+    vLLM 0.32.0 in runtime cpu: 2. 1 remote preset(s), nothing to check``.
+    """
     problems = sum(len(r.problems) for r in reports)
     invalid = sum(1 for r in reports if r.invalid)
-    sources: dict[str, int] = {}
-    for r in reports:
-        sources[r.source] = sources.get(r.source, 0) + 1
-    against = "; ".join(f"{s}: {n}" for s, n in sources.items())
     text = f"checked {len(reports)} preset(s): {problems} problem(s)"
     if invalid:
         text += f", {invalid} file(s) that do not load"
-    return f"{text}. Checked against {against}"
+    loaded = [r for r in reports if not r.invalid]
+    against = Counter(r.source for r in loaded if r.source != REMOTE)
+    remote = sum(1 for r in loaded if r.source == REMOTE)
+    sentences = [text]
+    if against:
+        sentences.append("Checked against " + "; ".join(f"{s}: {n}" for s, n in against.items()))
+    if remote:
+        sentences.append(f"{remote} remote preset(s), nothing to check")
+    return ". ".join(sentences)

@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from naptha_tui.backends.checks.preset_check import (
+    NOT_CHECKED,
+    REMOTE,
+    PresetReport,
+    Problem,
+    ProblemKind,
     check_file,
     check_preset,
     check_presets,
@@ -315,3 +321,89 @@ def test_load_problems_keep_their_file_line_and_key(paths: Paths, tmp_path: Path
     (problem,) = check_file(odd, surfaces).problems
     assert (problem.line, problem.key, problem.message) == (2, "my key", "unknown key")
     assert problem.kind == "invalid" and problem.file == str(odd)
+
+
+# --- files that do not load, and the summary -------------------------------------------------
+
+TWO_UNKNOWN = "name: bad\nmodel: a/b\nruntime: cpu\nbogus_key_zz: 1\n"
+
+
+def test_every_load_problem_of_a_file_is_reported(paths: Paths, tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "two", TWO_UNKNOWN)
+    report = check_file(path, Surfaces(paths, Settings(), static_only=True))
+    assert report.invalid and report.source == NOT_CHECKED and exit_code([report]) == 2
+    assert [(p.file, p.line, p.key, p.kind) for p in report.problems] == [
+        (str(path), 1, "name", "invalid"),
+        (str(path), 4, "bogus_key_zz", "invalid"),
+    ]
+    assert [p.message for p in report.problems] == [
+        "unknown key (a preset's name is its file name)",
+        "unknown key",
+    ]
+
+
+def test_cli_names_every_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_preset(tmp_path, "two", TWO_UNKNOWN)
+    assert main(["presets", "check", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"{path}:1: name: unknown key (a preset's name is its file name)",
+        f"{path}:4: bogus_key_zz: unknown key",
+    ]
+    assert captured.out.splitlines() == [
+        "checked 1 preset(s): 2 problem(s), 1 file(s) that do not load"
+    ]
+
+
+def test_python_m_presets_check_names_every_unknown_key(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "two", TWO_UNKNOWN)
+    done = subprocess.run(
+        [sys.executable, "-m", "naptha_tui.tui", "presets", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{path}:1: name: unknown key" in done.stderr.splitlines()[0]
+    assert done.stderr.splitlines()[1] == f"{path}:4: bogus_key_zz: unknown key"
+    assert done.stdout.strip() == "checked 1 preset(s): 2 problem(s), 1 file(s) that do not load"
+
+
+def _report(source: str, problems: int = 0, kind: ProblemKind = "flag") -> PresetReport:
+    found = tuple(Problem("p.yaml", "k", "m", 1, "p", kind) for _ in range(problems))
+    return PresetReport("p.yaml", "p", source, found)
+
+
+A, B = "vLLM 0.32.0 in runtime cpu", "static table (runtime cuda is not installed)"
+INVALID = _report(NOT_CHECKED, 1, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("reports", "line"),
+    [
+        ([], "checked 0 preset(s): 0 problem(s)"),
+        ([_report(A)], f"checked 1 preset(s): 0 problem(s). Checked against {A}: 1"),
+        ([_report(A, 3)], f"checked 1 preset(s): 3 problem(s). Checked against {A}: 1"),
+        (
+            [_report(A), _report(B, 1), _report(B)],
+            f"checked 3 preset(s): 1 problem(s). Checked against {A}: 1; {B}: 2",
+        ),
+        ([INVALID], "checked 1 preset(s): 1 problem(s), 1 file(s) that do not load"),
+        (
+            [INVALID, _report(NOT_CHECKED, 2, "invalid")],
+            "checked 2 preset(s): 3 problem(s), 2 file(s) that do not load",
+        ),
+        (
+            [_report(REMOTE)],
+            "checked 1 preset(s): 0 problem(s). 1 remote preset(s), nothing to check",
+        ),
+        (
+            [_report(A, 2), INVALID, _report(REMOTE), _report(A), _report(REMOTE)],
+            f"checked 5 preset(s): 3 problem(s), 1 file(s) that do not load. "
+            f"Checked against {A}: 2. 2 remote preset(s), nothing to check",
+        ),
+    ],
+)
+def test_summary_reads_plainly_in_every_mix(reports: list[PresetReport], line: str) -> None:
+    assert summary(reports) == line
+    assert "not checked" not in summary(reports)

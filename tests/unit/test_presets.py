@@ -151,7 +151,9 @@ def test_capability_notes_include_parser_and_template() -> None:
     assert any(
         n.startswith("needs guided decoding") for n in catalog.get("llama3.2-3b").capability_notes()
     )
-    assert catalog.get("smollm2-cpu").capability_notes()[0] == "parser: naptha_hermes (plugin naptha)"
+    assert (
+        catalog.get("smollm2-cpu").capability_notes()[0] == "parser: naptha_hermes (plugin naptha)"
+    )
 
 
 def test_shipped_profiles_load() -> None:
@@ -322,3 +324,57 @@ def test_file_level_problems_have_no_key(tmp_path: Path) -> None:
         assert (problem.file, problem.line, problem.key) == (path, line, None), path
         assert problem.message.startswith(message)
         assert str(info.value) == f"{path}{f':{line}' if line else ''}: {problem.message}"
+
+
+TWO_UNKNOWN = "name: bad\nmodel: a/b\nruntime: cpu\nbogus_key_zz: 1\n"
+
+
+def test_every_unknown_key_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "two", TWO_UNKNOWN)
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:1: name: unknown key (a preset's name is its file name)",
+        f"{path}:4: bogus_key_zz: unknown key",
+    ]
+
+
+def test_problems_come_in_line_order_with_invalid_values(tmp_path: Path) -> None:
+    path = write_preset(
+        tmp_path, "many", "model: a/b\nzz_one: 1\nport: 70000\nzz_two: 2\nname: x\n"
+    )
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    assert [(p.line, p.key) for p in info.value.problems] == [
+        (2, "zz_one"),
+        (3, "port"),
+        (4, "zz_two"),
+        (5, "name"),
+    ]
+
+
+def test_an_unknown_profile_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "p", "model: a/b\nprofile: nope\nzz_key: 1\n")
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    assert [(p.file, p.line, p.key) for p in info.value.problems] == [
+        (path, 2, "profile"),
+        (path, 3, "zz_key"),
+    ]
+    assert info.value.problems[0].message.startswith("unknown profile 'nope' (known: ")
+
+
+def test_an_invalid_profile_is_reported_with_the_presets_own_problems(tmp_path: Path) -> None:
+    profile = write_preset(tmp_path / "profiles", "bad", "name: x\nmax_num_seqs: 0\n")
+    path = write_preset(tmp_path, "p", "model: a/b\nprofile: bad\nzz_key: 1\n")
+    with pytest.raises(ConfigFileError) as info:
+        load_preset_file(path)
+    assert info.value.path == profile  # the file that does not load
+    assert [(p.file, p.line, p.key) for p in info.value.problems] == [
+        (profile, 1, "name"),
+        (profile, 2, "max_num_seqs"),
+        (path, 3, "zz_key"),
+    ]
+    assert str(info.value).splitlines()[0] == (
+        f"{profile}:1: name: unknown key (a profile's name is its file name)"
+    )

@@ -13,6 +13,9 @@ import tempfile
 from pathlib import Path
 
 PRIVATE = 0o600
+"""Only the owner reads it: state, keys, configs that name secrets."""
+READABLE = 0o644
+"""Anyone may read it: ready markers, caches (what a plain ``write_text`` gives)."""
 
 
 def atomic_write(path: Path, text: str, mode: int = PRIVATE) -> None:

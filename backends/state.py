@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from naptha_tui.backends.files import atomic_write
 
 STATE_VERSION = 1
 
@@ -149,11 +149,5 @@ class StateFile:
         return state
 
     def _write(self, state: NodeState) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".servers.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:  # mkstemp creates the file 0600
-                fh.write(json.dumps(state.model_dump(mode="json"), indent=2))
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Replace the file in one rename, mode 0600 (the caller holds the lock)."""
+        atomic_write(self.path, json.dumps(state.model_dump(mode="json"), indent=2))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from naptha_tui.backends.files import READABLE, atomic_write
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.runtime import Runtime, RuntimeProblem, get_runtime
 from naptha_tui.backends.settings import Settings
@@ -432,9 +433,7 @@ class Surfaces:
         except RuntimeProblem as exc:
             return static_surface(str(exc).splitlines()[0])
         self.paths.ensure(self.cache_dir)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(surface.to_json()))
-        tmp.replace(cache)
+        atomic_write(cache, json.dumps(surface.to_json()), READABLE)
         return surface
 
     @staticmethod

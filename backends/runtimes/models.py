@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import READABLE, atomic_write
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.runtime import Progress, Runtime, run_logged
 
@@ -137,8 +138,6 @@ def prepare(paths: Paths, name: str, runtime: Runtime, progress: Progress) -> Pa
         "prepared_at": time.time(),
         "seconds": round(time.monotonic() - started, 1),
     }
-    tmp = root / "prepared.tmp"
-    tmp.write_text(json.dumps(marker, indent=2))
-    tmp.replace(root / "prepared.json")
+    atomic_write(root / "prepared.json", json.dumps(marker, indent=2), READABLE)
     progress(f"model {name} is prepared at {out}")
     return out

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import READABLE, atomic_write
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 
@@ -246,9 +247,7 @@ def install(runtime: Runtime, progress: Progress, force: bool = False) -> Runtim
             "installed_at": time.time(),
             "seconds": round(time.monotonic() - started, 1),
         }
-        tmp = runtime.marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps(marker, indent=2))
-        tmp.replace(runtime.marker)
+        atomic_write(runtime.marker, json.dumps(marker, indent=2), READABLE)
     info = runtime.info()
     progress(f"runtime {spec.name} is ready ({info.version}) at {runtime.root}")
     return info

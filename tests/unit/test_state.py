@@ -4,6 +4,9 @@ import stat
 import threading
 from pathlib import Path
 
+import pytest
+from pydantic_core import PydanticSerializationError
+
 from naptha_tui.backends.state import NodeState, ProcessRecord, StateFile
 
 
@@ -58,3 +61,15 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(state.load().servers) == sorted(f"s{i}" for i in range(20))
+
+
+def test_a_write_that_fails_keeps_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "servers.json")
+    with state.update() as s:
+        s.servers["a"] = record("a")
+    before = state.path.read_text()
+    with pytest.raises(PydanticSerializationError), state.update() as s:
+        s.servers["b"] = record("b").model_copy(update={"default_params": {"x": object()}})
+    assert state.path.read_text() == before
+    assert sorted(state.load().servers) == ["a"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["servers.json", "servers.lock"]

@@ -13,7 +13,11 @@ writes of one line each, so several proxy workers can share the file):
 - ``{"kind": "end", "t", "call_id", "model_group", "deployment", "api_base", "status",
   "latency_ms", "ttft_ms", "tokens_in", "tokens_out", "retries", "stream", "error"}``.
 
-LiteLLM's own health checks (key alias ``litellm-internal-health-check``) are left out.
+LiteLLM's own health checks (key alias ``litellm-internal-health-check``) are left out, and so
+are requests the proxy itself turned away before routing them (a rejected key, its own rate
+limit: LiteLLM sets ``litellm_params.proxy_rejected_before_routing``). LiteLLM still logs those
+as failures, and names the deployment when the model has only one: a client with a wrong key
+would show as that deployment's errors.
 
 Stream shape: LiteLLM 1.108.7 hangs ``usage`` on a chunk whose ``choices`` holds an empty
 delta; vLLM (and OpenAI) send it on a last chunk whose ``choices`` is empty, which is what
@@ -32,6 +36,8 @@ from typing import Any
 
 FEED_ENV = "NAPTHA_ROUTES_FEED"
 HEALTH_CHECK_ALIAS = "litellm-internal-health-check"
+REJECTED_BEFORE_ROUTING = "proxy_rejected_before_routing"
+"""LiteLLM's ``litellm_params`` flag on a call it refused before picking a deployment."""
 FEED_MAX_BYTES = 32 * 1024 * 1024
 """The feed is rotated to ``.1`` past this size (the panel reads both)."""
 
@@ -59,11 +65,18 @@ def is_health_check(kwargs: Mapping[str, Any], payload: Mapping[str, Any] | None
     return HEALTH_CHECK_ALIAS in aliases
 
 
+def never_sent(kwargs: Mapping[str, Any]) -> bool:
+    """Whether the proxy refused this call before routing it to a deployment (e.g. a bad key)."""
+    return _get(kwargs, "litellm_params", REJECTED_BEFORE_ROUTING) is True
+
+
 def start_event(kwargs: Mapping[str, Any], now: float) -> dict[str, Any] | None:
-    """The feed line for a request sent to a deployment (None for health checks)."""
+    """The feed line for a request sent to a deployment (None for health checks and refusals)."""
     payload = kwargs.get("standard_logging_object")
     # the same test as end_event's: a start whose end is dropped would stay "in flight"
-    if is_health_check(kwargs, payload if isinstance(payload, Mapping) else None):
+    if never_sent(kwargs) or is_health_check(
+        kwargs, payload if isinstance(payload, Mapping) else None
+    ):
         return None
     meta = _metadata(kwargs)
     if not kwargs.get("litellm_call_id"):
@@ -88,7 +101,7 @@ def end_event(
     payload = kwargs.get("standard_logging_object")
     if not isinstance(payload, Mapping):
         payload = {}
-    if is_health_check(kwargs, payload):
+    if never_sent(kwargs) or is_health_check(kwargs, payload):
         return None
     meta = _metadata(kwargs)
     t0 = payload.get("startTime")

@@ -131,6 +131,30 @@ def test_health_checks_are_left_out(where: str) -> None:
     assert end_event(kwargs, "failure", None, None) is None
 
 
+def test_requests_refused_before_routing_are_left_out() -> None:
+    # a wrong key naming a one-deployment model: LiteLLM 1.108.7 logs a start and a failed end,
+    # with that deployment's id in the metadata, and flags litellm_params
+    kwargs = litellm_kwargs(error_str="Invalid API key", api_base="", completionStartTime=None)
+    kwargs["litellm_params"]["proxy_rejected_before_routing"] = True
+    kwargs["litellm_no_upstream_llm_call"] = True
+    assert start_event(kwargs, 1.0) is None
+    assert end_event(kwargs, "failure", None, None) is None
+    for flag in (False, None, "true", 1):  # only LiteLLM's own True counts
+        kwargs["litellm_params"]["proxy_rejected_before_routing"] = flag
+        assert start_event(kwargs, 1.0) is not None
+        assert end_event(kwargs, "failure", None, None) is not None
+
+
+async def test_callback_skips_refused_requests(tmp_path: Path) -> None:
+    feed = tmp_path / "routes.jsonl"
+    routes = NapthaRoutes(feed_path=str(feed))
+    kwargs = litellm_kwargs(error_str="Missing API key")
+    kwargs["litellm_params"]["proxy_rejected_before_routing"] = True
+    routes.log_pre_api_call("m", [], kwargs)
+    await routes.async_log_failure_event(kwargs, None, None, None)
+    assert not feed.exists()
+
+
 def test_other_key_aliases_are_logged() -> None:
     kwargs = litellm_kwargs(metadata={"user_api_key_alias": "agent-7"})
     kwargs["litellm_params"]["metadata"]["user_api_key_alias"] = "agent-7"

@@ -43,6 +43,8 @@ from naptha_tui.proxy.process import ProxyManager
 
 MODEL = "smollm2-135m"
 KEY = "sk-bench-" + os.urandom(8).hex()
+SERVER_KEY_ENV = "NAPTHA_BENCH_SERVER_KEY"
+"""The server's key, as every proxy here references it (a server `up` starts has its own)."""
 GOAL = {"added_ms_max": 8.0, "tokens_ratio_min": 0.95}
 
 
@@ -80,7 +82,7 @@ def plain_config(api_base: str) -> dict[str, Any]:
                 "litellm_params": {
                     "model": f"openai/{MODEL}",
                     "api_base": api_base,
-                    "api_key": "none",
+                    "api_key": f"os.environ/{SERVER_KEY_ENV}",
                 },
             }
         ],
@@ -141,7 +143,8 @@ def start_naptha_proxy(
         manager.render = lambda deployments: yaml.safe_dump(  # type: ignore[method-assign]
             render_config(deployments, proxy_settings, hooks=False)
         )
-    asyncio.run(manager.start([Deployment("bench-0", MODEL, api_base)]))
+    deployment = Deployment("bench-0", MODEL, api_base, api_key_env=SERVER_KEY_ENV)
+    asyncio.run(manager.start([deployment]))
     return manager
 
 
@@ -201,6 +204,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (about a minute)")
     parser.add_argument("--server-url", help="an already running vLLM server (no /v1)")
+    parser.add_argument(
+        "--server-key-env",
+        help="with --server-url: the environment variable holding that server's API key",
+    )
     parser.add_argument("--latency-requests", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="throughput rounds per target")
     parser.add_argument(
@@ -226,19 +233,23 @@ def main() -> None:
         try:
             if args.server_url:
                 server = args.server_url.rstrip("/")
+                server_key = os.environ.get(args.server_key_env or "", "none")
             else:
                 say("starting the smollm2-cpu server (about 50 s)...")
                 [plan] = supervisor.plan([supervisor.catalog.get("smollm2-cpu")])
                 record = supervisor.launch(plan)
                 server = f"http://127.0.0.1:{record.port}"
-                asyncio.run(wait_http(f"{server}/v1/models", {}, 600))
+                server_key = supervisor.keys.key(record.name)  # what `launch` gave it
+            os.environ[SERVER_KEY_ENV] = server_key
+            direct_auth = {"Authorization": f"Bearer {server_key}"}
+            asyncio.run(wait_http(f"{server}/v1/models", direct_auth, 600))
             api_base = f"{server}/v1"
             auth = {"Authorization": f"Bearer {KEY}"}
             os.environ["NAPTHA_TUI_PROXY__MASTER_KEY_ENV"] = "NAPTHA_BENCH_KEY"
             os.environ["NAPTHA_BENCH_KEY"] = KEY
             settings = load_settings(paths)
             say(f"starting {2 + len(args.experiments)} proxies side by side...")
-            targets = [Target("direct", server)]
+            targets = [Target("direct", server, direct_auth)]
             managers.append(start_naptha_proxy(paths, settings, 4190, api_base, feed=True))
             targets.append(Target("naptha", "http://127.0.0.1:4190", auth))
             # a second ProxyManager needs its own state dir (one proxy per node)

@@ -15,10 +15,14 @@ from typing import Any
 import yaml
 
 from naptha_tui.backends.settings import ProxySettings
+from naptha_tui.proxy.litellm_auth import MASTER_KEY_ENV
 
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+__all__ = ["AUTH_MODULE", "HOOKS_MODULE", "MASTER_KEY_ENV", "Deployment", "render_config"]
+
 HOOKS_MODULE = "naptha_routes"
 """The callback module copied beside the rendered config (see ``proxy/litellm_hooks.py``)."""
+AUTH_MODULE = "naptha_auth"
+"""The auth hook and backend-key loader copied beside the config (``proxy/litellm_auth.py``)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ def render_config(
     Args:
         deployments: every backend, local and remote; settings' cloud models are added here.
         settings: routing, retries, cooldown and limits (defaults when None).
-        hooks: load naptha's callback module (routing feed, stream shape).
+        hooks: load naptha's modules copied beside the config: the callback (routing feed,
+            stream shape) and the auth hook (401 for a wrong or missing key).
     """
     settings = settings or ProxySettings()
     everything = [*deployments, *cloud_deployments(settings)]
@@ -94,7 +99,10 @@ def render_config(
     }
     if hooks:
         litellm_settings["callbacks"] = [f"{HOOKS_MODULE}.handler"]
+    # LiteLLM refuses to start without a master key; with custom_auth it checks none itself
     general: dict[str, Any] = {"master_key": f"os.environ/{MASTER_KEY_ENV}"}
+    if hooks:
+        general["custom_auth"] = f"{AUTH_MODULE}.user_api_key_auth"
     if settings.max_parallel_requests is not None:
         general["global_max_parallel_requests"] = settings.max_parallel_requests
     return {

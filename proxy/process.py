@@ -33,17 +33,20 @@ from naptha_tui.backends.servers.ports import check_free, is_loopback
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 from naptha_tui.proxy.config import (
+    AUTH_MODULE,
     HOOKS_MODULE,
     MASTER_KEY_ENV,
     Deployment,
     dump_config,
     render_config,
 )
+from naptha_tui.proxy.litellm_auth import KEYS_DIR_ENV
 
 ProxyState = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
 StartOutcome = Literal["started", "reloaded", "unchanged"]
 FEED_ENV = "NAPTHA_ROUTES_FEED"  # read by litellm_hooks.py inside the proxy
-KEYS_DIR_ENV = "NAPTHA_KEYS_DIR"  # litellm_hooks.py loads the servers' keys from here
+# modules copied beside the rendered config: shipped file -> the name the config imports
+PROXY_MODULES = {"litellm_hooks.py": HOOKS_MODULE, "litellm_auth.py": AUTH_MODULE}
 
 
 class ProxyProblem(NapthaError):
@@ -134,12 +137,18 @@ class ProxyManager:
         atomic_write(self.config_file, text)
 
     def install_hooks(self) -> None:
-        """Copy the callback module beside the config, where LiteLLM looks for it."""
-        source = importlib.resources.files("naptha_tui.proxy").joinpath("litellm_hooks.py")
-        target = self.dir / f"{HOOKS_MODULE}.py"
-        text = source.read_text()
-        if not same_text(target, text):
-            atomic_write(target, text)
+        """Copy the callback and auth modules beside the config, where LiteLLM imports them.
+
+        A module LiteLLM cannot import stops every worker from booting, so this runs before
+        every start and every reload.
+        """
+        self.paths.ensure(self.dir, private=True)
+        package = importlib.resources.files("naptha_tui.proxy")
+        for shipped, module in PROXY_MODULES.items():
+            text = package.joinpath(shipped).read_text()
+            target = self.dir / f"{module}.py"
+            if not same_text(target, text):
+                atomic_write(target, text)
 
     def argv(self, runtime_bin: Path) -> list[str]:
         """The proxy's command line."""
@@ -199,10 +208,12 @@ class ProxyManager:
         key = self.master_key()
         self.write_config(new_text)
         self.install_hooks()
-        keys = ServerKeys(self.paths)
         env = dict(os.environ)
-        env.update(keys.environ())  # the servers' keys, as the config's os.environ/ references
-        env[KEYS_DIR_ENV] = str(keys.dir)  # ... and for keys made after this start (reloads)
+        # each worker loads the servers' keys before it resolves the config's os.environ/
+        # references, so a server started after the proxy is reached after a reload
+        env[KEYS_DIR_ENV] = str(ServerKeys(self.paths).dir)
+        env["LITELLM_WORKER_STARTUP_HOOKS"] = f"{AUTH_MODULE}:load_backend_keys"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.dir), env.get("PYTHONPATH")]))
         env[MASTER_KEY_ENV] = key
         env[FEED_ENV] = str(self.feed_file)
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # else it fetches a cost map at start

@@ -20,7 +20,7 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.health import Probe, probe
-from naptha_tui.backends.servers.keys import ServerKeys
+from naptha_tui.backends.servers.keys import ServerKeys, key_env
 from naptha_tui.backends.servers.managed import (
     ManagedProcess,
     Spawn,
@@ -29,7 +29,7 @@ from naptha_tui.backends.servers.managed import (
     state_file,
 )
 from naptha_tui.backends.servers.ports import allocate, check_free
-from naptha_tui.backends.servers.vllm import LaunchPlan, check_host, plan_launch
+from naptha_tui.backends.servers.vllm import LaunchPlan, PresetProblem, check_host, plan_launch
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 
@@ -124,10 +124,19 @@ class Supervisor:
         if state.proxy is not None:
             taken.add(state.proxy.port)
         plans: list[LaunchPlan] = []
+        key_names = {key_env(n): n for n in state.servers}
         for preset in presets:
             check_host(preset)
             runtime = get_runtime(preset.runtime, self.paths, self.settings)
             for i, name in enumerate(preset.instance_names()):
+                other = key_names.setdefault(key_env(name), name)
+                if other != name:
+                    raise PresetProblem(
+                        preset,
+                        "name",
+                        f"server {name} would share its key variable {key_env(name)} with "
+                        f"server {other}; rename one of the presets",
+                    )
                 if name in live:
                     raise ServerAlreadyRunning(
                         f"server {name} is already running (pid {live[name].pid}, "

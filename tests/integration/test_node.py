@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import psutil
 import pytest
 
+from tests.conftest import FAKE_VLLM
 from tests.integration.common import (
     Panel,
     install_node,
@@ -139,12 +141,98 @@ def test_response_format_json_schema(env: dict[str, str], started_by_panel: obje
     jsonschema.validate(json.loads(answer["choices"][0]["message"]["content"]), schema)
 
 
+PROXY_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/chat/completions")
+
+
+def test_the_proxy_door_is_locked(env: dict[str, str], started_by_panel: object) -> None:
+    base = f"http://127.0.0.1:{PROXY_PORT}"
+    body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
+    for route in PROXY_ROUTES:
+        for headers in ({}, {"Authorization": "Bearer sk-wrong"}, {"Authorization": "Bearer "}):
+            if route.endswith("models"):
+                got = httpx.get(f"{base}{route}", headers=headers, timeout=30)
+            else:
+                got = httpx.post(f"{base}{route}", headers=headers, json=body, timeout=30)
+            assert got.status_code == 401, (route, headers, got.status_code, got.text)
+            assert "key" in got.text.lower(), got.text  # says what is wrong
+    with proxy_client(env) as http:
+        assert http.get("/models").status_code == 200
+
+
+def test_servers_have_their_own_key(env: dict[str, str], started_by_panel: object) -> None:
+    state = Path(env["NAPTHA_TUI_STATE_DIR"])
+    [server] = status(env)["servers"]
+    direct = f"http://127.0.0.1:{server['port']}/v1"
+    body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
+    assert httpx.get(f"{direct}/models", timeout=30).status_code == 401
+    assert httpx.post(f"{direct}/chat/completions", json=body, timeout=30).status_code == 401
+    with proxy_client(env) as http:  # the proxy's own key does not open the server either
+        assert httpx.get(f"{direct}/models", headers=http.headers, timeout=30).status_code == 401
+    key_file = state / "keys" / "smollm2-cpu.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    key = key_file.read_text().strip()
+    auth = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{direct}/models", headers=auth, timeout=30).status_code == 200
+    config = (state / "proxy" / "litellm.yaml").read_text()
+    assert key not in config and "os.environ/NAPTHA_KEY_SMOLLM2_CPU" in config
+    assert key not in " ".join(psutil.Process(server["pid"]).cmdline())
+    logs = state / "logs"
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700
+    for log in logs.iterdir():
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600, log
+
+
+def test_a_server_added_to_a_running_proxy_is_reached_with_its_new_key(
+    env: dict[str, str], started_by_panel: object
+) -> None:
+    """The proxy started before this server's key existed; its reload must still find it."""
+    config = Path(env["NAPTHA_TUI_CONFIG_DIR"])
+    (config / "config.yaml").write_text(f"runtimes:\n  fake:\n    executable: {FAKE_VLLM}\n")
+    (config / "presets").mkdir(parents=True, exist_ok=True)
+    (config / "presets" / "late.yaml").write_text(
+        "model: org/late\nruntime: fake\nserved_model_name: late-model\n"
+    )
+    proxy_pid = status(env)["proxy"]["pid"]
+    done = run_cli(env, "up", "late", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "proxy: reloaded" in done.stdout
+    assert status(env)["proxy"]["pid"] == proxy_pid  # a graceful reload, not a restart
+    with proxy_client(env) as http:
+        got = http.post(
+            "/chat/completions",
+            json={"model": "late-model", "messages": [{"role": "user", "content": "Hi"}]},
+        )
+    assert got.status_code == 200, got.text
+    assert got.headers["x-litellm-model-id"] == "late"
+    done = run_cli(env, "down", "late", timeout=120)
+    assert done.returncode == 0, done.stderr
+    (config / "config.yaml").unlink()
+
+
 def test_up_again_is_idempotent(env: dict[str, str], started_by_panel: object) -> None:
     started = time.monotonic()
     done = run_cli(env, "up", "smollm2-cpu", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "smollm2-cpu: already running" in done.stdout
     assert time.monotonic() - started < 60
+
+
+def test_unreadable_state_file_re_adopts_the_running_node(
+    env: dict[str, str], started_by_panel: object
+) -> None:
+    before = status(env)
+    state_file = Path(env["NAPTHA_TUI_STATE_DIR"]) / "servers.json"
+    state_file.write_text('{"version": 1, "servers": {"smollm2-cpu": {"name": ')  # torn write
+    done = run_cli(env, "status", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "warning: state file" in done.stderr and "smollm2-cpu" in done.stderr, done.stderr
+    assert "no servers" not in done.stdout
+    after = status(env)  # the fresh file is valid: no warning any more
+    assert after["warnings"] == [] and json.loads(state_file.read_text())["servers"]
+    assert [s["pid"] for s in after["servers"]] == [s["pid"] for s in before["servers"]]
+    assert after["proxy"]["pid"] == before["proxy"]["pid"] and node_ready(after)
+    assert state_file.with_suffix(".corrupt").exists()
 
 
 def test_down_leaves_nothing(env: dict[str, str], started_by_panel: object) -> None:

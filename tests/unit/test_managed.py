@@ -193,3 +193,21 @@ async def test_poll_until_returns_the_settled_or_last_result() -> None:
 
     assert await poll_until(poll, lambda n: n == 3, timeout=5, poll_s=0) == 3
     assert await poll_until(poll, lambda n: False, timeout=0, poll_s=0) == 4
+
+
+@pytest.mark.parametrize(
+    "name", ["smollm2-cpu", "smollm2-cpu-x2-0", "a.b_c-9", "qwen2.5-7b", "x", "late"]
+)
+def test_the_node_and_the_proxys_loader_name_key_variables_alike(name: str) -> None:
+    # the loader runs inside LiteLLM (no naptha_tui there), so it has its own copy of the rule
+    from naptha_tui.proxy.litellm_auth import key_env_name
+
+    assert key_env(name) == key_env_name(name)
+
+
+def test_servers_whose_key_variables_would_clash_are_refused(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
+    sup = Supervisor(paths, fake_runtime_settings)
+    with pytest.raises(PresetProblem, match=r"a_b.yaml: name: server a_b would share its key"):
+        sup.plan([preset(paths, "a-b"), preset(paths, "a_b")])

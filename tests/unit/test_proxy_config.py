@@ -231,6 +231,7 @@ def test_hooks_and_parallel_limit() -> None:
     }
     assert config["general_settings"] == {
         "master_key": "os.environ/LITELLM_MASTER_KEY",
+        "custom_auth": "naptha_auth.user_api_key_auth",
         "global_max_parallel_requests": 8,
     }
 

@@ -171,3 +171,16 @@ def test_cli_refuses_a_public_bind_with_a_bad_key(
     assert "password123" not in done.stderr + done.stdout
     assert_nothing_started(paths)
     assert not (paths.state_dir / "proxy").exists()
+
+
+def test_install_hooks_copies_the_auth_module_the_config_names(
+    paths: Paths, settings: Settings
+) -> None:
+    pm = ProxyManager(paths, settings)
+    pm.install_hooks()
+    config = yaml.safe_load(pm.render([]))
+    module, _, function = config["general_settings"]["custom_auth"].partition(".")
+    copied = (pm.dir / f"{module}.py").read_text()
+    assert f"async def {function}(" in copied
+    assert "load_backend_keys" in copied and (pm.dir / "naptha_routes.py").is_file()
+    assert "from naptha_tui" not in copied and "import naptha_tui" not in copied  # standalone

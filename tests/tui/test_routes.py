@@ -18,12 +18,7 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import NodeStatus
 from naptha_tui.tui.app import make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen
-from naptha_tui.tui.screens.routes import (
-    RoutesScreen,
-    health,
-    metrics_summary,
-    short_error,
-)
+from naptha_tui.tui.screens.routes import RoutesScreen, health, metrics_summary
 from tests.fakes.node import FakeGpu, FakeNode, fake_host, server
 from tests.tui.test_dashboard import until
 
@@ -257,15 +252,6 @@ def test_health_of_a_deployment(deployment: str, expected: str) -> None:
     }
     assert health(deployment, servers) == expected
     assert health(deployment, None) == ("cloud" if expected == "cloud" else "-")
-
-
-def test_short_error_drops_litellm_repetition_and_cuts() -> None:
-    assert short_error(REFUSED, 200) == (
-        "APIConnectionError: OpenAIException - Connection error. Received Model Group=smollm2-135m"
-    )
-    assert short_error(REFUSED, 20) == "APIConnectionError:…"
-    assert short_error("Timeout: read timed out", 40) == "Timeout: read timed out"
-    assert short_error(None, 10) == short_error("  \n", 10) == ""
 
 
 def test_metrics_summary_names_what_it_knows() -> None:

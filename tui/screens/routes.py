@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.proxy.routes import DeploymentRow, RouteEvent, RoutingStats, load_feed
+from naptha_tui.tui.format import ROUTE_HEADER, ms, route_cells, short_error
 from naptha_tui.tui.messages import NodeSampled
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.server_table import STATUS_STYLE
@@ -37,17 +38,10 @@ DEPLOYMENT_COLUMNS = (
     ("P95 MS", "p95"),
     ("LAST ERROR", "last_error"),
 )
-RECENT_COLUMNS = (
-    ("TIME", "time"),
-    ("MODEL GROUP", "model_group"),
-    ("DEPLOYMENT", "deployment"),
-    ("STATUS", "status"),
-    ("MS", "latency"),
-    ("TTFT MS", "ttft"),
-    ("IN/OUT", "tokens"),
-    ("RETRIES", "retries"),
-    ("ERROR", "error"),
+RECENT_COLUMNS = tuple(
+    (label, label.lower().replace(" ", "-").replace("/", "-")) for label in (*ROUTE_HEADER, "ERROR")
 )
+STATUS_COLUMN, RETRIES_COLUMN = ROUTE_HEADER.index("STATUS"), ROUTE_HEADER.index("RETRIES")
 RECENT_MAX = 200
 MIN_ERROR_WIDTH = 16
 # LiteLLM's Prometheus counters worth a word in the status line, first name found wins
@@ -84,22 +78,6 @@ class ProxyMetricsRead(Message):
         return isinstance(message, ProxyMetricsRead)
 
 
-def short_error(text: str | None, width: int) -> str:
-    """The first line of an error, without LiteLLM's repeated class name, cut to ``width``.
-
-    ``litellm.APIConnectionError: APIConnectionError: OpenAIException - Connection error.``
-    becomes ``APIConnectionError: OpenAIException - Connection error.``
-    """
-    lines = (text or "").strip().splitlines()
-    line = lines[0].removeprefix("litellm.") if lines else ""
-    head, sep, rest = line.partition(": ")
-    if sep and rest.startswith(head + ": "):
-        line = rest
-    cut = Text(line)
-    cut.truncate(width, overflow="ellipsis")
-    return cut.plain
-
-
 def error_width(
     table: DataTable[Any], columns: tuple[tuple[str, str], ...], rows: list[list[Text]]
 ) -> int:
@@ -112,14 +90,6 @@ def error_width(
     )
     room = table.size.width - table.styles.scrollbar_size_vertical - used - pad
     return max(room, MIN_ERROR_WIDTH)
-
-
-def ms(value: float | None) -> str:
-    return f"{value:.0f}" if value is not None else "-"
-
-
-def count(value: int | None) -> str:
-    return str(value) if value is not None else "-"
 
 
 def health(deployment: str, servers: dict[str, ServerStatus] | None) -> str:
@@ -296,19 +266,14 @@ class RoutesScreen(NapthaScreen):
         if events is not None:
             self._recent = events
         table: DataTable[str | Text] = self.query_one("#recent", DataTable)
-        rows = [
-            [
-                Text(datetime.fromtimestamp(e.t, self.tz).strftime("%H:%M:%S")),
-                Text(e.model_group or "-"),
-                Text(e.deployment or "-"),
-                Text(e.status, style="green" if e.status == "success" else "bold red"),
-                Text(ms(e.latency_ms)),
-                Text(ms(e.ttft_ms)),
-                Text(f"{count(e.tokens_in)}/{count(e.tokens_out)}"),
-                Text(str(e.retries), style="yellow" if e.retries else ""),
-            ]
-            for e in self._recent
-        ]
+        rows = []
+        for e in self._recent:
+            styles = {
+                STATUS_COLUMN: "green" if e.status == "success" else "bold red",
+                RETRIES_COLUMN: "yellow" if e.retries else "",
+            }
+            plain = route_cells(e, self.tz)
+            rows.append([Text(c, style=styles.get(i, "")) for i, c in enumerate(plain)])
         width = error_width(table, RECENT_COLUMNS, rows)
         table.clear()
         for e, cells in zip(self._recent, rows, strict=True):

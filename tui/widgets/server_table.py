@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.tui.format import age
 
 STATUS_STYLE = {
     "ready": "bold green",
@@ -15,15 +16,6 @@ STATUS_STYLE = {
     "stopped": "dim",
 }
 COLUMNS = ("name", "model", "runtime", "port", "status", "uptime", "reason")
-
-
-def format_uptime(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 60}m{s % 60:02d}s"
 
 
 class ServerTable(DataTable[str | Text]):
@@ -59,7 +51,7 @@ class ServerTable(DataTable[str | Text]):
                 s.runtime or "-",
                 str(s.port),
                 Text(s.status, style=STATUS_STYLE.get(s.status, "")),
-                format_uptime(s.uptime_s),
+                age(s.uptime_s),
                 Text(reason[:80], style="red" if s.status in ("crashed", "unhealthy") else "dim"),
                 key=s.name,
             )

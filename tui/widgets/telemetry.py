@@ -7,8 +7,7 @@ from textual.widgets import Static
 from naptha_tui.backends.telemetry.gpu import GpuReport, GpuUnavailable
 from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.proxy.process import ProxyStatus
-
-GIB = 1024**3
+from naptha_tui.tui.format import gib
 
 
 def bar(fraction: float, width: int = 20) -> str:
@@ -24,7 +23,7 @@ class HostPanel(Static):
         self.update(
             f"[b]Host[/b]  {s.cpu_count} CPU  load {s.load_1m:.2f}\n"
             f"CPU {bar(s.cpu_pct / 100)} {s.cpu_pct:5.1f}%\n"
-            f"RAM {bar(mem)} {s.memory_used / GIB:5.1f}/{s.memory_total / GIB:.1f} GiB"
+            f"RAM {bar(mem)} {gib(s.memory_used, s.memory_total)}"
         )
 
 
@@ -39,7 +38,7 @@ class GpuPanel(Static):
         for g in report:
             if g.memory_total and g.memory_used is not None:
                 frac = g.memory_used / g.memory_total
-                mem = f"{bar(frac)} {g.memory_used / GIB:5.1f}/{g.memory_total / GIB:.1f} GiB"
+                mem = f"{bar(frac)} {gib(g.memory_used, g.memory_total)}"
             else:
                 mem = "memory N/A"
             util = f"{g.utilization_pct}%" if g.utilization_pct is not None else "N/A"

@@ -1,0 +1,103 @@
+"""The one formatting module the command line and the widgets share."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta, timezone
+
+import pytest
+from rich.cells import cell_len
+
+from naptha_tui.proxy.routes import RouteEvent
+from naptha_tui.tui.format import (
+    ROUTE_HEADER,
+    age,
+    clock,
+    count,
+    gib,
+    ms,
+    route_cells,
+    short_error,
+    table,
+    tokens,
+)
+
+GIB = 1024**3
+REFUSED = (
+    "litellm.APIConnectionError: APIConnectionError: OpenAIException - Connection error. "
+    "Received Model Group=smollm2-135m\nAvailable Model Group Fallbacks=None"
+)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "-"), (0, "0m00s"), (59.9, "0m59s"), (247, "4m07s"), (3599, "59m59s"),
+     (3600, "1h00m"), (7500, "2h05m"), (90061, "25h01m")],
+)  # fmt: skip
+def test_age(seconds: float | None, text: str) -> None:
+    assert age(seconds) == text
+
+
+def test_unknown_figures_are_a_dash_and_zero_is_zero() -> None:
+    assert (ms(None), ms(608.85), ms(0.0), ms(1204.5)) == ("-", "609", "0", "1204")
+    assert (count(None), count(0), count(12)) == ("-", "0", "12")
+    assert tokens(7, 3) == "7/3" and tokens(None, None) == "-/-" and tokens(0, None) == "0/-"
+
+
+def test_clock_in_a_given_zone() -> None:
+    t = 1795533902.2544  # 2026-11-24 15:25:02 UTC
+    assert clock(t, UTC) == "15:25:02"
+    assert clock(t, timezone(timedelta(hours=-5))) == "10:25:02"
+
+
+def test_gib_pads_the_used_part() -> None:
+    assert gib(int(6.5 * GIB), 24 * GIB) == "  6.5/24.0 GiB"
+    assert gib(62 * GIB, 80 * GIB) == " 62.0/80.0 GiB"
+
+
+def test_table_aligns_columns_and_strips_trailing_blanks() -> None:
+    text = table([("a", 1, ""), ("long-name", 22, "x")], ("NAME", "N", "NOTE"))
+    assert text.splitlines() == [
+        "NAME       N   NOTE",
+        "a          1",
+        "long-name  22  x",
+    ]
+
+
+def test_route_cells_match_the_header() -> None:
+    event = RouteEvent(
+        t=1795533902.2544,
+        model_group=None,
+        deployment="smollm2-cpu",
+        api_base=None,
+        status="failure",
+        latency_ms=31.7,
+        ttft_ms=None,
+        tokens_in=None,
+        tokens_out=None,
+        retries=2,
+        stream=False,
+        error=REFUSED,
+        call_id="c",
+    )
+    cells = route_cells(event, UTC)
+    assert dict(zip(ROUTE_HEADER, cells, strict=True)) == {
+        "TIME": "15:25:02",
+        "MODEL GROUP": "-",
+        "DEPLOYMENT": "smollm2-cpu",
+        "STATUS": "failure",
+        "MS": "32",
+        "TTFT MS": "-",
+        "IN/OUT": "-/-",
+        "RETRIES": "2",
+    }
+
+
+def test_short_error_drops_litellm_repetition_and_cuts() -> None:
+    assert short_error(REFUSED, 200) == (
+        "APIConnectionError: OpenAIException - Connection error. Received Model Group=smollm2-135m"
+    )
+    assert short_error(REFUSED, 20) == "APIConnectionError:…"
+    assert short_error("Timeout: read timed out", 40) == "Timeout: read timed out"
+    assert short_error(None, 10) == short_error("  \n", 10) == ""
+    wide = short_error("délai 超时 dépassé", 8)  # cut by terminal cells, not characters
+    assert cell_len(wide) == 8 and wide.startswith("délai") and wide.endswith("…")

@@ -148,7 +148,11 @@ def test_the_proxy_door_is_locked(env: dict[str, str], started_by_panel: object)
     base = f"http://127.0.0.1:{PROXY_PORT}"
     body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
     for route in PROXY_ROUTES:
-        for headers in ({}, {"Authorization": "Bearer sk-wrong"}, {"Authorization": "Bearer "}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer sk-wrong"},
+            {"Authorization": "Basic c2stYQ=="},
+        ):
             if route.endswith("models"):
                 got = httpx.get(f"{base}{route}", headers=headers, timeout=30)
             else:
@@ -188,8 +192,8 @@ def test_a_server_added_to_a_running_proxy_is_reached_with_its_new_key(
 ) -> None:
     """The proxy started before this server's key existed; its reload must still find it."""
     config = Path(env["NAPTHA_TUI_CONFIG_DIR"])
-    (config / "config.yaml").write_text(f"runtimes:\n  fake:\n    executable: {FAKE_VLLM}\n")
     (config / "presets").mkdir(parents=True, exist_ok=True)
+    (config / "config.yaml").write_text(f"runtimes:\n  fake:\n    executable: {FAKE_VLLM}\n")
     (config / "presets" / "late.yaml").write_text(
         "model: org/late\nruntime: fake\nserved_model_name: late-model\n"
     )

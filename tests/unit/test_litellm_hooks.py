@@ -25,6 +25,7 @@ from naptha_tui.proxy.litellm_hooks import (
     end_event,
     start_event,
 )
+from naptha_tui.proxy.process import PROXY_MODULES
 from naptha_tui.proxy.routes import RouteEvent, RouteStart, parse_line
 
 # --- feed events -----------------------------------------------------------------------------
@@ -352,9 +353,10 @@ async def test_callback_feed_path_from_the_environment(
     assert quiet.feed.written == 0
 
 
-def test_module_imports_only_the_standard_library_and_litellm() -> None:
-    # it runs as naptha_routes.py inside the proxy's venv, where naptha_tui is not installed
-    tree = ast.parse(Path(litellm_hooks.__file__).read_text())
+@pytest.mark.parametrize("shipped", sorted(PROXY_MODULES))
+def test_module_imports_only_the_standard_library_and_litellm(shipped: str) -> None:
+    # each runs beside the config inside the proxy's venv, where naptha_tui is not installed
+    tree = ast.parse((Path(litellm_hooks.__file__).parent / shipped).read_text())
     roots = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -362,4 +364,7 @@ def test_module_imports_only_the_standard_library_and_litellm() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             roots.add(node.module.split(".")[0])
     assert roots - set(sys.stdlib_module_names) == {"litellm"}
+
+
+def test_the_callback_the_config_names_is_an_instance() -> None:
     assert isinstance(litellm_hooks.handler, NapthaRoutes)

@@ -49,6 +49,9 @@ def proxy(status: str = "ready", models: tuple[str, ...] = ("smollm2-135m",)) ->
 class FakeNode:
     """Implements the panel's NodeControl; records what the panel asked for."""
 
+    warnings: tuple[str, ...] = ()
+    """What ``status`` reports besides servers and proxy (an unreadable state file...)."""
+
     def __init__(
         self,
         servers: Sequence[ServerStatus] = (),
@@ -66,7 +69,7 @@ class FakeNode:
         self.metrics = metrics
 
     async def status(self) -> NodeStatus:
-        return NodeStatus(list(self.servers), self.proxy_status)
+        return NodeStatus(list(self.servers), self.proxy_status, tuple(self.warnings))
 
     async def up(self, presets: Sequence[Preset], progress: Progress) -> NodeStatus:
         for p in presets:

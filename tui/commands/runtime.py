@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared, prepare
@@ -14,9 +13,7 @@ from naptha_tui.tui.format import table
 
 
 def runtime_install(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    started = time.monotonic()
     info = install(get_runtime(args.name, paths, settings), say, force=args.force)
-    say(f"({time.monotonic() - started:.1f} s)")
     return 0 if info.ready else 1
 
 
@@ -41,9 +38,7 @@ def runtime_status(args: argparse.Namespace, paths: Paths, settings: Settings) -
 
 
 def model_prepare(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    started = time.monotonic()
     prepare(paths, args.name, get_runtime(args.runtime, paths, settings), say)
-    say(f"({time.monotonic() - started:.1f} s)")
     return 0
 
 

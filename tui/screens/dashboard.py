@@ -9,9 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Log
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
-from naptha_tui.backends.errors import NapthaError
 from naptha_tui.tui.messages import ActivityNoted, GpuSampled, HostSampled, NodeSampled
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.screens.log import LogScreen
@@ -122,14 +121,9 @@ class DashboardScreen(NapthaScreen):
     def note_activity(self, message: ActivityNoted) -> None:
         self.query_one(Log).write_line(message.line)
 
-    @on(Worker.StateChanged)
-    def report_failure(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        text = str(error) if isinstance(error, NapthaError) else f"{type(error).__name__}: {error}"
+    def show_failure(self, text: str, title: str) -> None:
         self.query_one(Log).write_line(f"error: {text}")
-        self.notify(text, title=event.worker.description or "error", severity="error", timeout=10)
+        super().show_failure(text, title)
 
     # -- actions ------------------------------------------------------------------------
     def _selected(self) -> str | None:

@@ -16,9 +16,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
-from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.proxy.routes import DeploymentRow, RouteEvent, RoutingStats, load_feed
 from naptha_tui.tui.format import ROUTE_HEADER, ms, route_cells, short_error
@@ -220,15 +219,10 @@ class RoutesScreen(NapthaScreen):
         self._metrics_line = metrics_summary(message.metrics)
         self.show_status()
 
-    @on(Worker.StateChanged)
-    def report_failure(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        text = str(error) if isinstance(error, NapthaError) else f"{type(error).__name__}: {error}"
+    def show_failure(self, text: str, title: str) -> None:
         if text != self._last_error:  # polling repeats a failure; say it once
             self._last_error = text
-            self.notify(text, title=event.worker.description or "error", severity="error")
+            super().show_failure(text, title)
 
     def on_resize(self) -> None:
         self.show_deployments()

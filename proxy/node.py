@@ -171,7 +171,8 @@ class Node:
 
     async def remote_status(self, record: RemoteRecord) -> ServerStatus:
         """Probe a remote node (its /models, and /metrics when it is vLLM)."""
-        seen = await probe_remote(self.client, record.base_url, record.api_key_env)
+        key = self.supervisor.keys.lookup(record.api_key_env)
+        seen = await probe_remote(self.client, record.base_url, record.api_key_env, key)
         missing = [m for m in record.models if m not in seen.models]
         reason = seen.error or (f"does not list {', '.join(missing)}" if missing else None)
         return ServerStatus(

@@ -72,13 +72,16 @@ def metric_totals(text: str, prefix: str) -> dict[str, float]:
 
 
 async def probe_remote(
-    client: httpx.AsyncClient, base_url: str, api_key_env: str | None
+    client: httpx.AsyncClient, base_url: str, api_key_env: str | None, key: str | None = None
 ) -> RemoteProbe:
     """``GET {base_url}/models`` (with the key from ``api_key_env``), then /metrics if any.
 
-    Never raises: an unreachable node is a probe with ``healthy=False`` and the reason.
+    ``key``, when given, is that variable's value already looked up (a generated server key
+    lives in a key file, not in this process's environment). Never raises: an unreachable node
+    is a probe with ``healthy=False`` and the reason.
     """
-    key = os.environ.get(api_key_env, "") if api_key_env else ""
+    if key is None:
+        key = os.environ.get(api_key_env, "") if api_key_env else ""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         listing = await client.get(f"{base_url.rstrip('/')}/models", headers=headers)

@@ -160,9 +160,12 @@ def test_remote_node_is_routed_and_monitored_and_reload_keeps_streams(
     config_dir = Path(env["NAPTHA_TUI_CONFIG_DIR"]) / "presets"
     config_dir.mkdir(parents=True, exist_ok=True)
     instance0 = next(s for s in status(env)["servers"] if s["name"] == NAMES[0])
-    # another "node": instance 0's own endpoint, reached as a remote
+    # another "node": instance 0's own endpoint, reached as a remote with instance 0's key
+    # (the proxy's workers load generated keys at each reload; an operator's variable must be
+    # in the proxy's environment when it starts)
     (config_dir / "peer.yaml").write_text(
         f"kind: remote\nbase_url: {instance0['base_url']}\nmodels: [{MODEL}]\n"
+        "api_key_env: NAPTHA_KEY_SMOLLM2_CPU_X2_0\n"
     )
     (config_dir / "gone.yaml").write_text(
         "kind: remote\nbase_url: http://127.0.0.1:9/v1\nmodels: [elsewhere-7b]\n"
@@ -341,8 +344,15 @@ def test_vllm_bench_counts_the_same_tokens_direct_and_through_proxy(
         "--seed",
         "7",
     ]
+    server_key = (node.paths.state_dir / "keys" / f"{NAMES[0]}.key").read_text().strip()
     direct = vllm_bench(
-        runtime, direct_url.removesuffix("/v1"), MODEL, tokenizer, tmp_path / "d.json", workload
+        runtime,
+        direct_url.removesuffix("/v1"),
+        MODEL,
+        tokenizer,
+        tmp_path / "d.json",
+        workload,
+        api_key=server_key,
     )
     proxied = vllm_bench(
         runtime,

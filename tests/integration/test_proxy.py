@@ -141,14 +141,18 @@ def test_stream_carries_usage_on_a_last_chunk_without_choices(env: dict[str, str
         assert all(c.get("usage") is None for c in chunks[:-1])
         deltas = [ch["delta"] for c in chunks[:-1] for ch in c["choices"]]
         assert any(ch.get("finish_reason") for c in chunks for ch in c["choices"])
-        if extra:  # tool-call deltas survive, and their arguments add up to JSON
+        if extra:  # tool-call deltas survive, and each call's arguments add up to JSON
             calls = [t for d in deltas for t in d.get("tool_calls") or []]
             assert any((t.get("function") or {}).get("name") == "get_weather" for t in calls)
-            args = "".join((t.get("function") or {}).get("arguments") or "" for t in calls)
+            args: dict[int, str] = {}  # "required" may give several calls (parallel ones)
+            for t in calls:
+                piece = (t.get("function") or {}).get("arguments") or ""
+                args[t["index"]] = args.get(t["index"], "") + piece
             finish = [ch.get("finish_reason") for c in chunks for ch in c["choices"]]
-            if "length" not in finish:
-                assert isinstance(json.loads(args), dict)
-            assert args.lstrip().startswith("{")
+            for text in args.values():
+                if "length" not in finish:
+                    assert isinstance(json.loads(text), dict), args
+                assert text.lstrip().startswith("{"), args
         else:
             assert "".join(d.get("content") or "" for d in deltas).strip()
 
@@ -284,7 +288,12 @@ def test_restarted_instance_gets_traffic_again(env: dict[str, str]) -> None:
 def test_thousand_concurrent_requests_complete_or_are_refused_clearly(
     env: dict[str, str],
 ) -> None:
-    bound_s = 300.0
+    """Every request ends in time: answered, or refused with 429/503 (never a hang or a 500).
+
+    "In time" follows this machine: vLLM-CPU's speed varies about tenfold between days on the
+    same kind of 2-core machine (benchmarks/README.md), so the bound is 2.5 times what 1,000
+    requests take at the rate measured just before the burst, and at least 300 s.
+    """
 
     async def one(http: httpx.AsyncClient, i: int) -> tuple[int | str, float]:
         started = time.monotonic()
@@ -301,16 +310,21 @@ def test_thousand_concurrent_requests_complete_or_are_refused_clearly(
         except httpx.HTTPError as exc:
             return repr(exc), time.monotonic() - started
 
-    async def burst() -> list[tuple[int | str, float]]:
+    async def burst(n: int, bound_s: float) -> list[tuple[int | str, float]]:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{PROXY_PORT}/v1",
             headers={"Authorization": f"Bearer {master_key(env)}"},
             timeout=bound_s,
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=1000),
         ) as http:
-            return await asyncio.gather(*(one(http, i) for i in range(1000)))
+            return await asyncio.gather(*(one(http, i) for i in range(n)))
 
-    results = asyncio.run(burst())
+    started = time.monotonic()
+    probe = asyncio.run(burst(16, 600))
+    assert {code for code, _ in probe} == {200}, probe
+    rate = 16 / (time.monotonic() - started)
+    bound_s = max(300.0, 2.5 * 1000 / rate)
+    results = asyncio.run(burst(1000, bound_s))
     codes = Counter(code for code, _ in results)
     assert len(results) == 1000
     assert set(codes) <= {200, 429, 503}, codes

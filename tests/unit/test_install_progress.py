@@ -259,7 +259,10 @@ def make_venv(tmp_path: Path, exit_code: int) -> tuple[subprocess.CompletedProce
     python.write_text(FAKE_VENV_PYTHON)
     python.chmod(python.stat().st_mode | stat.S_IXUSR)
     venv = tmp_path / "venv"
-    env = {**os.environ, "FAKE_PIP_LINES": "2000", "FAKE_PIP_EXIT": str(exit_code)}
+    # run as a top-level make even under `make test` (a nested one says make[1]: ...)
+    outer = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
+    env |= {"FAKE_PIP_LINES": "2000", "FAKE_PIP_EXIT": str(exit_code)}
     done = subprocess.run(
         [
             "make",

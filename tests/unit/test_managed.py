@@ -136,12 +136,15 @@ def test_chosen_key_opens_every_interface(
     assert plan.api_key_env == "FAKE_CHOSEN_KEY" and "VLLM_API_KEY" not in plan.env
 
 
-def test_children_carry_the_node_mark_and_their_record(
+async def test_children_carry_the_node_mark_and_their_record(
     paths: Paths, fake_runtime_settings: Settings
 ) -> None:
     sup = Supervisor(paths, fake_runtime_settings)
     record = sup.launch(sup.plan([preset(paths)])[0])
     try:
+        # until it serves: mid-exec (the fake's `#!/usr/bin/env python3`) /proc shows no env
+        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+        assert status.status == "ready", status.reason
         env = psutil.Process(record.pid).environ()
         assert env[NODE_ENV] == node_id(paths)
         marked = ProcessRecord.model_validate(
@@ -152,9 +155,8 @@ def test_children_carry_the_node_mark_and_their_record(
         other = Paths(paths.config_dir, paths.data_dir, paths.state_dir / "other", paths.log_dir)
         assert adoptable(other) == []  # another node's children are never taken
     finally:
-        import asyncio
-
-        asyncio.run(sup.stop("fake"))
+        await sup.stop("fake")
+        await sup.aclose()
     assert adoptable(paths) == []
 
 

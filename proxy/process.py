@@ -93,6 +93,11 @@ class ProxyManager:
         return f"http://{self.settings.host}:{self.settings.port}"
 
     @property
+    def keys_stamp_file(self) -> Path:
+        """The server-key files the running proxy's workers loaded (see ``ServerKeys.stamp``)."""
+        return self.dir / "keys.stamp"
+
+    @property
     def feed_file(self) -> Path:
         """The routing feed the callback appends to (JSON lines)."""
         return self.dir / "routes.jsonl"
@@ -195,11 +200,15 @@ class ProxyManager:
         old_text = self.config_file.read_text() if self.config_file.exists() else None
         record, alive = self.live()
         new_text = self.render(deployments)
+        keys = ServerKeys(self.paths)
         if record is not None and alive and record.argv == argv:
-            if new_text == old_text:
+            # a key file made again (deleted, say) changes no config line, but the workers
+            # hold the old key until they reload
+            if new_text == old_text and same_text(self.keys_stamp_file, keys.stamp()):
                 return record, "unchanged"
             self.install_hooks()
             self.write_config(new_text)
+            atomic_write(self.keys_stamp_file, keys.stamp())
             psutil.Process(record.pid).send_signal(signal.SIGHUP)
             return record, "reloaded"
         if record is not None and alive:
@@ -208,10 +217,11 @@ class ProxyManager:
         key = self.master_key()
         self.write_config(new_text)
         self.install_hooks()
+        atomic_write(self.keys_stamp_file, keys.stamp())
         env = dict(os.environ)
         # each worker loads the servers' keys before it resolves the config's os.environ/
         # references, so a server started after the proxy is reached after a reload
-        env[KEYS_DIR_ENV] = str(ServerKeys(self.paths).dir)
+        env[KEYS_DIR_ENV] = str(keys.dir)
         env["LITELLM_WORKER_STARTUP_HOOKS"] = f"{AUTH_MODULE}:load_backend_keys"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.dir), env.get("PYTHONPATH")]))
         env[MASTER_KEY_ENV] = key

@@ -62,6 +62,19 @@ class ServerKeys:
             return {}
         return {key_env(p.stem): p.read_text().strip() for p in sorted(self.dir.glob("*.key"))}
 
+    def stamp(self) -> str:
+        """Which key files exist and which version of each (inode, mtime; never the keys).
+
+        A proxy whose workers loaded the keys under another stamp must reload to see them.
+        """
+        if not self.dir.is_dir():
+            return ""
+        lines = []
+        for p in sorted(self.dir.glob("*.key")):
+            st = p.stat()
+            lines.append(f"{p.name} {st.st_ino} {st.st_mtime_ns}\n")
+        return "".join(lines)
+
     def lookup(self, env: str | None) -> str | None:
         """The key behind reference ``env``: a generated key file, else the environment."""
         if env is None:

@@ -3,6 +3,7 @@ its generated key stays private (0600 file in a 0700 folder, never in the render
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 
@@ -10,10 +11,12 @@ import pytest
 import yaml
 
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.settings import ProxySettings, Settings
 from naptha_tui.proxy.config import Deployment
 from naptha_tui.proxy.process import ProxyManager, ProxyProblem, is_loopback
 from tests.unit.test_cli import assert_nothing_started, cli
+from tests.unit.test_remote import free_port
 from tests.unit.test_vllm_args import fake_prepared, ready_managed_runtime
 
 KEY_ENV = "NAPTHA_TEST_PROXY_MASTER_KEY"
@@ -184,3 +187,48 @@ def test_install_hooks_copies_the_auth_module_the_config_names(
     assert f"async def {function}(" in copied
     assert "load_backend_keys" in copied and (pm.dir / "naptha_routes.py").is_file()
     assert "from naptha_tui" not in copied and "import naptha_tui" not in copied  # standalone
+
+
+FAKE_LITELLM = """#!/usr/bin/env python3
+import signal, sys, time
+hups = 0
+def hup(*_):
+    global hups
+    hups += 1
+    print(f"SIGHUP {hups}", flush=True)
+signal.signal(signal.SIGHUP, hup)
+print("ready", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+async def test_a_key_file_made_again_reloads_the_proxy(paths: Paths, settings: Settings) -> None:
+    """The workers hold the keys they loaded; a re-made key file changes no config line."""
+    runtime = ready_managed_runtime(paths, "proxy")
+    litellm = runtime.bin("litellm")
+    litellm.write_text(FAKE_LITELLM)
+    litellm.chmod(0o755)
+    keys = ServerKeys(paths)
+    keys.key("srv")
+    pm = ProxyManager(paths, settings.model_copy(update={"proxy": ProxySettings(port=free_port())}))
+    deployments = [Deployment("srv", "m", "http://127.0.0.1:9/v1", api_key_env="NAPTHA_KEY_SRV")]
+    record, outcome = await pm.start(deployments)
+
+    async def logged(line: str) -> bool:
+        for _ in range(100):
+            if line in record.log_path.read_text():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    try:
+        assert outcome == "started" and await logged("ready")  # its SIGHUP handler is set
+        assert (await pm.start(deployments))[1] == "unchanged"
+        keys.file("srv").unlink()
+        keys.key("srv")  # a new key, same name: same config text
+        assert (await pm.start(deployments))[1] == "reloaded"
+        assert (await pm.start(deployments))[1] == "unchanged"
+        assert await logged("SIGHUP 1") and "SIGHUP 2" not in record.log_path.read_text()
+    finally:
+        await pm.stop()

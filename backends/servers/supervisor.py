@@ -29,7 +29,13 @@ from naptha_tui.backends.servers.managed import (
     state_file,
 )
 from naptha_tui.backends.servers.ports import allocate, check_free
-from naptha_tui.backends.servers.vllm import LaunchPlan, PresetProblem, check_host, plan_launch
+from naptha_tui.backends.servers.vllm import (
+    LaunchPlan,
+    PresetProblem,
+    check_host,
+    install_guard,
+    plan_launch,
+)
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 
@@ -155,6 +161,7 @@ class Supervisor:
     def launch(self, plan: LaunchPlan) -> ProcessRecord:
         """Start one planned server, with its key, and record it."""
         key = self.keys.lookup(plan.api_key_env) or self.keys.key(plan.name)
+        install_guard(self.paths)
         server = ManagedProcess.start(
             self.paths,
             Spawn(

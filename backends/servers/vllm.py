@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import atomic_write, same_text
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.models import EMBEDDED, hf_dir, is_prepared
@@ -37,6 +38,29 @@ BOOL_FLAGS = (
     "enforce_eager",
     "enable_auto_tool_choice",
 )
+
+
+GUARD_MIDDLEWARE = "naptha_vllm_guard.NapthaGuard"
+"""vLLM's ``--middleware``: the server's key on every route but the probes (see the module)."""
+
+
+def guard_dir(paths: Paths) -> Path:
+    """Where the guard module is copied for a server's ``PYTHONPATH``.
+
+    A folder of its own: ``servers/`` itself holds a ``vllm.py`` that would shadow vLLM.
+    """
+    return paths.state_dir / "vllm-guard"
+
+
+def install_guard(paths: Paths) -> None:
+    """Copy the guard module where the servers' ``PYTHONPATH`` finds it."""
+    source = importlib.resources.files("naptha_tui.backends.servers").joinpath(
+        "naptha_vllm_guard.py"
+    )
+    target = paths.ensure(guard_dir(paths)) / "naptha_vllm_guard.py"
+    text = source.read_text()
+    if not same_text(target, text):
+        atomic_write(target, text, mode=0o644)
 
 
 SHIPPED_PLUGIN = "naptha"
@@ -187,9 +211,14 @@ def plan_launch(
     check_host(preset)
     model = resolve_model(preset, paths)
     served = preset.served_model_name or model.default_served_name
+    args = render_args(preset, host=preset.host, port=port, served_name=served)
+    extra = len(preset.extra_args)
     argv = [
         *runtime.serve_argv(model.arg),
-        *render_args(preset, host=preset.host, port=port, served_name=served),
+        *args[: len(args) - extra],
+        "--middleware",
+        GUARD_MIDDLEWARE,
+        *args[len(args) - extra :],
     ]
     env = dict(os.environ)
     # compiled graphs and kernels are cached here, not in the user's home
@@ -198,5 +227,8 @@ def plan_launch(
         env["HF_HUB_OFFLINE"] = "1"  # a local folder needs no hub; never wait on one
     env.update({k: v.replace("{instance}", str(instance)) for k, v in preset.env.items()})
     env.pop("VLLM_API_KEY", None)  # set at launch from the key file or the operator's variable
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(guard_dir(paths)), env.get("PYTHONPATH")])
+    )
     key = preset.api_key_env or key_env(name)
     return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model, key)

@@ -172,6 +172,14 @@ def test_servers_have_their_own_key(env: dict[str, str], started_by_panel: objec
     assert httpx.post(f"{direct}/chat/completions", json=body, timeout=30).status_code == 401
     with proxy_client(env) as http:  # the proxy's own key does not open the server either
         assert httpx.get(f"{direct}/models", headers=http.headers, timeout=30).status_code == 401
+    # vLLM's own check guards /v1 only; naptha's guard covers the rest (POST /invocations
+    # answers a chat completion in vLLM 0.32), and leaves the probes open
+    root = direct.removesuffix("/v1")
+    for path in ("/invocations", "/tokenize"):
+        got = httpx.post(f"{root}{path}", json={**body, "prompt": "Hi"}, timeout=60)
+        assert got.status_code == 401, (path, got.text)
+    assert httpx.get(f"{root}/health", timeout=30).status_code == 200
+    assert "vllm:" in httpx.get(f"{root}/metrics", timeout=30).text
     key_file = state / "keys" / "smollm2-cpu.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700

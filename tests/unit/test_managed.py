@@ -78,6 +78,8 @@ async def test_server_gets_its_own_key_and_probes_use_it(
         assert record.api_key_env == "NAPTHA_KEY_FAKE"
         key = ServerKeys(paths).file("fake").read_text().strip()
         assert key not in json.dumps(record.argv)  # never on the command line
+        guard = paths.state_dir / "vllm-guard" / "naptha_vllm_guard.py"
+        assert "class NapthaGuard" in guard.read_text()  # copied where PYTHONPATH points
         base = f"http://127.0.0.1:{record.port}"
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{base}/v1/models")).status_code == 401

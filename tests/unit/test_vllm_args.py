@@ -57,6 +57,10 @@ def test_embedded_preset_argv(paths: Paths) -> None:
     assert args[args.index("--tool-call-parser") + 1] == "naptha_hermes"
     plugin = Path(args[args.index("--tool-parser-plugin") + 1])
     assert plugin.name == "naptha_vllm_plugin.py" and plugin.is_file()
+    # the guard: the key on every route vLLM serves but the probes; extra_args stay last
+    assert args[args.index("--middleware") + 1] == "naptha_vllm_guard.NapthaGuard"
+    assert args[-1] == "--disable-uvicorn-access-log"
+    assert plan.env["PYTHONPATH"].split(":")[0] == str(paths.state_dir / "vllm-guard")
     template = Path(args[args.index("--chat-template") + 1])
     assert template.name == "smollm2_tool_use.jinja" and template.is_file()
     assert plan.env["HF_HUB_OFFLINE"] == "1"

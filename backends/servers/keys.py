@@ -79,8 +79,8 @@ class ServerKeys:
         """The key behind reference ``env``: a generated key file, else the environment."""
         if env is None:
             return None
-        if env.startswith(KEY_ENV_PREFIX):
-            generated = self.environ().get(env)
-            if generated is not None:
-                return generated
+        if env.startswith(KEY_ENV_PREFIX) and self.dir.is_dir():
+            for path in self.dir.glob("*.key"):  # read only the file the name points at
+                if key_env(path.stem) == env:
+                    return path.read_text().strip()
         return os.environ.get(env) or None

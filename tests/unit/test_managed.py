@@ -38,6 +38,14 @@ def preset(paths: Paths, name: str = "fake", extra: str = ""):  # type: ignore[n
     return load_preset_file(write_preset(paths.user_presets_dir, name, text))
 
 
+async def ready_fake(sup: Supervisor, paths: Paths) -> ProcessRecord:
+    """Launch the fake server and wait until it serves (its probe sends the key)."""
+    record = sup.launch(sup.plan([preset(paths)])[0])
+    [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
+    assert status.status == "ready", status.reason
+    return record
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -71,10 +79,8 @@ async def test_server_gets_its_own_key_and_probes_use_it(
     paths: Paths, fake_runtime_settings: Settings
 ) -> None:
     sup = Supervisor(paths, fake_runtime_settings)
-    record = sup.launch(sup.plan([preset(paths)])[0])
     try:
-        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
-        assert status.status == "ready", status.reason  # the probe sent the key
+        record = await ready_fake(sup, paths)  # the probe sent the key
         assert record.api_key_env == "NAPTHA_KEY_FAKE"
         key = ServerKeys(paths).file("fake").read_text().strip()
         assert key not in json.dumps(record.argv)  # never on the command line
@@ -142,11 +148,9 @@ async def test_children_carry_the_node_mark_and_their_record(
     paths: Paths, fake_runtime_settings: Settings
 ) -> None:
     sup = Supervisor(paths, fake_runtime_settings)
-    record = sup.launch(sup.plan([preset(paths)])[0])
     try:
         # until it serves: mid-exec (the fake's `#!/usr/bin/env python3`) /proc shows no env
-        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
-        assert status.status == "ready", status.reason
+        record = await ready_fake(sup, paths)
         env = psutil.Process(record.pid).environ()
         assert env[NODE_ENV] == node_id(paths)
         marked = ProcessRecord.model_validate(

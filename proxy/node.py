@@ -13,6 +13,7 @@ import httpx
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.managed import state_file
@@ -349,6 +350,54 @@ class Node:
         if got.status_code != 200:
             return None
         return metric_totals(got.text, "litellm_") or None
+
+    def playground_target(self) -> Target:
+        """The proxy and what the node knows of each model, for the playground.
+
+        A model the node runs itself gets one of its servers (for ``/tokenize`` and exact raw
+        text via ``/detokenize``), its preset's tool parser and tool-calling notes.
+        """
+        models: dict[str, ModelInfo] = {}
+        for record in self.state.load().servers.values():
+            served = record.served_model_name or record.name
+            if served in models or record.desired != "running":
+                continue
+            preset = None
+            if record.preset:
+                try:
+                    preset = self.catalog.get(record.preset)
+                except NapthaError:
+                    preset = None
+            models[served] = ModelInfo(
+                server=ServerAccess(
+                    f"http://{record.host}:{record.port}",
+                    self.supervisor.keys.lookup(record.api_key_env),
+                    served,
+                ),
+                preset=record.preset,
+                parser=preset.tool_call_parser if preset else None,
+                caps=preset.tools if preset else None,
+            )
+        for r in self.state.load().remotes.values():
+            try:
+                preset = self.catalog.get(r.preset) if r.preset else None
+            except NapthaError:
+                preset = None
+            for m in r.models:
+                models.setdefault(
+                    m,
+                    ModelInfo(
+                        preset=r.preset,
+                        parser=preset.tool_call_parser if preset else None,
+                        caps=preset.tools if preset else None,
+                    ),
+                )
+        return Target(
+            self.proxy.url,
+            self.proxy.client_key() or "",
+            str(self.proxy.key_file),
+            models,
+        )
 
     async def stop_server(self, name: str) -> None:
         """Stop one server, keep its row (``stopped``) and take it out of the proxy."""

@@ -71,6 +71,70 @@ def _model_names() -> Iterable[str]:
     return EMBEDDED
 
 
+def _example_names() -> Iterable[str]:
+    from naptha_tui.backends.playground.examples import EXAMPLES
+
+    return EXAMPLES
+
+
+def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _command(
+        sub,
+        "try",
+        "the playground: tool calls and guided outputs across temperatures",
+        Lazy("playground", "try_"),
+        description="Send a prompt through the proxy in one or more modes at several "
+        "temperatures; print each sample's verdict (raw text, parsed tool calls, content) and "
+        "the validity grid. Exit 0 when it ran (whatever the validity), 2 on bad input. "
+        "Modes: plain, tools-auto, tools-required, tool:NAME, json_object, json_schema, regex, "
+        "choice, grammar.",
+    )
+    p.add_argument("--model", metavar="M", help="a model the proxy serves")
+    p.add_argument("--prompt", metavar="TEXT", help="the user message")
+    p.add_argument("--system", metavar="TEXT", help="a system message")
+    p.add_argument(
+        "--conversation",
+        metavar="FILE",
+        help="earlier turns (JSON list of messages, tool results too)",
+    )
+    p.add_argument("--tools", metavar="FILE", help="tools as JSON (a list of OpenAI tools)")
+    p.add_argument(
+        "--example",
+        metavar="NAME",
+        choices=LazyChoices(_example_names),
+        help="ready tools, one of: %(choices)s",
+    )
+    p.add_argument(
+        "--mode",
+        action="append",
+        metavar="MODE",
+        help="a mode (repeat or comma-separate for several)",
+    )
+    p.add_argument("--schema", metavar="FILE", help="JSON Schema for json_schema")
+    p.add_argument("--regex", metavar="R", help="regular expression for regex")
+    p.add_argument("--choice", metavar="A,B", help="choices for choice")
+    p.add_argument("--grammar", metavar="FILE_OR_TEXT", help="EBNF grammar for grammar")
+    p.add_argument("--strict", action="store_true", help='"strict": true on tools and schema')
+    p.add_argument(
+        "--parallel-tool-calls",
+        action=argparse.BooleanOptionalAction,
+        help="send parallel_tool_calls true or false (vLLM's default: true)",
+    )
+    p.add_argument("--temperatures", metavar="T,T", help="temperatures (default 0)")
+    p.add_argument("--samples", type=int, metavar="N", help="samples per temperature (1)")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="max tokens per sample (256)")
+    p.add_argument("--seed", type=int, metavar="N", help="sample i gets seed N+i")
+    p.add_argument("--stream", action="store_true", help="stream the responses")
+    p.add_argument(
+        "--concurrency", type=int, default=4, metavar="N", help="samples in flight at once (4)"
+    )
+    p.add_argument("--session", metavar="NAME_OR_FILE", help="start from a saved session")
+    p.add_argument("--save", metavar="NAME", help="save the session (in the state dir)")
+    p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
+    p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
+    _json_flag(p, "one object per sample, then the grid (last line)")
+
+
 def panel(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     from naptha_tui.tui.app import make_app  # Textual loads only here
 
@@ -206,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new requests")
     p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="recent requests (20)")
     _json_flag(p, "one object per request")
+
+    _playground_parser(sub)
     return parser
 
 

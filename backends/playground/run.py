@@ -1,0 +1,476 @@
+"""Send a session's samples through the proxy and judge each one as it comes back.
+
+The raw text of a sample is the model's own output for that sample: every request asks for
+``logprobs``, whose tokens are what the model generated before any tool parser or reasoning
+parser touched it. When the node runs the server itself (so it holds the server's key), the
+tokens come as ids (``return_tokens_as_token_ids``) and the server's ``/detokenize`` turns
+them into the exact text; for remote models the token strings are joined. Measured on vLLM
+0.32 through LiteLLM 1.108.7: both agree, and both include the stop token (``<|im_end|>``).
+In a stream, vLLM drops the logprobs of tokens its tool parser holds back, so a streamed
+sample's raw text can be incomplete: the sample says so (tokens seen vs ``completion_tokens``).
+The other way, re-sending the rendered prompt to the server with the same seed, needs
+``--enable-scale-out`` for ``/v1/chat/completions/render`` and is a second sample, not this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from naptha_tui.backends.presets import ToolCapabilities
+
+from .judge import Mismatch, Verdict, mismatches, verdict
+from .lint import PromptTokens, lint
+from .spec import Mode, Problem, Spec, check, request_body, sample_seed
+
+DEFAULT_CONCURRENCY = 4
+REQUEST_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class ServerAccess:
+    """One local server of a model: where it listens (no ``/v1``) and its key."""
+
+    base_url: str
+    key: str | None
+    served_name: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the node knows about a model it serves (nothing for remote or cloud models)."""
+
+    server: ServerAccess | None = None
+    preset: str | None = None
+    parser: str | None = None
+    """The server's ``tool_call_parser``."""
+    caps: ToolCapabilities | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The proxy (base URL without ``/v1``, key, key file) and the node's models."""
+
+    proxy_url: str
+    key: str
+    key_file: str | None = None
+    models: Mapping[str, ModelInfo] = field(default_factory=dict)
+
+
+@dataclass
+class Sample:
+    """One request and what came back."""
+
+    mode: str
+    temperature: float
+    index: int
+    seed: int | None
+    body: dict[str, Any]
+    """The request as sent (for copying as curl or SDK code)."""
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+    raw: str | None = None
+    raw_source: str = "none"
+    raw_note: str | None = None
+    verdict: Verdict = field(default_factory=lambda: Verdict(False))
+    mismatches: list[Mismatch] = field(default_factory=list)
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    deployment: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "temperature": self.temperature,
+            "index": self.index,
+            "seed": self.seed,
+            "valid": self.verdict.valid,
+            "verdict": self.verdict.to_json(),
+            "content": self.content,
+            "tool_calls": self.tool_calls,
+            "finish_reason": self.finish_reason,
+            "raw": self.raw,
+            "raw_source": self.raw_source,
+            "raw_note": self.raw_note,
+            "mismatches": [m.to_json() for m in self.mismatches],
+            "latency_ms": round(self.latency_s * 1000, 1),
+            "ttft_ms": None if self.ttft_s is None else round(self.ttft_s * 1000, 1),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "deployment": self.deployment,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Cell:
+    """Validity of one (mode, temperature) pair so far."""
+
+    mode: str
+    temperature: float
+    samples: int = 0
+    valid: int = 0
+    checked: int = 0
+    """Samples whose validity can be checked (not a grammar's)."""
+    errors: int = 0
+    latency_s: float = 0.0
+
+    @property
+    def valid_rate(self) -> float | None:
+        return self.valid / self.checked if self.checked else None
+
+    def add(self, s: Sample) -> None:
+        self.samples += 1
+        self.latency_s += s.latency_s
+        self.errors += s.error is not None
+        if s.verdict.valid is not None:
+            self.checked += 1
+            self.valid += s.verdict.valid
+
+    def to_json(self) -> dict[str, Any]:
+        rate = self.valid_rate
+        return {
+            "temperature": self.temperature,
+            "mode": self.mode,
+            "samples": self.samples,
+            "valid": self.valid,
+            "valid_rate": None if rate is None else round(rate, 4),
+            "errors": self.errors,
+            "mean_latency_ms": round(self.latency_s / self.samples * 1000, 1)
+            if self.samples
+            else None,
+        }
+
+
+class Grid:
+    """Validity rate by mode and temperature, in the session's order, filled as samples land."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.cells = {
+            (m, t): Cell(m, t) for m in spec.modes for t in dict.fromkeys(spec.temperatures)
+        }
+
+    def add(self, s: Sample) -> Cell:
+        cell = self.cells[(s.mode, s.temperature)]
+        cell.add(s)
+        return cell
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in self.cells.values()]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Before a sweep: problems (nothing is sent while there is one) and warnings."""
+
+    problems: list[Problem]
+    warnings: list[str]
+    tokens: PromptTokens | None = None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        doc = response.json()
+        err = doc.get("error", doc) if isinstance(doc, dict) else doc
+        text = err.get("message", err) if isinstance(err, dict) else err
+    except ValueError:
+        text = response.text
+    return f"HTTP {response.status_code}: {str(text)[:300]}"
+
+
+class Playground:
+    """The engine the Playground screen and ``naptha-tui try`` drive."""
+
+    def __init__(self, target: Target, client: httpx.AsyncClient | None = None) -> None:
+        self.target = target
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=5.0),
+            limits=httpx.Limits(max_connections=64),
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> Playground:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _proxy_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.target.key}"}
+
+    async def served(self) -> list[str]:
+        """The models the proxy lists. Raises httpx.HTTPError when it does not answer."""
+        got = await self.client.get(
+            f"{self.target.proxy_url}/v1/models", headers=self._proxy_headers()
+        )
+        got.raise_for_status()
+        return sorted(m["id"] for m in got.json().get("data", []))
+
+    async def prompt_tokens(self, spec: Spec) -> PromptTokens | None:
+        """The rendered prompt's token count with and without the tools (server ``/tokenize``)."""
+        info = self.target.models.get(spec.model)
+        if info is None or info.server is None:
+            return None
+        server = info.server
+
+        async def count(tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+            body: dict[str, Any] = {"model": server.served_name, "messages": spec.messages()}
+            if tools:
+                body["tools"] = tools
+            got = await self.client.post(
+                f"{server.base_url}/tokenize",
+                json=body,
+                headers={"Authorization": f"Bearer {server.key}"} if server.key else {},
+            )
+            got.raise_for_status()
+            doc: dict[str, Any] = got.json()
+            return doc
+
+        try:
+            full, bare = await asyncio.gather(count(spec.tools or None), count(None))
+        except (httpx.HTTPError, ValueError):
+            return None
+        return PromptTokens(int(full["count"]), int(bare["count"]), full.get("max_model_len"))
+
+    async def prepare(self, spec: Spec) -> Prepared:
+        """Check ``spec`` (against the models the proxy serves) and lint it."""
+        try:
+            served: list[str] | None = await self.served()
+        except httpx.HTTPError as exc:
+            return Prepared(
+                [Problem("model", f"the proxy at {self.target.proxy_url} does not answer: {exc}")],
+                [],
+            )
+        problems = check(spec, served)
+        if problems:
+            return Prepared(problems, [])
+        info = self.target.models.get(spec.model, ModelInfo())
+        tokens = await self.prompt_tokens(spec)
+        return Prepared([], lint(spec, info.caps, tokens, info.preset), tokens)
+
+    def _raw_ids(self, spec: Spec) -> bool:
+        info = self.target.models.get(spec.model)
+        return info is not None and info.server is not None
+
+    async def sample(self, spec: Spec, mode: Mode, temperature: float, index: int) -> Sample:
+        """Send one sample and judge it; a failed request is a sample with ``error``."""
+        body = request_body(spec, mode, temperature, index, raw_ids=self._raw_ids(spec))
+        s = Sample(str(mode), temperature, index, sample_seed(spec, index), body)
+        started = time.perf_counter()
+        tokens: list[str] = []
+        try:
+            if spec.stream:
+                tokens = await self._stream(s, started)
+            else:
+                tokens = await self._once(s)
+        except httpx.HTTPError as exc:
+            s.error = f"{type(exc).__name__}: {exc}"
+        s.latency_s = time.perf_counter() - started
+        if s.error is not None:
+            s.verdict = Verdict(False, (f"request failed: {s.error}",))
+            return s
+        await self._raw(spec, s, tokens)
+        s.verdict = verdict(spec, mode, s.content, s.tool_calls, s.finish_reason)
+        info = self.target.models.get(spec.model, ModelInfo())
+        s.mismatches = mismatches(s.content, info.parser)
+        return s
+
+    async def _once(self, s: Sample) -> list[str]:
+        got = await self.client.post(
+            f"{self.target.proxy_url}/v1/chat/completions",
+            json=s.body,
+            headers=self._proxy_headers(),
+        )
+        s.deployment = got.headers.get("x-litellm-model-id")
+        if got.status_code != 200:
+            s.error = _message(got)
+            return []
+        doc = got.json()
+        choice = doc["choices"][0]
+        message = choice.get("message") or {}
+        s.content = message.get("content")
+        s.tool_calls = message.get("tool_calls") or []
+        s.finish_reason = choice.get("finish_reason")
+        usage = doc.get("usage") or {}
+        s.prompt_tokens = usage.get("prompt_tokens")
+        s.completion_tokens = usage.get("completion_tokens")
+        return [t["token"] for t in ((choice.get("logprobs") or {}).get("content") or [])]
+
+    async def _stream(self, s: Sample, started: float) -> list[str]:
+        tokens: list[str] = []
+        content: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        async with aconnect_sse(
+            self.client,
+            "POST",
+            f"{self.target.proxy_url}/v1/chat/completions",
+            json=s.body,
+            headers=self._proxy_headers(),
+        ) as source:
+            response = source.response
+            s.deployment = response.headers.get("x-litellm-model-id")
+            if response.status_code != 200:
+                await response.aread()
+                s.error = _message(response)
+                return []
+            async for event in source.aiter_sse():
+                if event.data == "[DONE]":
+                    break
+                chunk = json.loads(event.data)
+                usage = chunk.get("usage") or {}
+                s.prompt_tokens = usage.get("prompt_tokens", s.prompt_tokens)
+                s.completion_tokens = usage.get("completion_tokens", s.completion_tokens)
+                for choice in chunk.get("choices") or []:
+                    if s.ttft_s is None:
+                        s.ttft_s = time.perf_counter() - started
+                    delta = choice.get("delta") or {}
+                    if delta.get("content"):
+                        content.append(delta["content"])
+                    for d in delta.get("tool_calls") or []:
+                        call = calls.setdefault(
+                            d.get("index", 0),
+                            {
+                                "id": None,
+                                "type": "function",
+                                "function": {"name": None, "arguments": ""},
+                            },
+                        )
+                        call["id"] = d.get("id") or call["id"]
+                        fn = d.get("function") or {}
+                        call["function"]["name"] = fn.get("name") or call["function"]["name"]
+                        call["function"]["arguments"] += fn.get("arguments") or ""
+                    s.finish_reason = choice.get("finish_reason") or s.finish_reason
+                    got = (choice.get("logprobs") or {}).get("content") or []
+                    tokens += [t["token"] for t in got]
+        s.content = "".join(content) if content else None
+        s.tool_calls = [calls[i] for i in sorted(calls)]
+        return tokens
+
+    async def _raw(self, spec: Spec, s: Sample, tokens: list[str]) -> None:
+        """Fill the sample's raw text from its logprob tokens."""
+        if not tokens:
+            s.raw_note = "the response carried no logprobs"
+            return
+        info = self.target.models.get(spec.model)
+        if all(t.startswith("token_id:") for t in tokens) and info and info.server:
+            ids = [int(t.removeprefix("token_id:")) for t in tokens]
+            server = info.server
+            try:
+                got = await self.client.post(
+                    f"{server.base_url}/detokenize",
+                    json={"model": server.served_name, "tokens": ids},
+                    headers={"Authorization": f"Bearer {server.key}"} if server.key else {},
+                )
+                got.raise_for_status()
+                s.raw = got.json()["prompt"]
+                s.raw_source = "logprobs token ids, /detokenize"
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                s.raw_note = f"could not detokenize on {server.base_url}: {exc}"
+                return
+        else:
+            s.raw = "".join(tokens)
+            s.raw_source = "logprobs tokens"
+        if s.completion_tokens is not None and len(tokens) < s.completion_tokens:
+            s.raw_note = (
+                f"incomplete: {len(tokens)} of {s.completion_tokens} generated tokens "
+                "(in a stream, vLLM drops the logprobs of tokens its tool parser holds back)"
+            )
+
+    def plan(self, spec: Spec) -> list[tuple[Mode, float, int]]:
+        """Every sample of the sweep: mode by mode, temperature by temperature."""
+        return [
+            (mode, t, i)
+            for mode in spec.mode_list()
+            for t in dict.fromkeys(spec.temperatures)
+            for i in range(spec.samples)
+        ]
+
+    async def sweep(
+        self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> AsyncIterator[Sample]:
+        """Each sample as it completes (at most ``concurrency`` in flight).
+
+        Cancelling the consumer cancels what is in flight; what was yielded is the partial
+        result. Call :meth:`prepare` first: this sends whatever ``spec`` says.
+        """
+        queue: asyncio.Queue[Sample] = asyncio.Queue()
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(mode: Mode, t: float, i: int) -> None:
+            async with gate:
+                await queue.put(await self.sample(spec, mode, t, i))
+
+        plan = self.plan(spec)
+        tasks = [asyncio.create_task(one(*p)) for p in plan]
+        try:
+            for _ in plan:
+                yield await queue.get()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Sweep:
+    """One sweep's results so far: kept whole when the sweep is cancelled part way."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.samples: list[Sample] = []
+        self.grid = Grid(spec)
+        self.cancelled = False
+
+    def add(self, s: Sample) -> Cell:
+        self.samples.append(s)
+        return self.grid.add(s)
+
+    async def run(
+        self,
+        playground: Playground,
+        on_sample: Callable[[Sample, Cell], None] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        """Send every sample; cancelling this leaves the samples so far in place."""
+        try:
+            async for s in playground.sweep(self.spec, concurrency):
+                cell = self.add(s)
+                if on_sample is not None:
+                    on_sample(s, cell)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+    def ordered(self) -> list[Sample]:
+        return order(self.samples, self.spec)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result document (``try --json``'s last line)."""
+        planned = len(self.spec.modes) * len(dict.fromkeys(self.spec.temperatures))
+        return {
+            "model": self.spec.model,
+            "complete": len(self.samples) == planned * self.spec.samples,
+            "samples": len(self.samples),
+            "grid": self.grid.to_json(),
+        }
+
+
+def order(samples: Sequence[Sample], spec: Spec) -> list[Sample]:
+    """Samples in the session's order (they arrive in completion order)."""
+    modes = {m: i for i, m in enumerate(spec.modes)}
+    temps = {t: i for i, t in enumerate(dict.fromkeys(spec.temperatures))}
+    return sorted(samples, key=lambda s: (modes[s.mode], temps[s.temperature], s.index))

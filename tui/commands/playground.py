@@ -1,0 +1,226 @@
+"""try: the playground, headless. Each sample's verdict, then the validity grid."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.playground.examples import EXAMPLES
+from naptha_tui.backends.playground.run import Cell, Playground, Prepared, Sample, Sweep
+from naptha_tui.backends.playground.sessions import (
+    curl_command,
+    list_sessions,
+    load_session,
+    save_session,
+)
+from naptha_tui.backends.playground.spec import (
+    Problem,
+    Spec,
+    parse_temperatures,
+    parse_tools,
+    schema_problem,
+)
+from naptha_tui.backends.settings import Settings
+from naptha_tui.proxy.node import Node
+from naptha_tui.tui.format import table
+
+GRID_HEADER = ("MODE", "TEMP", "SAMPLES", "VALID", "RATE", "ERRORS", "MEAN MS")
+
+
+class BadInput(NapthaError):
+    """Problems with the command's input; nothing was sent."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _read(path: str, field: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput([Problem(field, f"cannot read {path}: {exc.strerror}")]) from exc
+
+
+def _json_file(path: str, field: str) -> Any:
+    text = _read(path, field)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            [Problem(field, f"{path} is not JSON: {exc.msg} at line {exc.lineno}")]
+        ) from exc
+
+
+def spec_from_args(args: argparse.Namespace, paths: Paths) -> Spec:
+    """The session the flags describe (on top of ``--session`` when given)."""
+    spec = load_session(paths, args.session) if args.session else Spec()
+    update: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for flag, key in (
+        ("model", "model"),
+        ("prompt", "prompt"),
+        ("system", "system"),
+        ("regex", "regex"),
+        ("samples", "samples"),
+        ("max_tokens", "max_tokens"),
+        ("seed", "seed"),
+    ):
+        if getattr(args, flag) is not None:
+            update[key] = getattr(args, flag)
+    if args.mode:
+        update["modes"] = [m for piece in args.mode for m in piece.split(",") if m]
+    if args.strict:
+        update["strict"] = True
+    if args.stream:
+        update["stream"] = True
+    if args.parallel_tool_calls is not None:
+        update["parallel_tool_calls"] = args.parallel_tool_calls
+    if args.choice is not None:
+        update["choice"] = [c.strip() for c in args.choice.split(",")]
+    if args.temperatures is not None:
+        try:
+            update["temperatures"] = parse_temperatures(args.temperatures)
+        except ValueError as exc:
+            problems.append(Problem("temperatures", str(exc)))
+    if args.example:
+        update["tools"] = EXAMPLES[args.example]
+    if args.tools:
+        tools, bad = parse_tools(_read(args.tools, "tools"), f"tools ({args.tools})")
+        problems += bad
+        update["tools"] = tools
+    if args.schema:
+        schema = _json_file(args.schema, "schema")
+        why = schema_problem(schema)
+        if why:
+            problems.append(Problem(f"schema ({args.schema})", why))
+        update["schema_"] = schema
+    if args.grammar:
+        path = Path(args.grammar)
+        update["grammar"] = _read(args.grammar, "grammar") if path.is_file() else args.grammar
+    if args.conversation:
+        doc = _json_file(args.conversation, "conversation")
+        if not isinstance(doc, list):
+            problems.append(Problem(f"conversation ({args.conversation})", "a JSON list"))
+        else:
+            update["conversation"] = doc
+    if problems:
+        raise BadInput(problems)
+    return spec.model_copy(update=update)
+
+
+def _calls_text(s: Sample) -> str:
+    return ", ".join(
+        f"{(c.get('function') or {}).get('name')}({(c.get('function') or {}).get('arguments')})"
+        for c in s.tool_calls
+    )
+
+
+def sample_lines(s: Sample) -> list[str]:
+    """A sample as text: verdict line, what came back, problems, mismatches."""
+    mark = {True: "VALID", False: "INVALID", None: "UNCHECKED"}[s.verdict.valid]
+    ms = f"{s.latency_s * 1000:.0f} ms"
+    head = (
+        f"{s.mode} t={s.temperature:g} #{s.index}"
+        + (f" seed={s.seed}" if s.seed is not None else "")
+        + f": {mark}  finish={s.finish_reason}  {ms}  {s.completion_tokens or 0} tok"
+    )
+    out = [head]
+    if s.tool_calls:
+        out.append(f"  tool_calls: {_calls_text(s)}")
+    if s.content:
+        out.append(f"  content: {json.dumps(s.content)[:300]}")
+    if s.raw is not None and s.raw != s.content:
+        out.append(f"  raw ({s.raw_source}): {json.dumps(s.raw)[:300]}")
+    if s.raw_note:
+        out.append(f"  raw: {s.raw_note}")
+    out += [f"  problem: {p}" for p in s.verdict.problems]
+    out += [f"  mismatch: {m.message()}" for m in s.mismatches]
+    return out
+
+
+def grid_table(sweep: Sweep) -> str:
+    rows = []
+    for c in sweep.grid.cells.values():
+        rate = c.valid_rate
+        rows.append(
+            (
+                c.mode,
+                f"{c.temperature:g}",
+                c.samples,
+                c.valid if c.checked else "-",
+                "n/a" if rate is None else f"{rate:.0%}",
+                c.errors,
+                f"{c.latency_s / c.samples * 1000:.0f}" if c.samples else "-",
+            )
+        )
+    return table(rows, GRID_HEADER)
+
+
+def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+    if args.list_sessions:
+        names = list_sessions(paths)
+        print(json.dumps(names) if args.json else "\n".join(names) or "no saved sessions")
+        return 0
+    spec = spec_from_args(args, paths)
+    if args.save:
+        print(f"saved {save_session(paths, args.save, spec)}", file=sys.stderr)
+    sweep = Sweep(spec)
+    found: list[Prepared] = []
+    try:
+        asyncio.run(_try(args, paths, settings, sweep, found))
+    except KeyboardInterrupt:
+        if not found:
+            return 130
+        print(f"stopped: {len(sweep.samples)} sample(s) ran", file=sys.stderr)
+    report(args, sweep, found[0])
+    return 0
+
+
+async def _try(
+    args: argparse.Namespace,
+    paths: Paths,
+    settings: Settings,
+    sweep: Sweep,
+    found: list[Prepared],
+) -> None:
+    async with Node(paths, settings) as node:
+        target = node.playground_target()
+    async with Playground(target) as playground:
+        prepared = await playground.prepare(sweep.spec)
+        if prepared.problems:
+            raise BadInput(prepared.problems)
+        found.append(prepared)
+        for w in prepared.warnings:
+            print(f"naptha-tui: warning: {w}", file=sys.stderr)
+
+        def show(s: Sample, cell: Cell) -> None:
+            if args.json:
+                print(json.dumps(s.to_json()), flush=True)
+            else:
+                print("\n".join(sample_lines(s)), flush=True)
+                if args.curl:
+                    print(curl_command(target.proxy_url, s.body, target.key_file), flush=True)
+
+        await sweep.run(playground, show, args.concurrency)
+
+
+def report(args: argparse.Namespace, sweep: Sweep, prepared: Prepared) -> None:
+    """The grid: a table, or the result object as the last JSON line."""
+    doc = sweep.to_json() | {"warnings": prepared.warnings}
+    if prepared.tokens is not None:
+        doc["prompt_tokens"] = {
+            "with_tools": prepared.tokens.with_tools,
+            "tools": prepared.tokens.tools,
+            "max_model_len": prepared.tokens.max_model_len,
+        }
+    if args.json:
+        print(json.dumps(doc), flush=True)
+    else:
+        print("\n" + grid_table(sweep))

@@ -126,6 +126,9 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--seed", type=int, metavar="N", help="sample i gets seed N+i")
     p.add_argument("--stream", action="store_true", help="stream the responses")
     p.add_argument(
+        "--extra-body", metavar="JSON", help="more request fields (JSON object), merged last"
+    )
+    p.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="samples in flight at once (4)"
     )
     p.add_argument("--session", metavar="NAME_OR_FILE", help="start from a saved session")

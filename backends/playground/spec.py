@@ -109,6 +109,9 @@ class Spec(BaseModel):
     seed: int | None = None
     """Sample ``i`` is sent with seed ``seed + i``, so each can be reproduced alone."""
     stream: bool = False
+    extra_body: dict[str, Any] = {}
+    """More request fields, merged last (``top_p``, ``chat_template_kwargs``, a
+    ``structured_outputs`` regex that forces a tool mode's text into a parser's format)."""
 
     def messages(self) -> list[dict[str, Any]]:
         """The conversation as sent: system, the earlier turns, then the prompt."""
@@ -244,6 +247,15 @@ def check(spec: Spec, served: list[str] | None = None) -> list[Problem]:
         out.append(Problem("max_tokens", "at least 1"))
     if spec.seed is not None and spec.seed < 0:
         out.append(Problem("seed", "0 or more"))
+    for key in spec.extra_body:
+        if key.startswith("guided_"):
+            out.append(
+                Problem(
+                    f"extra_body.{key}",
+                    "removed in vLLM 0.12 (accepted and silently ignored): use "
+                    "structured_outputs or response_format",
+                )
+            )
     return out
 
 
@@ -348,4 +360,4 @@ def request_body(
         body["structured_outputs"] = {"choice": [c for c in spec.choice if c]}
     elif mode.kind == "grammar":
         body["structured_outputs"] = {"grammar": spec.grammar}
-    return body
+    return body | spec.extra_body

@@ -104,6 +104,16 @@ def spec_from_args(args: argparse.Namespace, paths: Paths) -> Spec:
     if args.grammar:
         path = Path(args.grammar)
         update["grammar"] = _read(args.grammar, "grammar") if path.is_file() else args.grammar
+    if args.extra_body:
+        try:
+            extra = json.loads(args.extra_body)
+        except json.JSONDecodeError as exc:
+            extra = None
+            problems.append(Problem("extra_body", f"not JSON: {exc.msg}"))
+        if extra is not None and not isinstance(extra, dict):
+            problems.append(Problem("extra_body", "must be a JSON object"))
+        elif extra is not None:
+            update["extra_body"] = extra
     if args.conversation:
         doc = _json_file(args.conversation, "conversation")
         if not isinstance(doc, list):

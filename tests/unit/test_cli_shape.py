@@ -51,7 +51,13 @@ HELP_FLAGS: dict[tuple[str, ...], set[str]] = {
     ("proxy",): set(),
     ("proxy", "render"): set(),
     ("routes",): {"--follow", "--lines", "--json"},
-}
+    ("try",): {
+        "--model", "--prompt", "--system", "--conversation", "--tools", "--example", "--mode",
+        "--schema", "--regex", "--choice", "--grammar", "--strict", "--parallel-tool-calls",
+        "--no-parallel-tool-calls", "--temperatures", "--samples", "--max-tokens", "--seed",
+        "--stream", "--concurrency", "--session", "--save", "--list-sessions", "--curl", "--json",
+    },
+}  # fmt: skip
 LONG_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
@@ -75,7 +81,7 @@ def test_every_command_body_can_be_loaded() -> None:
         assert isinstance(func, Lazy), path
         assert callable(func.load()), f"{' '.join(path)}: {func} does not load"
         leaves += 1
-    assert leaves == 13
+    assert leaves == 14
 
 
 @pytest.mark.parametrize("argv", sorted(HELP_FLAGS), ids=lambda a: " ".join(a) or "top")
@@ -93,6 +99,7 @@ def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
     for command in ("up", "down", "status", "logs", "presets", "runtime", "model", "proxy"):
         assert re.search(rf"^\s+{command}\s+\S", text, re.MULTILINE), command
     assert re.search(r"^\s+routes\s+\S", text, re.MULTILINE)
+    assert re.search(r"^\s+try\s+\S", text, re.MULTILINE)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +126,9 @@ def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
         (("presets", "list", "--static"), "unrecognized arguments: --static"),
         (("status", "--up", "x"), "unrecognized arguments: --up x"),
         (("routes", "-n", "many"), "argument -n/--lines: invalid int value: 'many'"),
+        (("try", "--samples", "many"), "argument --samples: invalid int value: 'many'"),
+        (("try", "--example", "nope"), "argument --example: invalid choice: 'nope' (choose "
+         "from 'assistant-10', 'assistant-4', 'weather')"),
     ],
 )  # fmt: skip
 def test_usage_errors_name_the_argument(
@@ -259,6 +269,7 @@ HEADLESS = [
     ["down", "--json"],
     ["routes", "--json"],
     ["proxy", "render"],
+    ["try", "--list-sessions", "--json"],
 ]
 
 

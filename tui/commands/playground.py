@@ -125,9 +125,17 @@ def spec_from_args(args: argparse.Namespace, paths: Paths) -> Spec:
     return spec.model_copy(update=update)
 
 
+def _compact(arguments: Any) -> str:
+    try:
+        return json.dumps(json.loads(arguments), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(arguments)
+
+
 def _calls_text(s: Sample) -> str:
     return ", ".join(
-        f"{(c.get('function') or {}).get('name')}({(c.get('function') or {}).get('arguments')})"
+        f"{(c.get('function') or {}).get('name')}"
+        f"({_compact((c.get('function') or {}).get('arguments'))})"
         for c in s.tool_calls
     )
 

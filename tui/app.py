@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.playground.run import (
+    DEFAULT_CONCURRENCY,
+    Playground,
+    Prepared,
+    Sample,
+    Target,
+)
+from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.settings import Settings
@@ -17,6 +26,7 @@ from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.tui.screens.dashboard import DashboardScreen
+from naptha_tui.tui.screens.playground import PlaygroundScreen
 
 
 class GpuSource(Protocol):
@@ -38,6 +48,18 @@ class NodeControl(Protocol):
     @property
     def feed_file(self) -> Path: ...
     async def proxy_metrics(self) -> dict[str, float] | None: ...
+    def playground_target(self) -> Target: ...
+
+
+class PlaygroundEngine(Protocol):
+    """What the Playground screen needs from the playground core (``Playground`` or a fake)."""
+
+    async def served(self) -> list[str]: ...
+    async def prepare(self, spec: Spec) -> Prepared: ...
+    def sweep(
+        self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> AsyncIterator[Sample]: ...
+    async def aclose(self) -> None: ...
 
 
 class NapthaTuiApp(App[None]):
@@ -55,6 +77,7 @@ class NapthaTuiApp(App[None]):
         gpu: GpuSource,
         read_host: Callable[[], HostSample],
         up: Sequence[str] = (),
+        playground: Callable[[Target], PlaygroundEngine] = Playground,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -63,9 +86,23 @@ class NapthaTuiApp(App[None]):
         self.gpu = gpu
         self.read_host = read_host
         self.up = list(up)
+        self.playground = playground
+        """Builds the playground engine for a target (the screen makes one per target)."""
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(start=self.up))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, PlaygroundScreen):
+            yield SystemCommand(
+                "Playground",
+                "Tool calls and guided outputs across temperatures (key t)",
+                self.action_open_playground,
+            )
+
+    def action_open_playground(self) -> None:
+        self.push_screen(PlaygroundScreen())
 
     async def on_unmount(self) -> None:
         # servers and proxy outlive the panel on purpose; only the HTTP client is closed
@@ -80,8 +117,15 @@ def make_app(
     gpu: GpuSource | None = None,
     read_host: Callable[[], HostSample] = read_host,
     up: Sequence[str] = (),
+    playground: Callable[[Target], PlaygroundEngine] | None = None,
 ) -> NapthaTuiApp:
     """Build the panel; every argument after ``settings`` is an injection point for tests."""
     return NapthaTuiApp(
-        paths, settings, node or Node(paths, settings), gpu or GpuReader(), read_host, up
+        paths,
+        settings,
+        node or Node(paths, settings),
+        gpu or GpuReader(),
+        read_host,
+        up,
+        playground or Playground,
     )

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.telemetry.gpu import GpuReport, GpuSample, GpuUnavailable
@@ -97,6 +99,29 @@ class FakeNode:
     async def proxy_metrics(self) -> dict[str, float] | None:
         """LiteLLM's /metrics totals; None (the default) is a proxy without /metrics."""
         return self.metrics
+
+    def playground_target(self) -> Target:
+        """As ``Node.playground_target``: the proxy, and per model the preset's parser and
+        notes (the shipped smollm2-cpu preset for the embedded model, whatever the servers)."""
+        models: dict[str, ModelInfo] = {}
+        for name in self.proxy_status.models:
+            try:
+                preset = self.catalog.get("smollm2-cpu" if name == "smollm2-135m" else name)
+            except NapthaError:
+                models[name] = ModelInfo()
+                continue
+            models[name] = ModelInfo(
+                server=ServerAccess("http://127.0.0.1:8100", "fake-server-key", name),
+                preset=preset.name,
+                parser=preset.tool_call_parser,
+                caps=preset.tools,
+            )
+        return Target(
+            self.proxy_status.url,
+            "sk-fake-master-key",
+            str(self.proxy_status.key_file),
+            models,
+        )
 
 
 class FakeGpu:

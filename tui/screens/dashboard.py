@@ -14,6 +14,7 @@ from textual.worker import get_current_worker
 from naptha_tui.tui.messages import ActivityNoted, GpuSampled, HostSampled, NodeSampled
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.screens.log import LogScreen
+from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.screens.start_preset import StartPresetModal
 from naptha_tui.tui.widgets.server_table import ServerTable
@@ -34,6 +35,7 @@ class DashboardScreen(NapthaScreen):
         Binding("l", "open_log", "Log", id="server.log"),
         Binding("p", "open_proxy_log", "Proxy log", id="proxy.log"),
         Binding("o", "routes", "Routes", id="proxy.routes"),
+        Binding("t", "playground", "Playground", id="playground.open"),
     ]
 
     def __init__(self, start: list[str] | None = None) -> None:
@@ -160,3 +162,6 @@ class DashboardScreen(NapthaScreen):
 
     def action_routes(self) -> None:
         self.app.push_screen(RoutesScreen())
+
+    def action_playground(self) -> None:
+        self.app.push_screen(PlaygroundScreen())

@@ -44,6 +44,11 @@ class Reply:
     status: int = 200
     error: str = "bad request"
     delay_s: float = 0.0
+    verbatim: str | None = None
+    """Answer 200 with this text as the body instead (a broken proxy)."""
+    stream_error: str | None = None
+    """End a stream after its first token with ``data: {"error": {"message": ...}}``, as vLLM
+    and LiteLLM report an error that happens mid-stream."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,14 @@ class FakeProxy:
                         },
                     )
                     return
+                if reply.verbatim is not None:
+                    data = reply.verbatim.encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 as_ids = bool(body.get("return_tokens_as_token_ids"))
                 logprobs = [
                     {
@@ -200,7 +213,13 @@ class FakeProxy:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.end_headers()
-                for delta, lp, finish in self.deltas(reply, logprobs):
+                for i, (delta, lp, finish) in enumerate(self.deltas(reply, logprobs)):
+                    if reply.stream_error is not None and i == 2:
+                        error = {"message": reply.stream_error, "type": "InternalServerError"}
+                        self.event({"error": error | {"code": 500}})
+                        self.wfile.write(b"data: [DONE]\n\n")
+                        self.wfile.flush()
+                        return
                     choice = {"index": 0, "delta": delta, "finish_reason": finish}
                     if body.get("logprobs"):
                         choice["logprobs"] = {"content": lp}
@@ -254,7 +273,9 @@ class FakeProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

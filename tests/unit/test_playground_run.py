@@ -1,0 +1,565 @@
+"""The playground over real HTTP (a fake proxy and server on 127.0.0.1), its saved sessions and
+copied code, and the headless ``try`` command's bad-input path.
+
+The core without a server (checks, request shapes, verdicts, lint, grid) is in
+test_playground.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import re
+import shlex
+import socket
+import stat
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.playground import examples
+from naptha_tui.backends.playground.run import (
+    ModelInfo,
+    Playground,
+    Sample,
+    ServerAccess,
+    Sweep,
+    Target,
+)
+from naptha_tui.backends.playground.sessions import (
+    curl_command,
+    list_sessions,
+    load_session,
+    save_session,
+    sdk_snippet,
+    session_file,
+)
+from naptha_tui.backends.playground.spec import MODE_NAMES, Mode, Spec, request_body
+from naptha_tui.backends.presets import PresetCatalog
+from naptha_tui.backends.settings import load_settings
+from naptha_tui.backends.yamlfile import ConfigFileError
+from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.tui.cli import main
+from tests.fakes.fake_proxy import PROXY_KEY, SERVER_KEY, FakeProxy, Reply
+from tests.unit.test_cli import assert_nothing_started
+from tests.unit.toolcall_cases import hermes_call
+
+WEATHER_ARGS = {"city": "Paris"}
+CALL_TEXT = hermes_call("get_weather", WEATHER_ARGS)
+WEATHER_CALL = {
+    "id": "call_0",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": json.dumps(WEATHER_ARGS)},
+}
+# what a Hermes-format model generates for that call (its parser moved it to tool_calls)
+CALL_TOKENS = (
+    "<tool_call>",
+    "\n",
+    '{"name": "get_weather",',
+    ' "arguments": ',
+    '{"city": "Paris"}}',
+)
+CALL_TOKENS += ("\n", "</tool_call>", "<|im_end|>")
+assert "".join(CALL_TOKENS[:-1]) == CALL_TEXT
+
+
+def weather_spec(**over: Any) -> Spec:
+    fields: dict[str, Any] = {
+        "model": "m",
+        "prompt": examples.WEATHER_PROMPT,
+        "tools": examples.tools(1),
+        "modes": ["tools-required"],
+        "parallel_tool_calls": False,
+    }
+    return Spec.model_validate(fields | over)
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+def full_spec() -> Spec:
+    return Spec.model_validate(
+        {
+            "model": "m",
+            "system": "be brief",
+            "prompt": "Weather and a timer?",
+            "conversation": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [WEATHER_CALL], "content": None},
+                {"role": "tool", "tool_call_id": "call_0", "content": "sunny, 21 °C"},
+            ],
+            "tools": examples.tools(4),
+            "modes": ["tools-auto", "tool:get_weather", "json_schema", "choice"],
+            "schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+            "choice": ["yes", "no"],
+            "strict": True,
+            "parallel_tool_calls": False,
+            "temperatures": [0.0, 0.3, 0.7],
+            "samples": 5,
+            "seed": 7,
+            "stream": True,
+        }
+    )
+
+
+def test_a_session_round_trips(paths: Paths) -> None:
+    spec = full_spec()
+    path = save_session(paths, "weather-1", spec)
+    assert path == session_file(paths, "weather-1") and path.parent.parent == paths.state_dir
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert "schema:" in path.read_text() and "schema_" not in path.read_text()
+    loaded = load_session(paths, "weather-1")
+    assert loaded == spec
+    assert loaded.schema_ == spec.schema_ and loaded.conversation == spec.conversation
+    assert load_session(paths, str(path)) == spec  # by file too
+    save_session(paths, "a-plain", Spec(model="m", prompt="hi"))
+    assert list_sessions(paths) == ["a-plain", "weather-1"]
+
+
+def test_no_sessions_and_an_unknown_one(paths: Paths) -> None:
+    assert list_sessions(paths) == []
+    with pytest.raises(NapthaError, match=r"no playground session 'nope' .*none saved"):
+        load_session(paths, "nope")
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", "-dash", "x" * 65, "sp ace"])
+def test_a_bad_session_name_is_refused(paths: Paths, name: str) -> None:
+    with pytest.raises(NapthaError, match=r"session name .*letters, digits"):
+        save_session(paths, name, Spec())
+    assert not (paths.state_dir / "playground").exists() or list_sessions(paths) == []
+
+
+@pytest.mark.xfail(
+    reason="load_session takes a name with a dot (allowed by NAME) for a file path: "
+    "Path('v1.2').suffix is '.2'",
+    strict=True,
+)
+def test_a_session_whose_name_has_a_dot_loads_by_name(paths: Paths) -> None:
+    save_session(paths, "v1.2", Spec(model="m", prompt="hi"))
+    assert "v1.2" in list_sessions(paths)
+    assert load_session(paths, "v1.2").model == "m"
+
+
+def test_a_session_file_with_an_unknown_key(paths: Paths, tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("model: m\nprompt: hi\ntemperature: [0.5]\n")
+    with pytest.raises(ConfigFileError) as raised:
+        load_session(paths, str(path))
+    assert f"{path}:3: temperature" in str(raised.value) and "unknown key" in str(raised.value)
+
+
+def test_curl_sends_the_same_body_and_never_the_key(paths: Paths, tmp_path: Path) -> None:
+    body = request_body(weather_spec(stream=True, seed=3), Mode.parse("tools-required"), 0.3)
+    key_file = tmp_path / "my keys" / "master.key"
+    for kf in (str(key_file), None):
+        text = curl_command("http://127.0.0.1:4000", body, kf)
+        argv = [a for a in shlex.split(text) if a != "\n"]
+        assert argv[:3] == ["curl", "-s", "http://127.0.0.1:4000/v1/chat/completions"]
+        assert json.loads(argv[argv.index("-d") + 1]) == body
+        [auth] = [argv[i + 1] for i, a in enumerate(argv) if a == "-H" and "Bearer" in argv[i + 1]]
+        assert auth == ("Authorization: Bearer " + (f"$(cat '{kf}')" if kf else "$NAPTHA_API_KEY"))
+        assert PROXY_KEY not in text and "sk-" not in text
+
+
+def test_sdk_snippet_compiles_and_sends_the_body(tmp_path: Path) -> None:
+    spec = weather_spec(modes=["regex"], regex="[a-z]+", extra_body={"top_k": 5})
+    body = request_body(spec, Mode.parse("regex"), 0.0, raw_ids=True)
+    key_file = tmp_path / "master.key"
+    key_file.write_text(PROXY_KEY + "\n")
+    for kf in (str(key_file), None):
+        code = sdk_snippet("http://127.0.0.1:4000", body, kf)
+        tree = ast.parse(code)
+        compile(tree, "<snippet>", "exec")
+        [create] = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "create"
+        ]
+        keywords = {k.arg: ast.literal_eval(k.value) for k in create.keywords}
+        extra = keywords.pop("extra_body")
+        assert set(extra) == {"structured_outputs", "return_tokens_as_token_ids", "top_k"}
+        assert extra["structured_outputs"] == {"regex": "[a-z]+"}
+        assert keywords | extra == body
+        assert PROXY_KEY not in code
+
+    # run it against a stand-in SDK: the request it makes is the body
+    sent: dict[str, Any] = {}
+
+    class Completions:
+        def create(self, **kwargs: Any) -> str:
+            sent.update(kwargs)
+            return "response"
+
+    class OpenAI:
+        def __init__(self, base_url: str, api_key: str) -> None:
+            sent["_client"] = (base_url, api_key)
+            self.chat = types.SimpleNamespace(completions=Completions())
+
+    fake = types.ModuleType("openai")
+    fake.OpenAI = OpenAI  # type: ignore[attr-defined]
+    saved = sys.modules.get("openai")
+    sys.modules["openai"] = fake
+    try:
+        exec(compile(sdk_snippet("http://h:1", body, str(key_file)), "<snippet>", "exec"), {})
+    finally:
+        if saved is None:
+            del sys.modules["openai"]
+        else:
+            sys.modules["openai"] = saved
+    assert sent.pop("_client") == ("http://h:1/v1", PROXY_KEY)
+    extra = sent.pop("extra_body")
+    assert sent | extra == body and "extra_body" not in body
+
+
+# -- the engine over HTTP ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProxy]:
+    with FakeProxy(models=["m", "other"]) as f:
+        yield f
+
+
+def target(fake: FakeProxy, local: bool = True, **info: Any) -> Target:
+    """The fake as the proxy; with ``local``, also as model ``m``'s server (the node runs it)."""
+    server = ServerAccess(fake.url, SERVER_KEY, "m") if local else None
+    return Target(fake.url, PROXY_KEY, None, {"m": ModelInfo(server=server, **info)})
+
+
+async def test_raw_text_comes_from_detokenize(fake: FakeProxy) -> None:
+    fake.reply = Reply(tokens=CALL_TOKENS, content=None, tool_calls=(WEATHER_CALL,))
+    spec = weather_spec()
+    async with Playground(target(fake, parser="naptha_hermes")) as pg:
+        s = await pg.sample(spec, Mode.parse("tools-required"), 0.0, 0)
+    assert s.error is None and s.verdict.valid is True, s.verdict
+    [chat] = fake.chat
+    assert chat.body == s.body and chat.body["return_tokens_as_token_ids"] is True
+    [detok] = fake.requests("/detokenize")
+    assert detok.headers["Authorization"] == f"Bearer {SERVER_KEY}"
+    assert detok.body["tokens"] == [fake.token_id(t) for t in CALL_TOKENS]
+    assert s.raw == "".join(CALL_TOKENS) and s.raw_source == "logprobs token ids, /detokenize"
+    assert s.raw_note is None and s.completion_tokens == len(CALL_TOKENS)
+    assert s.tool_calls == [WEATHER_CALL] and s.content is None
+    assert s.mismatches == []  # the call is in tool_calls, not content
+    doc = s.to_json()
+    assert doc["valid"] is True and doc["raw"] == s.raw and doc["error"] is None
+
+
+async def test_a_remote_model_joins_the_token_strings(fake: FakeProxy) -> None:
+    fake.reply = Reply(tokens=CALL_TOKENS, content=CALL_TEXT, finish_reason="stop")
+    async with Playground(target(fake, local=False, parser="naptha_functionary")) as pg:
+        s = await pg.sample(weather_spec(), Mode.parse("tools-required"), 0.0, 0)
+    assert "return_tokens_as_token_ids" not in fake.chat[0].body
+    assert fake.requests("/detokenize") == []
+    assert s.raw == "".join(CALL_TOKENS) and s.raw_source == "logprobs tokens"
+    assert s.verdict.valid is False  # the call stayed in content
+    [m] = s.mismatches
+    assert m.family.startswith("Hermes") and m.server_reads is False
+    assert [name for name, _ in m.calls] == ["get_weather"]
+
+
+async def test_a_stream_missing_logprobs_says_raw_is_incomplete(fake: FakeProxy) -> None:
+    dropped = frozenset(range(1, 6))
+    fake.reply = Reply(
+        tokens=CALL_TOKENS,
+        content=None,
+        tool_calls=(WEATHER_CALL,),
+        finish_reason="tool_calls",
+        stream_dropped=dropped,
+    )
+    spec = weather_spec(stream=True)
+    async with Playground(target(fake)) as pg:
+        s = await pg.sample(spec, Mode.parse("tools-required"), 0.0, 0)
+    assert fake.chat[0].body["stream_options"] == {"include_usage": True}
+    assert s.error is None and s.tool_calls[0]["function"] == WEATHER_CALL["function"]
+    assert s.tool_calls[0]["id"] == "call_0" and s.verdict.valid is True
+    assert s.finish_reason == "tool_calls" and s.ttft_s is not None
+    kept = [t for i, t in enumerate(CALL_TOKENS) if i not in dropped]
+    assert s.raw == "".join(kept)
+    assert s.raw_note is not None and s.raw_note.startswith("incomplete")
+    assert f"{len(kept)} of {len(CALL_TOKENS)}" in s.raw_note
+
+
+async def test_a_complete_stream_has_no_note(fake: FakeProxy) -> None:
+    fake.reply = Reply()
+    async with Playground(target(fake)) as pg:
+        s = await pg.sample(weather_spec(stream=True, modes=["plain"]), Mode("plain"), 0.0, 0)
+    assert s.content == Reply().content and s.raw == "".join(Reply().tokens)
+    assert s.raw_note is None and s.verdict.valid is True
+    assert (s.prompt_tokens, s.completion_tokens) == (11, len(Reply().tokens))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_http_error_is_a_failed_sample(fake: FakeProxy, stream: bool) -> None:
+    fake.reply = Reply(status=400, error="tool_choice required needs tools")
+    async with Playground(target(fake)) as pg:
+        s = await pg.sample(weather_spec(stream=stream), Mode.parse("tools-required"), 0.0, 0)
+    assert s.error is not None and "HTTP 400" in s.error and "needs tools" in s.error
+    assert s.verdict.valid is False and "request failed" in s.verdict.problems[0]
+    assert s.raw is None and s.tool_calls == []
+    assert len(fake.chat) == 1
+
+
+@pytest.mark.xfail(
+    reason="a 200 whose body is not a chat completion raises ValueError/KeyError out of "
+    "Playground.sample (only httpx.HTTPError is caught); in Playground.sweep the task dies "
+    "without putting a sample on the queue, and the sweep waits for it forever",
+    strict=True,
+)
+@pytest.mark.parametrize("verbatim", ["<html>Bad Gateway</html>", '{"error": {"message": "x"}}'])
+async def test_a_broken_answer_is_a_failed_sample_not_a_hung_sweep(
+    fake: FakeProxy, verbatim: str
+) -> None:
+    fake.reply = Reply(verbatim=verbatim)
+    sweep = Sweep(weather_spec(modes=["plain"], samples=2))
+    async with Playground(target(fake)) as pg:
+        await asyncio.wait_for(sweep.run(pg), 1.5)
+    assert len(sweep.samples) == 2
+    assert all(s.error is not None and s.verdict.valid is False for s in sweep.samples)
+
+
+@pytest.mark.xfail(
+    reason="Playground._stream skips a chunk without choices, so an error event in the "
+    'stream (data: {"error": ...}) leaves the sample without error: judged as a model '
+    "that answered nothing",
+    strict=True,
+)
+async def test_an_error_in_the_stream_is_a_failed_sample(fake: FakeProxy) -> None:
+    fake.reply = Reply(stream_error="engine died")
+    async with Playground(target(fake)) as pg:
+        s = await pg.sample(weather_spec(modes=["plain"], stream=True), Mode("plain"), 0.0, 0)
+    assert s.error is not None and "engine died" in s.error
+    assert s.verdict.valid is False
+
+
+async def test_prepare_refuses_a_model_not_served_and_sends_nothing(fake: FakeProxy) -> None:
+    async with Playground(target(fake)) as pg:
+        prepared = await pg.prepare(weather_spec(model="gpt-x"))
+    [p] = prepared.problems
+    assert p.field == "model" and "m, other" in p.message
+    assert fake.chat == [] and fake.requests("/tokenize") == []
+    [models] = fake.requests("/v1/models")
+    assert models.headers["Authorization"] == f"Bearer {PROXY_KEY}"
+
+
+async def test_prepare_with_no_proxy_names_the_model(fake: FakeProxy) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with Playground(Target(f"http://127.0.0.1:{port}", PROXY_KEY)) as pg:
+        [p] = (await pg.prepare(weather_spec())).problems
+    assert p.field == "model" and "does not answer" in p.message
+
+
+async def test_prepare_counts_the_tools_and_warns_from_the_notes(fake: FakeProxy) -> None:
+    preset = PresetCatalog(None).get("smollm2-cpu")
+    spec = weather_spec(tools=examples.tools(10), modes=["tools-auto"])
+    fake.max_model_len = FakeProxy.count({"tools": spec.tools}) * 3  # tools: about a third
+    info = {"preset": preset.name, "parser": preset.tool_call_parser, "caps": preset.tools}
+    async with Playground(target(fake, **info)) as pg:
+        prepared = await pg.prepare(spec)
+    assert prepared.problems == []
+    tokens = prepared.tokens
+    assert tokens is not None and tokens.max_model_len == fake.max_model_len
+    bodies = sorted((s.body for s in fake.requests("/tokenize")), key=lambda b: "tools" in b)
+    assert [("tools" in b) for b in bodies] == [False, True]
+    assert tokens.without_tools == FakeProxy.count(bodies[0])
+    assert tokens.with_tools == FakeProxy.count(bodies[1]) > tokens.without_tools
+    warned = " | ".join(prepared.warnings)
+    for piece in ("10 tools", "guided decoding", "of the", "smollm2-cpu"):
+        assert piece in warned, prepared.warnings
+    assert fake.chat == []
+
+
+async def test_a_sweep_judges_every_sample_into_the_grid(fake: FakeProxy) -> None:
+    def reply(body: dict[str, Any]) -> Reply:  # a call only at the lowest temperature
+        if body["temperature"] == 0.0:
+            return Reply(tokens=CALL_TOKENS, content=None, tool_calls=(WEATHER_CALL,))
+        return Reply()
+
+    fake.reply = reply
+    spec = weather_spec(temperatures=[0.0, 0.7], samples=3, seed=10)
+    sweep = Sweep(spec)
+    seen: list[tuple[str, int]] = []
+    async with Playground(target(fake)) as pg:
+        await sweep.run(pg, lambda s, cell: seen.append((cell.mode, cell.samples)), 2)
+    assert len(fake.chat) == 6 and len(seen) == 6
+    assert sorted(b.body["seed"] for b in fake.chat) == [10, 10, 11, 11, 12, 12]
+    doc = sweep.to_json()
+    assert doc["complete"] is True and doc["samples"] == 6
+    rates = {(e["mode"], e["temperature"]): e["valid_rate"] for e in doc["grid"]}
+    assert rates == {("tools-required", 0.0): 1.0, ("tools-required", 0.7): 0.0}
+    assert [(s.temperature, s.index) for s in sweep.ordered()] == [
+        (t, i) for t in (0.0, 0.7) for i in range(3)
+    ]
+
+
+async def test_cancelling_a_sweep_keeps_the_finished_samples(fake: FakeProxy) -> None:
+    fake.reply = Reply(delay_s=0.15)
+    spec = weather_spec(modes=["plain"], samples=8)
+    sweep = Sweep(spec)
+    two = asyncio.Event()
+
+    def on_sample(s: Sample, cell: Any) -> None:
+        if len(sweep.samples) == 2:
+            two.set()
+
+    async with Playground(target(fake)) as pg:
+        task = asyncio.create_task(sweep.run(pg, on_sample, concurrency=1))
+        await asyncio.wait_for(two.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sweep.cancelled is True
+    assert [s.index for s in sweep.samples] == [0, 1]
+    assert all(s.verdict.valid is True for s in sweep.samples)
+    assert sweep.to_json()["complete"] is False and sweep.to_json()["samples"] == 2
+    assert sweep.grid.cells[("plain", 0.0)].samples == 2
+    await asyncio.sleep(0.3)
+    assert len(fake.chat) < spec.samples  # the rest were never sent
+
+
+# -- the try command --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_try(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["try", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The proxy's port, with nothing listening there."""
+    port = free_port()
+    monkeypatch.setenv("NAPTHA_TUI_PROXY__PORT", str(port))
+    return port
+
+
+BASE = ("--model", "m", "--prompt", "hi")
+SENDS_FIRST = (
+    "try checks the session only inside prepare(), after asking the proxy for its models: "
+    "with no proxy the error is 'model: the proxy ... does not answer'"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "piece"),
+    [
+        (("--tools", "{tools}"), "tools", "not JSON"),
+        (("--temperatures", "0,x"), "temperatures", "'x' is not a number"),
+        pytest.param(
+            ("--mode", "bogus"),
+            "mode",
+            "unknown mode 'bogus'",
+            marks=pytest.mark.xfail(reason=SENDS_FIRST, strict=True),
+        ),
+        pytest.param(
+            ("--mode", "regex", "--regex", "("),
+            "regex",
+            "invalid",
+            marks=pytest.mark.xfail(reason=SENDS_FIRST, strict=True),
+        ),
+        pytest.param(
+            ("--mode", "choice", "--choice", ","),
+            "choice",
+            "non-empty",
+            marks=pytest.mark.xfail(reason=SENDS_FIRST, strict=True),
+        ),
+    ],
+)
+def test_try_bad_input_names_the_field_before_any_request(
+    capsys: pytest.CaptureFixture[str],
+    paths: Paths,
+    tmp_path: Path,
+    no_proxy: int,
+    argv: tuple[str, ...],
+    field: str,
+    piece: str,
+) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text('[{"name": "f",\n  parameters: {}}]')
+    argv = tuple(a.format(tools=tools) for a in argv)
+    code, out, err = run_try(capsys, *BASE, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("naptha-tui: error: "), err
+    assert "does not answer" not in err and "connect" not in err.lower(), err
+    assert re.search(rf"\b{field}\b[^:]*: ", err) and piece in err, err
+    assert "Traceback" not in err
+    assert_nothing_started(paths)
+
+
+def test_try_tools_not_json_names_file_line_and_column(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_proxy: int
+) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text('[{"name": "f",\n  parameters: {}}]')
+    _, _, err = run_try(capsys, *BASE, "--tools", str(tools))
+    assert f"tools ({tools}): not JSON" in err and "line 2 col 3" in err, err
+
+
+def test_try_bad_input_sends_nothing_to_a_proxy(
+    capsys: pytest.CaptureFixture[str], paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a proxy answering, a bad mode is still refused, and no chat request goes out."""
+    with FakeProxy(models=["m"]) as fake:
+        monkeypatch.setenv("NAPTHA_TUI_PROXY__PORT", str(fake.port))
+        manager = ProxyManager(paths, load_settings(paths))
+        manager.key_file.parent.mkdir(parents=True, exist_ok=True)
+        manager.key_file.write_text(PROXY_KEY)
+        for argv in (("--mode", "bogus"), ("--mode", "regex", "--regex", "(")):
+            code, _, err = run_try(capsys, *BASE, *argv)
+            assert code == 2 and err.startswith("naptha-tui: error: "), err
+            assert ("mode" if "bogus" in argv else "regex") in err
+        assert fake.chat == []
+
+
+def test_try_runs_against_the_proxy(
+    capsys: pytest.CaptureFixture[str], paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeProxy(models=["m"]) as fake:
+        monkeypatch.setenv("NAPTHA_TUI_PROXY__PORT", str(fake.port))
+        manager = ProxyManager(paths, load_settings(paths))
+        manager.key_file.parent.mkdir(parents=True, exist_ok=True)
+        manager.key_file.write_text(PROXY_KEY)
+        argv = ("--mode", "plain,json_object", "--temperatures", "0,0.5", "--samples", "2")
+        code, out, err = run_try(capsys, *BASE, *argv, "--json")
+    assert code == 0, err
+    *samples, grid = [json.loads(line) for line in out.splitlines()]
+    assert len(samples) == 8 == len(fake.chat)
+    assert {(s["mode"], s["valid"]) for s in samples} == {("plain", True), ("json_object", False)}
+    assert grid["complete"] is True and len(grid["grid"]) == 4
+    assert {(e["mode"], e["valid_rate"]) for e in grid["grid"]} == {
+        ("plain", 1.0),
+        ("json_object", 0.0),
+    }
+
+
+def test_try_list_sessions(capsys: pytest.CaptureFixture[str], paths: Paths) -> None:
+    assert run_try(capsys, "--list-sessions") == (0, "no saved sessions\n", "")
+    assert run_try(capsys, "--list-sessions", "--json") == (0, "[]\n", "")
+    save_session(paths, "s1", Spec(model="m", prompt="hi"))
+    assert run_try(capsys, "--list-sessions", "--json") == (0, '["s1"]\n', "")
+
+
+def test_try_help_lists_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["try", "--help"])
+    assert exited.value.code == 0
+    text = re.sub(r"-\s+", "-", re.sub(r"\s+", " ", capsys.readouterr().out))
+    for mode in MODE_NAMES:
+        assert mode in text, mode

@@ -339,7 +339,9 @@ async def test_a_selected_sample_shows_raw_text_beside_parsed_calls(paths: Paths
         raw = str(screen.query_one("#raw", Static).content)
         parsed = str(screen.query_one("#parsed", Static).content)
         assert raw == CALL_RAW
-        assert screen.query_one("#raw-pane").border_title == "raw · logprobs token ids, /detokenize"
+        source = str(screen.query_one("#raw-source", Static).content)
+        assert source == "from logprobs token ids, /detokenize"
+        assert parsed.startswith("tools-required t=0 #0 seed=7\nverdict VALID\n")
         assert '"name": "get_weather"' in parsed and '"city": "Paris"' in parsed
         assert "finish_reason tool_calls" in parsed
         assert "✓ get_weather: arguments match its schema" in parsed
@@ -406,3 +408,46 @@ async def test_save_then_load_a_session_round_trips_the_form(paths: Paths) -> No
         modes = screen.form.query_one("#modes", SelectionList)
         assert modes.selected == ["tool:get_weather", "json_schema", "choice"]
         assert screen.form.query_one("#choice-box").display
+
+
+# -- snapshots --------------------------------------------------------------------------------
+def snapshot_app(paths: Paths, engines: Engines) -> NapthaTuiApp:
+    return app_with(paths, engines)
+
+
+def test_playground_empty_snapshot(snap_compare: Any, paths: Paths) -> None:
+    async def opened(pilot: Pilot[None]) -> None:
+        await open_playground(pilot)
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(paths, Engines()), terminal_size=SIZE, run_before=opened)
+
+
+def test_playground_mid_sweep_snapshot(snap_compare: Any, paths: Paths) -> None:
+    engines = Engines(gate=asyncio.Event(), hold_after=2)
+
+    async def held(pilot: Pilot[None]) -> None:
+        screen = await open_playground(pilot)
+        screen.form.fill(weather_spec())
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: engines.last.held.is_set() and screen.samples.row_count == 2)
+        screen.samples.focus()
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(paths, engines), terminal_size=SIZE, run_before=held)
+
+
+def test_playground_results_with_a_sample_selected_snapshot(
+    snap_compare: Any, paths: Paths
+) -> None:
+    async def selected(pilot: Pilot[None]) -> None:
+        screen = await open_playground(pilot)
+        screen.form.fill(weather_spec())
+        await pilot.pause()
+        await run_and_settle(pilot, screen)
+        screen.samples.focus()
+        screen.samples.move_cursor(row=0)
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(paths, Engines()), terminal_size=SIZE, run_before=selected)

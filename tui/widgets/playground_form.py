@@ -71,6 +71,8 @@ def _error(key: str) -> Static:
 class PlaygroundForm(VerticalScroll):
     """Model, conversation, tools, modes and sampling settings of one playground session."""
 
+    can_focus = False  # its fields take focus; it scrolls to the focused one
+
     @dataclass
     class ToolsFileRead(Message):
         """A tools file was read (``error``: why not)."""

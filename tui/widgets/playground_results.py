@@ -42,7 +42,7 @@ class GridTable(DataTable[str | Text]):
     """Validity by mode and temperature, filled as samples land."""
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id, show_cursor=False, zebra_stripes=True)
 
     def on_mount(self) -> None:
         for label in GRID_COLUMNS:
@@ -129,9 +129,13 @@ def parsed_text(s: Sample) -> Text:
     """What the server made of the sample: finish reason, calls, content, verdict."""
     word = verdict_word(s)
     out = Text.assemble(
+        (f"{s.mode} t={s.temperature:g} #{s.index}", "bold"),
+        (f" seed={s.seed}" if s.seed is not None else "", "bold"),
+        "\n",
         ("verdict ", "bold"),
         (word, VERDICT_STYLE[word]),
-        ("   finish_reason ", "bold"),
+        "\n",
+        ("finish_reason ", "bold"),
         str(s.finish_reason),
         "\n",
     )
@@ -168,25 +172,24 @@ class SampleDetail(Horizontal):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="raw-pane"):
+            yield Static("", id="raw-source")
             yield Static(Text("select a sample", style="dim"), id="raw")
         with VerticalScroll(id="parsed-pane"):
             yield Static("", id="parsed")
 
     def on_mount(self) -> None:
-        self.query_one("#raw-pane").border_title = "raw"
-        self.query_one("#parsed-pane").border_title = "parsed"
+        self.query_one("#raw-source").display = False
+        self.query_one("#raw-pane").border_title = "raw: model output"
+        self.query_one("#parsed-pane").border_title = "parsed by the server"
 
     def show(self, s: Sample | None) -> None:
-        raw_pane = self.query_one("#raw-pane")
+        source = self.query_one("#raw-source", Static)
+        source.display = s is not None
         if s is None:
-            raw_pane.border_title = "raw"
+            source.update("")
             self.query_one("#raw", Static).update(Text("select a sample", style="dim"))
             self.query_one("#parsed", Static).update("")
             return
-        raw_pane.border_title = f"raw · {s.raw_source}"
-        self.query_one("#parsed-pane").border_title = (
-            f"parsed · {s.mode} t={s.temperature:g} #{s.index}"
-            + (f" seed={s.seed}" if s.seed is not None else "")
-        )
+        source.update(Text(f"from {s.raw_source}", style="dim"))
         self.query_one("#raw", Static).update(raw_text(s))
         self.query_one("#parsed", Static).update(parsed_text(s))

@@ -143,8 +143,8 @@ FAMILIES = (
     Family("pythonic call list", re.compile(r"^\s*\[\s*[A-Za-z_][\w.]*\("), ("pythonic",)),
     Family(
         "bare JSON call",
-        re.compile(r'\{\s*"name"\s*:'),
-        ("llama3_json", "naptha_json", "naptha_hermes"),
+        re.compile(r'"name"\s*:'),
+        ("llama3_json", "naptha_json", "naptha_hermes", "naptha_functionary", "naptha_minicpm3"),
     ),
 )
 

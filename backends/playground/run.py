@@ -241,8 +241,9 @@ class Playground:
             doc: dict[str, Any] = got.json()
             return doc
 
+        sent = spec.tools if any(m.uses_tools for m in spec.mode_list()) else None
         try:
-            full, bare = await asyncio.gather(count(spec.tools or None), count(None))
+            full, bare = await asyncio.gather(count(sent), count(None))
         except (httpx.HTTPError, ValueError):
             return None
         return PromptTokens(int(full["count"]), int(bare["count"]), full.get("max_model_len"))
@@ -280,14 +281,17 @@ class Playground:
                 tokens = await self._once(s)
         except httpx.HTTPError as exc:
             s.error = f"{type(exc).__name__}: {exc}"
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            s.error = f"not a chat completion: {type(exc).__name__}: {exc}"
         s.latency_s = time.perf_counter() - started
         if s.error is not None:
             s.verdict = Verdict(False, (f"request failed: {s.error}",))
             return s
         await self._raw(spec, s, tokens)
         s.verdict = verdict(spec, mode, s.content, s.tool_calls, s.finish_reason)
-        info = self.target.models.get(spec.model, ModelInfo())
-        s.mismatches = mismatches(s.content, info.parser)
+        if mode.uses_tools or mode.kind == "plain":  # elsewhere JSON content is the answer
+            info = self.target.models.get(spec.model, ModelInfo())
+            s.mismatches = mismatches(s.content, info.parser)
         return s
 
     async def _once(self, s: Sample) -> list[str]:
@@ -332,6 +336,12 @@ class Playground:
                 if event.data == "[DONE]":
                     break
                 chunk = json.loads(event.data)
+                if chunk.get("error"):
+                    err = chunk["error"]
+                    s.error = "error in the stream: " + str(
+                        err.get("message", err) if isinstance(err, dict) else err
+                    )
+                    return tokens
                 usage = chunk.get("usage") or {}
                 s.prompt_tokens = usage.get("prompt_tokens", s.prompt_tokens)
                 s.completion_tokens = usage.get("completion_tokens", s.completion_tokens)
@@ -413,7 +423,12 @@ class Playground:
 
         async def one(mode: Mode, t: float, i: int) -> None:
             async with gate:
-                await queue.put(await self.sample(spec, mode, t, i))
+                try:
+                    got = await self.sample(spec, mode, t, i)
+                except Exception as exc:  # a sample that cannot be judged is still a sample
+                    got = Sample(str(mode), t, i, sample_seed(spec, i), {}, error=repr(exc))
+                    got.verdict = Verdict(False, (f"request failed: {exc!r}",))
+                await queue.put(got)
 
         plan = self.plan(spec)
         tasks = [asyncio.create_task(one(*p)) for p in plan]

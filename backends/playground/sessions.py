@@ -68,7 +68,7 @@ def load_session(paths: Paths, name_or_file: str) -> Spec:
         NapthaError: no session of that name.
     """
     path = Path(name_or_file)
-    if not path.suffix:
+    if "/" not in name_or_file and path.suffix not in (".yaml", ".yml"):
         path = session_file(paths, name_or_file)
         if not path.exists():
             known = ", ".join(list_sessions(paths)) or "none saved"

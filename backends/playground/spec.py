@@ -41,6 +41,10 @@ ModeKind = Literal[
     "choice",
     "grammar",
 ]
+SESSION_KEYS = frozenset(
+    {"model", "messages", "stream", "stream_options", "logprobs", "return_tokens_as_token_ids"}
+)
+"""Request keys ``extra_body`` may not override: the sweep and its raw text depend on them."""
 MAX_TEMPERATURE = 2.0
 MAX_SAMPLES = 1000
 
@@ -231,7 +235,9 @@ def check(spec: Spec, served: list[str] | None = None) -> list[Problem]:
     out += tools_problems(spec.tools)
     if not spec.modes:
         out.append(Problem("mode", "at least one"))
-    for name in spec.modes:
+    for name in {m for m in spec.modes if spec.modes.count(m) > 1}:
+        out.append(Problem("mode", f"{name} given twice"))
+    for name in dict.fromkeys(spec.modes):
         try:
             out += _mode_problems(spec, Mode.parse(name))
         except ValueError as exc:
@@ -248,7 +254,11 @@ def check(spec: Spec, served: list[str] | None = None) -> list[Problem]:
     if spec.seed is not None and spec.seed < 0:
         out.append(Problem("seed", "0 or more"))
     for key in spec.extra_body:
-        if key.startswith("guided_"):
+        if key in SESSION_KEYS:
+            out.append(
+                Problem(f"extra_body.{key}", "set by the session itself (use its own field)")
+            )
+        elif key.startswith("guided_"):
             out.append(
                 Problem(
                     f"extra_body.{key}",

@@ -711,3 +711,20 @@ def test_sweep_json() -> None:
             if (m, t, i) not in {(s.mode, s.temperature, s.index) for s in sweep.samples}:
                 sweep.add(sample(m, t, True, i=i))
     assert sweep.to_json()["complete"] is True
+
+
+def test_a_mode_given_twice_and_session_keys_in_extra_body_are_refused() -> None:
+    spec = Spec(
+        model="m",
+        prompt="hi",
+        modes=["plain", "plain"],
+        extra_body={"stream": True, "logprobs": False, "top_p": 0.9},
+    )
+    found = {(p.field, p.message) for p in check(spec)}
+    assert ("mode", "plain given twice") in found
+    assert {f for f, _ in found} == {"mode", "extra_body.stream", "extra_body.logprobs"}
+
+
+def test_a_bare_json_call_whose_name_is_not_the_first_key_is_found() -> None:
+    (m,) = mismatches('{"parameters": {"q": "x"}, "name": "search_web"}', None)
+    assert m.family == "bare JSON call" and [n for n, _ in m.calls] == ["search_web"]

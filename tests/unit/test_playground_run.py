@@ -137,11 +137,6 @@ def test_a_bad_session_name_is_refused(paths: Paths, name: str) -> None:
     assert not (paths.state_dir / "playground").exists() or list_sessions(paths) == []
 
 
-@pytest.mark.xfail(
-    reason="load_session takes a name with a dot (allowed by NAME) for a file path: "
-    "Path('v1.2').suffix is '.2'",
-    strict=True,
-)
 def test_a_session_whose_name_has_a_dot_loads_by_name(paths: Paths) -> None:
     save_session(paths, "v1.2", Spec(model="m", prompt="hi"))
     assert "v1.2" in list_sessions(paths)
@@ -308,12 +303,6 @@ async def test_an_http_error_is_a_failed_sample(fake: FakeProxy, stream: bool) -
     assert len(fake.chat) == 1
 
 
-@pytest.mark.xfail(
-    reason="a 200 whose body is not a chat completion raises ValueError/KeyError out of "
-    "Playground.sample (only httpx.HTTPError is caught); in Playground.sweep the task dies "
-    "without putting a sample on the queue, and the sweep waits for it forever",
-    strict=True,
-)
 @pytest.mark.parametrize("verbatim", ["<html>Bad Gateway</html>", '{"error": {"message": "x"}}'])
 async def test_a_broken_answer_is_a_failed_sample_not_a_hung_sweep(
     fake: FakeProxy, verbatim: str
@@ -326,12 +315,6 @@ async def test_a_broken_answer_is_a_failed_sample_not_a_hung_sweep(
     assert all(s.error is not None and s.verdict.valid is False for s in sweep.samples)
 
 
-@pytest.mark.xfail(
-    reason="Playground._stream skips a chunk without choices, so an error event in the "
-    'stream (data: {"error": ...}) leaves the sample without error: judged as a model '
-    "that answered nothing",
-    strict=True,
-)
 async def test_an_error_in_the_stream_is_a_failed_sample(fake: FakeProxy) -> None:
     fake.reply = Reply(stream_error="engine died")
     async with Playground(target(fake)) as pg:
@@ -451,10 +434,6 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 BASE = ("--model", "m", "--prompt", "hi")
-SENDS_FIRST = (
-    "try checks the session only inside prepare(), after asking the proxy for its models: "
-    "with no proxy the error is 'model: the proxy ... does not answer'"
-)
 
 
 @pytest.mark.parametrize(
@@ -462,24 +441,9 @@ SENDS_FIRST = (
     [
         (("--tools", "{tools}"), "tools", "not JSON"),
         (("--temperatures", "0,x"), "temperatures", "'x' is not a number"),
-        pytest.param(
-            ("--mode", "bogus"),
-            "mode",
-            "unknown mode 'bogus'",
-            marks=pytest.mark.xfail(reason=SENDS_FIRST, strict=True),
-        ),
-        pytest.param(
-            ("--mode", "regex", "--regex", "("),
-            "regex",
-            "invalid",
-            marks=pytest.mark.xfail(reason=SENDS_FIRST, strict=True),
-        ),
-        pytest.param(
-            ("--mode", "choice", "--choice", ","),
-            "choice",
-            "non-empty",
-            marks=pytest.mark.xfail(reason=SENDS_FIRST, strict=True),
-        ),
+        (("--mode", "bogus"), "mode", "unknown mode 'bogus'"),
+        (("--mode", "regex", "--regex", "("), "regex", "invalid"),
+        (("--mode", "choice", "--choice", ","), "choice", "non-empty"),
     ],
 )
 def test_try_bad_input_names_the_field_before_any_request(

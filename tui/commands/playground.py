@@ -22,6 +22,7 @@ from naptha_tui.backends.playground.sessions import (
 from naptha_tui.backends.playground.spec import (
     Problem,
     Spec,
+    check,
     parse_temperatures,
     parse_tools,
     schema_problem,
@@ -187,6 +188,9 @@ def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         print(json.dumps(names) if args.json else "\n".join(names) or "no saved sessions")
         return 0
     spec = spec_from_args(args, paths)
+    problems = check(spec)  # everything but the model list: nothing is sent on bad input
+    if problems:
+        raise BadInput(problems)
     if args.save:
         print(f"saved {save_session(paths, args.save, spec)}", file=sys.stderr)
     sweep = Sweep(spec)

@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from typing import Any
 
 from naptha_tui.backends.paths import Paths
@@ -80,16 +81,16 @@ async def measure(
                 sweep = Sweep(s)
                 await sweep.run(playground, concurrency=concurrency)
                 for cell in sweep.grid.cells.values():
+                    mine = [x for x in sweep.samples if x.temperature == cell.temperature]
+                    why = Counter(x.verdict.problems[0][:100] for x in mine if x.verdict.problems)
                     rows.append(
                         {
                             "tools": n,
                             "kind": label,
                             **cell.to_json(),
-                            "completion_tokens": sum(
-                                x.completion_tokens or 0
-                                for x in sweep.samples
-                                if x.temperature == cell.temperature
-                            ),
+                            "completion_tokens": sum(x.completion_tokens or 0 for x in mine),
+                            "cut_off": sum(x.finish_reason == "length" for x in mine),
+                            "failures": dict(why.most_common(3)),
                         }
                     )
                     say(

@@ -358,7 +358,8 @@ class Node:
         text via ``/detokenize``), its preset's tool parser and tool-calling notes.
         """
         models: dict[str, ModelInfo] = {}
-        for record in self.state.load().servers.values():
+        state = self.state.load()
+        for record in state.servers.values():
             served = record.served_model_name or record.name
             if served in models or record.desired != "running":
                 continue
@@ -378,7 +379,7 @@ class Node:
                 parser=preset.tool_call_parser if preset else None,
                 caps=preset.tools if preset else None,
             )
-        for r in self.state.load().remotes.values():
+        for r in state.remotes.values():
             try:
                 preset = self.catalog.get(r.preset) if r.preset else None
             except NapthaError:

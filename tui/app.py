@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,7 +58,7 @@ class PlaygroundEngine(Protocol):
     async def prepare(self, spec: Spec) -> Prepared: ...
     def sweep(
         self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
-    ) -> AsyncIterator[Sample]: ...
+    ) -> AsyncGenerator[Sample, None]: ...
     async def aclose(self) -> None: ...
 
 

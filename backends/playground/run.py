@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -412,7 +413,7 @@ class Playground:
 
     async def sweep(
         self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
-    ) -> AsyncIterator[Sample]:
+    ) -> AsyncGenerator[Sample, None]:
         """Each sample as it completes (at most ``concurrency`` in flight).
 
         Cancelling the consumer cancels what is in flight; what was yielded is the partial
@@ -441,6 +442,12 @@ class Playground:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class SampleSource(Protocol):
+    """What a sweep draws its samples from (:class:`Playground`, or a test's fake)."""
+
+    def sweep(self, spec: Spec, concurrency: int = ...) -> AsyncGenerator[Sample, None]: ...
+
+
 class Sweep:
     """One sweep's results so far: kept whole when the sweep is cancelled part way."""
 
@@ -454,18 +461,25 @@ class Sweep:
         self.samples.append(s)
         return self.grid.add(s)
 
+    @property
+    def planned(self) -> int:
+        """How many samples the whole sweep sends."""
+        spec = self.spec
+        return len(spec.modes) * len(dict.fromkeys(spec.temperatures)) * spec.samples
+
     async def run(
         self,
-        playground: Playground,
+        source: SampleSource,
         on_sample: Callable[[Sample, Cell], None] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         """Send every sample; cancelling this leaves the samples so far in place."""
         try:
-            async for s in playground.sweep(self.spec, concurrency):
-                cell = self.add(s)
-                if on_sample is not None:
-                    on_sample(s, cell)
+            async with aclosing(source.sweep(self.spec, concurrency)) as samples:
+                async for s in samples:
+                    cell = self.add(s)
+                    if on_sample is not None:
+                        on_sample(s, cell)
         except asyncio.CancelledError:
             self.cancelled = True
             raise
@@ -475,10 +489,9 @@ class Sweep:
 
     def to_json(self) -> dict[str, Any]:
         """The result document (``try --json``'s last line)."""
-        planned = len(self.spec.modes) * len(dict.fromkeys(self.spec.temperatures))
         return {
             "model": self.spec.model,
-            "complete": len(self.samples) == planned * self.spec.samples,
+            "complete": len(self.samples) == self.planned,
             "samples": len(self.samples),
             "grid": self.grid.to_json(),
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from naptha_tui.backends.playground.judge import mismatches, verdict
@@ -86,7 +86,7 @@ class FakePlayground:
 
     async def sweep(
         self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
-    ) -> AsyncIterator[Sample]:
+    ) -> AsyncGenerator[Sample, None]:
         self.swept.append(spec)
         plan = [
             (mode, t, i)

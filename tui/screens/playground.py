@@ -172,16 +172,12 @@ class PlaygroundScreen(NapthaScreen):
             if prepared.problems:
                 return
             sent = True
-            samples = engine.sweep(spec)
-            try:
-                async for s in samples:
-                    self.post_message(SampleLanded(sweep, s, sweep.add(s)))
-            finally:
-                close = getattr(samples, "aclose", None)  # an async generator: end it here
-                if close is not None:
-                    await close()
+
+            def landed(s: Sample, cell: Cell) -> None:
+                self.post_message(SampleLanded(sweep, s, cell))
+
+            await sweep.run(engine, landed)
         except asyncio.CancelledError:
-            sweep.cancelled = True
             self.post_message(SweepEnded(sweep, sent=sent))
             raise
         self.post_message(SweepEnded(sweep))
@@ -272,9 +268,7 @@ class PlaygroundScreen(NapthaScreen):
 
     @staticmethod
     def _progress(sweep: Sweep) -> str:
-        spec = sweep.spec
-        planned = len(spec.modes) * len(dict.fromkeys(spec.temperatures)) * spec.samples
-        return f"running: {len(sweep.samples)} of {planned} samples · Escape stops"
+        return f"running: {len(sweep.samples)} of {sweep.planned} samples · Escape stops"
 
     # -- actions ------------------------------------------------------------------------
     def action_run(self) -> None:

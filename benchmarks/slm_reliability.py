@@ -61,6 +61,7 @@ def spec(n_tools: int, kind: dict[str, Any], temps: tuple[float, ...], samples: 
         samples=samples,
         max_tokens=MAX_TOKENS,
         seed=1000 * n_tools,
+        expect_tool="get_weather",
         **kind,
     )
 

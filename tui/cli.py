@@ -114,6 +114,11 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--regex", metavar="R", help="regular expression for regex")
     p.add_argument("--choice", metavar="A,B", help="choices for choice")
     p.add_argument("--grammar", metavar="FILE_OR_TEXT", help="EBNF grammar for grammar")
+    p.add_argument(
+        "--expect-tool",
+        metavar="NAME",
+        help="the tool a right answer calls (also count right/wrong tool)",
+    )
     p.add_argument("--strict", action="store_true", help='"strict": true on tools and schema')
     p.add_argument(
         "--parallel-tool-calls",

@@ -35,9 +35,17 @@ class Verdict:
     problems: tuple[str, ...] = ()
     checked: tuple[str, ...] = ()
     """What was checked and held (``get_weather: arguments match its schema``)."""
+    right_tool: bool | None = None
+    """Every call is to the session's ``expect_tool`` (None: no tool expected, or no tool mode).
+    A valid call can still be the wrong tool: guided decoding makes any offered tool valid."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"valid": self.valid, "problems": list(self.problems), "checked": list(self.checked)}
+        return {
+            "valid": self.valid,
+            "problems": list(self.problems),
+            "checked": list(self.checked),
+            "right_tool": self.right_tool,
+        }
 
 
 def _schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
@@ -118,6 +126,15 @@ def verdict(
         got = Verdict(False, (*got.problems, f"{len(calls)} tool call(s) in a {mode} sample"))
     if finish_reason == "length" and got.valid is not True:
         got = Verdict(got.valid, (*got.problems, "cut off at max_tokens"), got.checked)
+    if spec.expect_tool and mode.uses_tools:
+        names = [(c.get("function") or {}).get("name") for c in calls]
+        right = bool(names) and all(n == spec.expect_tool for n in names)
+        wrong = (
+            []
+            if right or not names
+            else [f"called {', '.join(map(str, names))}, expected {spec.expect_tool}"]
+        )
+        got = Verdict(got.valid, (*got.problems, *wrong), got.checked, right)
     return got
 
 

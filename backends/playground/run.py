@@ -125,6 +125,9 @@ class Cell:
     checked: int = 0
     """Samples whose validity can be checked (not a grammar's)."""
     errors: int = 0
+    right_tool: int = 0
+    expected: int = 0
+    """Samples judged against the session's ``expect_tool``."""
     latency_s: float = 0.0
 
     @property
@@ -135,6 +138,9 @@ class Cell:
         self.samples += 1
         self.latency_s += s.latency_s
         self.errors += s.error is not None
+        if s.verdict.right_tool is not None:
+            self.expected += 1
+            self.right_tool += s.verdict.right_tool
         if s.verdict.valid is not None:
             self.checked += 1
             self.valid += s.verdict.valid
@@ -148,6 +154,7 @@ class Cell:
             "valid": self.valid,
             "valid_rate": None if rate is None else round(rate, 4),
             "errors": self.errors,
+            "right_tool_rate": round(self.right_tool / self.expected, 4) if self.expected else None,
             "mean_latency_ms": round(self.latency_s / self.samples * 1000, 1)
             if self.samples
             else None,

@@ -113,6 +113,8 @@ class Spec(BaseModel):
     seed: int | None = None
     """Sample ``i`` is sent with seed ``seed + i``, so each can be reproduced alone."""
     stream: bool = False
+    expect_tool: str | None = None
+    """The tool a right answer calls: samples then also count as right or wrong tool."""
     extra_body: dict[str, Any] = {}
     """More request fields, merged last (``top_p``, ``chat_template_kwargs``, a
     ``structured_outputs`` regex that forces a tool mode's text into a parser's format)."""
@@ -242,6 +244,13 @@ def check(spec: Spec, served: list[str] | None = None) -> list[Problem]:
             out += _mode_problems(spec, Mode.parse(name))
         except ValueError as exc:
             out.append(Problem("mode", str(exc)))
+    if spec.expect_tool and spec.expect_tool not in spec.tool_names():
+        out.append(
+            Problem(
+                "expect_tool",
+                f"no tool named {spec.expect_tool!r} (tools: {', '.join(spec.tool_names())})",
+            )
+        )
     if not spec.temperatures:
         out.append(Problem("temperatures", "at least one"))
     for t in spec.temperatures:

@@ -55,8 +55,8 @@ HELP_FLAGS: dict[tuple[str, ...], set[str]] = {
         "--model", "--prompt", "--system", "--conversation", "--tools", "--example", "--mode",
         "--schema", "--regex", "--choice", "--grammar", "--strict", "--parallel-tool-calls",
         "--no-parallel-tool-calls", "--temperatures", "--samples", "--max-tokens", "--seed",
-        "--stream", "--extra-body", "--concurrency", "--session", "--save", "--list-sessions",
-        "--curl", "--json",
+        "--stream", "--extra-body", "--expect-tool", "--concurrency", "--session", "--save",
+        "--list-sessions", "--curl", "--json",
     },
 }  # fmt: skip
 LONG_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

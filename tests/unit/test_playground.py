@@ -699,6 +699,7 @@ def test_sweep_json() -> None:
         "valid_rate": 0.5,
         "errors": 0,
         "mean_latency_ms": None,
+        "right_tool_rate": None,
     }
     assert by_cell[("plain", 1.0)]["valid_rate"] is None
     assert [(s.mode, s.temperature, s.index) for s in sweep.ordered()] == [
@@ -728,3 +729,28 @@ def test_a_mode_given_twice_and_session_keys_in_extra_body_are_refused() -> None
 def test_a_bare_json_call_whose_name_is_not_the_first_key_is_found() -> None:
     (m,) = mismatches('{"parameters": {"q": "x"}, "name": "search_web"}', None)
     assert m.family == "bare JSON call" and [n for n, _ in m.calls] == ["search_web"]
+
+
+def test_a_valid_call_to_the_wrong_tool_is_counted_as_wrong_tool() -> None:
+    spec = good_spec(expect_tool="get_weather")
+    right = verdict(
+        spec, Mode.parse("tools-required"), None, [call("get_weather", {"city": "P"})], "tool_calls"
+    )
+    wrong = verdict(
+        spec, Mode.parse("tools-required"), None, [call("set_timer", {"minutes": 3})], "tool_calls"
+    )
+    assert right.valid is True and right.right_tool is True
+    assert wrong.valid is True and wrong.right_tool is False
+    assert "called set_timer, expected get_weather" in wrong.problems
+    plain = verdict(spec, Mode.parse("plain"), "hi", [], "stop")
+    assert plain.right_tool is None  # only tool modes are judged against it
+    grid = Grid(good_spec(modes=["tools-required"], temperatures=[0.0], expect_tool="get_weather"))
+    for v in (right, wrong):
+        grid.add(Sample("tools-required", 0.0, 0, None, {}, verdict=v))
+    (cell,) = grid.to_json()
+    assert cell["valid_rate"] == 1.0 and cell["right_tool_rate"] == 0.5
+
+
+def test_expect_tool_must_be_offered() -> None:
+    problems = check(good_spec(expect_tool="get_wether"))
+    assert [p.field for p in problems] == ["expect_tool"]

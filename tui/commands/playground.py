@@ -72,6 +72,7 @@ def spec_from_args(args: argparse.Namespace, paths: Paths) -> Spec:
         ("samples", "samples"),
         ("max_tokens", "max_tokens"),
         ("seed", "seed"),
+        ("expect_tool", "expect_tool"),
     ):
         if getattr(args, flag) is not None:
             update[key] = getattr(args, flag)
@@ -165,21 +166,24 @@ def sample_lines(s: Sample) -> list[str]:
 
 
 def grid_table(sweep: Sweep) -> str:
+    cells = list(sweep.grid.cells.values())
+    expected = any(c.expected for c in cells)
     rows = []
-    for c in sweep.grid.cells.values():
+    for c in cells:
         rate = c.valid_rate
-        rows.append(
-            (
-                c.mode,
-                f"{c.temperature:g}",
-                c.samples,
-                c.valid if c.checked else "-",
-                "n/a" if rate is None else f"{rate:.0%}",
-                c.errors,
-                f"{c.latency_s / c.samples * 1000:.0f}" if c.samples else "-",
-            )
-        )
-    return table(rows, GRID_HEADER)
+        row = [
+            c.mode,
+            f"{c.temperature:g}",
+            c.samples,
+            c.valid if c.checked else "-",
+            "n/a" if rate is None else f"{rate:.0%}",
+            c.errors,
+            f"{c.latency_s / c.samples * 1000:.0f}" if c.samples else "-",
+        ]
+        if expected:
+            row.append(f"{c.right_tool / c.expected:.0%}" if c.expected else "-")
+        rows.append(row)
+    return table(rows, (*GRID_HEADER, "RIGHT TOOL") if expected else GRID_HEADER)
 
 
 def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:

@@ -43,7 +43,7 @@ MODEL = "smollm2-135m"
 PRESET = "smollm2-cpu"
 TEMPERATURES = (0.0, 0.3, 0.7, 1.0)
 TOOL_COUNTS = (1, 4, 10)
-MAX_TOKENS = 64
+MAX_TOKENS = 128
 GUIDED = {"modes": ["tools-required"], "strict": True, "parallel_tool_calls": False}
 UNGUIDED = {"modes": ["tools-auto"], "strict": False}
 

@@ -87,7 +87,9 @@ def sweep(env: dict[str, str], spec: Spec) -> Sweep:
 
 
 def base(**kw: Any) -> Spec:
-    return Spec(model=MODEL, prompt=WEATHER_PROMPT, seed=7, max_tokens=64, **kw)
+    return Spec.model_validate(
+        {"model": MODEL, "prompt": WEATHER_PROMPT, "seed": 7, "max_tokens": 64} | kw
+    )
 
 
 def rates(result: Sweep) -> dict[tuple[str, float], float | None]:
@@ -239,7 +241,9 @@ def test_mismatch_detector_on_real_outputs_in_each_family_format(
     env: dict[str, str], family: str
 ) -> None:
     regex, hermes_reads = FAMILY_TEXTS[family]
-    result = sweep(env, base(modes=["regex"], regex=regex, temperatures=[0.0], max_tokens=48))
+    # plain mode (an answer for the user) whose text a regex forces into the family's format
+    forced = {"structured_outputs": {"regex": regex}}
+    result = sweep(env, base(modes=["plain"], extra_body=forced, temperatures=[0.0], max_tokens=48))
     (s,) = result.samples
     assert s.verdict.valid, s.to_json()
     found = {m.family: m for m in s.mismatches}

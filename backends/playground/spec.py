@@ -12,24 +12,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
-MODE_KINDS = (
-    "plain",
-    "tools-auto",
-    "tools-required",
-    "tool",
-    "json_object",
-    "json_schema",
-    "regex",
-    "choice",
-    "grammar",
-)
-MODE_NAMES = (*(k for k in MODE_KINDS if k != "tool"), "tool:NAME")
-TOOL_MODES = ("tools-auto", "tools-required", "tool")
 ModeKind = Literal[
     "plain",
     "tools-auto",
@@ -41,6 +28,9 @@ ModeKind = Literal[
     "choice",
     "grammar",
 ]
+MODE_KINDS: tuple[ModeKind, ...] = get_args(ModeKind)
+MODE_NAMES = (*(k for k in MODE_KINDS if k != "tool"), "tool:NAME")
+TOOL_MODES = ("tools-auto", "tools-required", "tool")
 SESSION_KEYS = frozenset(
     {"model", "messages", "stream", "stream_options", "logprobs", "return_tokens_as_token_ids"}
 )
@@ -73,7 +63,7 @@ class Mode:
         if name.startswith("tool:") and name[5:]:
             return cls("tool", name[5:])
         if name in MODE_KINDS and name != "tool":
-            return cls(name)  # type: ignore[arg-type]
+            return cls(name)
         raise ValueError(f"unknown mode {name!r} (one of: {', '.join(MODE_NAMES)})")
 
     def __str__(self) -> str:

@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 import psutil
 
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.settings import load_settings
+from naptha_tui.proxy.node import Node
 from tests.conftest import REAL_DATA_DIR
 
 CLI = [sys.executable, "-m", "naptha_tui.tui"]
@@ -99,6 +102,21 @@ def node_env(root: Path, proxy_port: int, port_base: int) -> dict[str, str]:
         "NAPTHA_TUI_PROXY__PORT": str(proxy_port),
         "NAPTHA_TUI_PORT_BASE": str(port_base),
     }
+
+
+def in_process(env: dict[str, str]) -> Node:
+    """The product's Node, in this process, on the test's node."""
+    saved = {k: os.environ.get(k) for k in env if k.startswith("NAPTHA_TUI_")}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("NAPTHA_TUI_")})
+    try:
+        paths = Paths.from_env()
+        return Node(paths, load_settings(paths))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def install_node(environ: dict[str, str]) -> None:

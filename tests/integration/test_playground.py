@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +19,10 @@ import jsonschema
 import pytest
 
 from naptha_tui.backends import toolcalls
-from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import WEATHER_PROMPT, tools
 from naptha_tui.backends.playground.run import Playground, Sample, Sweep
 from naptha_tui.backends.playground.spec import Spec
-from naptha_tui.backends.settings import load_settings
-from naptha_tui.proxy.node import Node
-from tests.integration.common import install_node, node_env, run_cli
+from tests.integration.common import in_process, install_node, node_env, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -61,20 +57,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 def sweep(env: dict[str, str], spec: Spec) -> Sweep:
     """Run ``spec`` with the product's engine, in this process, on the test's node."""
-    saved = {k: os.environ.get(k) for k in env if k.startswith("NAPTHA_TUI_")}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("NAPTHA_TUI_")})
-    try:
-        paths = Paths.from_env()
-        settings = load_settings(paths)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
     async def go() -> Sweep:
-        async with Node(paths, settings) as node:
+        async with in_process(env) as node:
             target = node.playground_target()
         out = Sweep(spec)
         async with Playground(target) as playground:

@@ -23,14 +23,13 @@ import httpx
 import psutil
 import pytest
 
-from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.bench import vllm_bench
 from naptha_tui.backends.runtimes.models import hf_dir
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.node import Node
 from tests.integration.common import (
     Panel,
+    in_process,
     install_node,
     master_key,
     node_env,
@@ -51,21 +50,6 @@ def routes(env: dict[str, str]) -> list[dict[str, Any]]:
     done = run_cli(env, "routes", "--json", "-n", "100000", timeout=60)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
-
-
-def in_process(env: dict[str, str]) -> Node:
-    """The product's Node, in this process, on the test's node."""
-    saved = {k: os.environ.get(k) for k in env if k.startswith("NAPTHA_TUI_")}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("NAPTHA_TUI_")})
-    try:
-        paths = Paths.from_env()
-        return Node(paths, load_settings(paths))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def ask(http: httpx.Client, max_tokens: int = 4, **body: Any) -> httpx.Response:

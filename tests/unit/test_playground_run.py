@@ -476,35 +476,36 @@ def test_try_tools_not_json_names_file_line_and_column(
     assert f"tools ({tools}): not JSON" in err and "line 2 col 3" in err, err
 
 
-def test_try_bad_input_sends_nothing_to_a_proxy(
-    capsys: pytest.CaptureFixture[str], paths: Paths, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With a proxy answering, a bad mode is still refused, and no chat request goes out."""
+@pytest.fixture
+def node_proxy(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProxy]:
+    """A fake proxy on the node's proxy port, its key in the node's key file."""
     with FakeProxy(models=["m"]) as fake:
         monkeypatch.setenv("NAPTHA_TUI_PROXY__PORT", str(fake.port))
         manager = ProxyManager(paths, load_settings(paths))
         manager.key_file.parent.mkdir(parents=True, exist_ok=True)
         manager.key_file.write_text(PROXY_KEY)
-        for argv in (("--mode", "bogus"), ("--mode", "regex", "--regex", "(")):
-            code, _, err = run_try(capsys, *BASE, *argv)
-            assert code == 2 and err.startswith("naptha-tui: error: "), err
-            assert ("mode" if "bogus" in argv else "regex") in err
-        assert fake.chat == []
+        yield fake
+
+
+def test_try_bad_input_sends_nothing_to_a_proxy(
+    capsys: pytest.CaptureFixture[str], node_proxy: FakeProxy
+) -> None:
+    """With a proxy answering, a bad mode is still refused, and no chat request goes out."""
+    for argv in (("--mode", "bogus"), ("--mode", "regex", "--regex", "(")):
+        code, _, err = run_try(capsys, *BASE, *argv)
+        assert code == 2 and err.startswith("naptha-tui: error: "), err
+        assert ("mode" if "bogus" in argv else "regex") in err
+    assert node_proxy.chat == []
 
 
 def test_try_runs_against_the_proxy(
-    capsys: pytest.CaptureFixture[str], paths: Paths, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], node_proxy: FakeProxy
 ) -> None:
-    with FakeProxy(models=["m"]) as fake:
-        monkeypatch.setenv("NAPTHA_TUI_PROXY__PORT", str(fake.port))
-        manager = ProxyManager(paths, load_settings(paths))
-        manager.key_file.parent.mkdir(parents=True, exist_ok=True)
-        manager.key_file.write_text(PROXY_KEY)
-        argv = ("--mode", "plain,json_object", "--temperatures", "0,0.5", "--samples", "2")
-        code, out, err = run_try(capsys, *BASE, *argv, "--json")
+    argv = ("--mode", "plain,json_object", "--temperatures", "0,0.5", "--samples", "2")
+    code, out, err = run_try(capsys, *BASE, *argv, "--json")
     assert code == 0, err
     *samples, grid = [json.loads(line) for line in out.splitlines()]
-    assert len(samples) == 8 == len(fake.chat)
+    assert len(samples) == 8 == len(node_proxy.chat)
     assert {(s["mode"], s["valid"]) for s in samples} == {("plain", True), ("json_object", False)}
     assert grid["complete"] is True and len(grid["grid"]) == 4
     assert {(e["mode"], e["valid_rate"]) for e in grid["grid"]} == {

@@ -384,6 +384,9 @@ async def test_save_then_load_a_session_round_trips_the_form(paths: Paths) -> No
         temperatures=[0.0, 0.3],
         samples=3,
         stream=True,
+        # no box in the form for these: they survive a load, an edit and a save
+        expect_tool="get_weather",
+        extra_body={"top_p": 0.9},
     )
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_playground(pilot)

@@ -103,6 +103,8 @@ class PlaygroundForm(VerticalScroll):
         super().__init__(id=id)
         self._served: list[str] = []
         self._tool_names: list[str] = []
+        self._loaded = Spec()
+        """The last session filled in: what the form cannot show is kept from it."""
 
     def compose(self) -> ComposeResult:
         yield _row(
@@ -298,7 +300,9 @@ class PlaygroundForm(VerticalScroll):
                 doc[key] = int(text)
             except ValueError:
                 problems.append(Problem(name, f"{text!r} is not a whole number"))
-        return Spec.model_validate(doc), problems
+        # fields the form has no box for (expect_tool, extra_body) stay as loaded
+        kept = self._loaded.model_dump(by_alias=True, include={"expect_tool", "extra_body"})
+        return Spec.model_validate(kept | doc), problems
 
     @staticmethod
     def _json(text: str, field: str, problems: list[Problem]) -> Any:
@@ -314,6 +318,7 @@ class PlaygroundForm(VerticalScroll):
 
     def fill(self, spec: Spec) -> None:
         """Show ``spec`` in the form (a loaded session)."""
+        self._loaded = spec
         self._model_options(spec.model or None)
         self.system.value = spec.system
         self.prompt.value = spec.prompt

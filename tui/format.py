@@ -91,3 +91,8 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     )
+
+
+PLAYGROUND_GRID_HEADER = ("MODE", "TEMP", "SAMPLES", "VALID", "RATE", "ERRORS", "MEAN MS")
+"""The playground's validity grid (``try`` and the screen); ``RIGHT TOOL`` follows when the
+session names the tool a right answer calls."""

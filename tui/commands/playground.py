@@ -29,9 +29,7 @@ from naptha_tui.backends.playground.spec import (
 )
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
-from naptha_tui.tui.format import table
-
-GRID_HEADER = ("MODE", "TEMP", "SAMPLES", "VALID", "RATE", "ERRORS", "MEAN MS")
+from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, table
 
 
 class BadInput(NapthaError):
@@ -183,7 +181,9 @@ def grid_table(sweep: Sweep) -> str:
         if expected:
             row.append(f"{c.right_tool / c.expected:.0%}" if c.expected else "-")
         rows.append(row)
-    return table(rows, (*GRID_HEADER, "RIGHT TOOL") if expected else GRID_HEADER)
+    return table(
+        rows, (*PLAYGROUND_GRID_HEADER, "RIGHT TOOL") if expected else PLAYGROUND_GRID_HEADER
+    )
 
 
 def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:

@@ -13,9 +13,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from naptha_tui.backends.playground.run import Cell, Sample, Sweep
-from naptha_tui.tui.format import ms
+from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, ms
 
-GRID_COLUMNS = ("MODE", "TEMP", "SAMPLES", "VALID", "RATE", "ERRORS", "MEAN MS")
+GRID_COLUMNS = (*PLAYGROUND_GRID_HEADER, "RIGHT TOOL")
 SAMPLE_COLUMNS = ("MODE", "TEMP", "#", "VERDICT", "FINISH", "MS", "TOKENS")
 VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "UNCHECKED": "dim", "ERROR": "red"}
 
@@ -68,6 +68,7 @@ class GridTable(DataTable[str | Text]):
             rate_text(cell),
             Text(str(cell.errors), style="bold red" if cell.errors else ""),
             ms(cell.latency_s / cell.samples * 1000) if cell.samples else "-",
+            f"{cell.right_tool / cell.expected:.0%}" if cell.expected else "-",
         ]
 
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import WEATHER_PROMPT, tools
-from naptha_tui.backends.playground.run import Playground, Sweep
+from naptha_tui.backends.playground.results import Sweep
+from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Spec, check
 from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.node import Node

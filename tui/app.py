@@ -11,13 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.run import (
-    DEFAULT_CONCURRENCY,
-    Playground,
-    Prepared,
-    Sample,
-    Target,
-)
+from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
+from naptha_tui.backends.playground.run import Playground, Prepared, Target
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.supervisor import ServerStatus

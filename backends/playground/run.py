@@ -17,21 +17,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
 
 from naptha_tui.backends.presets import ToolCapabilities
 
-from .judge import Mismatch, Verdict, mismatches, verdict
+from .judge import Verdict, mismatches, verdict
 from .lint import PromptTokens, lint
+from .results import DEFAULT_CONCURRENCY, Sample
 from .spec import Mode, Problem, Spec, check, request_body, sample_seed
 
-DEFAULT_CONCURRENCY = 4
 REQUEST_TIMEOUT_S = 600.0
 
 
@@ -63,119 +62,6 @@ class Target:
     key: str
     key_file: str | None = None
     models: Mapping[str, ModelInfo] = field(default_factory=dict)
-
-
-@dataclass
-class Sample:
-    """One request and what came back."""
-
-    mode: str
-    temperature: float
-    index: int
-    seed: int | None
-    body: dict[str, Any]
-    """The request as sent (for copying as curl or SDK code)."""
-    content: str | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str | None = None
-    raw: str | None = None
-    raw_source: str = "none"
-    raw_note: str | None = None
-    verdict: Verdict = field(default_factory=lambda: Verdict(False))
-    mismatches: list[Mismatch] = field(default_factory=list)
-    latency_s: float = 0.0
-    ttft_s: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    deployment: str | None = None
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "temperature": self.temperature,
-            "index": self.index,
-            "seed": self.seed,
-            "valid": self.verdict.valid,
-            "verdict": self.verdict.to_json(),
-            "content": self.content,
-            "tool_calls": self.tool_calls,
-            "finish_reason": self.finish_reason,
-            "raw": self.raw,
-            "raw_source": self.raw_source,
-            "raw_note": self.raw_note,
-            "mismatches": [m.to_json() for m in self.mismatches],
-            "latency_ms": round(self.latency_s * 1000, 1),
-            "ttft_ms": None if self.ttft_s is None else round(self.ttft_s * 1000, 1),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "deployment": self.deployment,
-            "error": self.error,
-        }
-
-
-@dataclass
-class Cell:
-    """Validity of one (mode, temperature) pair so far."""
-
-    mode: str
-    temperature: float
-    samples: int = 0
-    valid: int = 0
-    checked: int = 0
-    """Samples whose validity can be checked (not a grammar's)."""
-    errors: int = 0
-    right_tool: int = 0
-    expected: int = 0
-    """Samples judged against the session's ``expect_tool``."""
-    latency_s: float = 0.0
-
-    @property
-    def valid_rate(self) -> float | None:
-        return self.valid / self.checked if self.checked else None
-
-    def add(self, s: Sample) -> None:
-        self.samples += 1
-        self.latency_s += s.latency_s
-        self.errors += s.error is not None
-        if s.verdict.right_tool is not None:
-            self.expected += 1
-            self.right_tool += s.verdict.right_tool
-        if s.verdict.valid is not None:
-            self.checked += 1
-            self.valid += s.verdict.valid
-
-    def to_json(self) -> dict[str, Any]:
-        rate = self.valid_rate
-        return {
-            "temperature": self.temperature,
-            "mode": self.mode,
-            "samples": self.samples,
-            "valid": self.valid,
-            "valid_rate": None if rate is None else round(rate, 4),
-            "errors": self.errors,
-            "right_tool_rate": round(self.right_tool / self.expected, 4) if self.expected else None,
-            "mean_latency_ms": round(self.latency_s / self.samples * 1000, 1)
-            if self.samples
-            else None,
-        }
-
-
-class Grid:
-    """Validity rate by mode and temperature, in the session's order, filled as samples land."""
-
-    def __init__(self, spec: Spec) -> None:
-        self.cells = {
-            (m, t): Cell(m, t) for m in spec.modes for t in dict.fromkeys(spec.temperatures)
-        }
-
-    def add(self, s: Sample) -> Cell:
-        cell = self.cells[(s.mode, s.temperature)]
-        cell.add(s)
-        return cell
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [c.to_json() for c in self.cells.values()]
 
 
 @dataclass(frozen=True)
@@ -447,65 +333,3 @@ class Playground:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class SampleSource(Protocol):
-    """What a sweep draws its samples from (:class:`Playground`, or a test's fake)."""
-
-    def sweep(self, spec: Spec, concurrency: int = ...) -> AsyncGenerator[Sample, None]: ...
-
-
-class Sweep:
-    """One sweep's results so far: kept whole when the sweep is cancelled part way."""
-
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
-        self.samples: list[Sample] = []
-        self.grid = Grid(spec)
-        self.cancelled = False
-
-    def add(self, s: Sample) -> Cell:
-        self.samples.append(s)
-        return self.grid.add(s)
-
-    @property
-    def planned(self) -> int:
-        """How many samples the whole sweep sends."""
-        spec = self.spec
-        return len(spec.modes) * len(dict.fromkeys(spec.temperatures)) * spec.samples
-
-    async def run(
-        self,
-        source: SampleSource,
-        on_sample: Callable[[Sample, Cell], None] | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> None:
-        """Send every sample; cancelling this leaves the samples so far in place."""
-        try:
-            async with aclosing(source.sweep(self.spec, concurrency)) as samples:
-                async for s in samples:
-                    cell = self.add(s)
-                    if on_sample is not None:
-                        on_sample(s, cell)
-        except asyncio.CancelledError:
-            self.cancelled = True
-            raise
-
-    def ordered(self) -> list[Sample]:
-        return order(self.samples, self.spec)
-
-    def to_json(self) -> dict[str, Any]:
-        """The result document (``try --json``'s last line)."""
-        return {
-            "model": self.spec.model,
-            "complete": len(self.samples) == self.planned,
-            "samples": len(self.samples),
-            "grid": self.grid.to_json(),
-        }
-
-
-def order(samples: Sequence[Sample], spec: Spec) -> list[Sample]:
-    """Samples in the session's order (they arrive in completion order)."""
-    modes = {m: i for i, m in enumerate(spec.modes)}
-    temps = {t: i for i, t in enumerate(dict.fromkeys(spec.temperatures))}
-    return sorted(samples, key=lambda s: (modes[s.mode], temps[s.temperature], s.index))

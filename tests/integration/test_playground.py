@@ -20,7 +20,8 @@ import pytest
 
 from naptha_tui.backends import toolcalls
 from naptha_tui.backends.playground.examples import WEATHER_PROMPT, tools
-from naptha_tui.backends.playground.run import Playground, Sample, Sweep
+from naptha_tui.backends.playground.results import Sample, Sweep
+from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Spec
 from tests.integration.common import in_process, install_node, node_env, run_cli
 

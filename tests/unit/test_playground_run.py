@@ -25,14 +25,8 @@ import pytest
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground import examples
-from naptha_tui.backends.playground.run import (
-    ModelInfo,
-    Playground,
-    Sample,
-    ServerAccess,
-    Sweep,
-    Target,
-)
+from naptha_tui.backends.playground.results import Sample, Sweep
+from naptha_tui.backends.playground.run import ModelInfo, Playground, ServerAccess, Target
 from naptha_tui.backends.playground.sessions import (
     curl_command,
     list_sessions,

@@ -12,7 +12,8 @@ from typing import Any
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
-from naptha_tui.backends.playground.run import Cell, Playground, Prepared, Sample, Sweep
+from naptha_tui.backends.playground.results import Cell, Sample, Sweep
+from naptha_tui.backends.playground.run import Playground, Prepared
 from naptha_tui.backends.playground.sessions import (
     curl_command,
     list_sessions,

@@ -23,7 +23,8 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
 
-from naptha_tui.backends.playground.run import Cell, Prepared, Sample, Sweep, Target
+from naptha_tui.backends.playground.results import Cell, Sample, Sweep
+from naptha_tui.backends.playground.run import Prepared, Target
 from naptha_tui.backends.playground.sessions import (
     curl_command,
     list_sessions,

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from naptha_tui.backends.playground.run import Cell, Sample, Sweep
+from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, ms
 
 GRID_COLUMNS = (*PLAYGROUND_GRID_HEADER, "RIGHT TOOL")

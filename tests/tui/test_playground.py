@@ -7,93 +7,27 @@ import json
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Input, Select, SelectionList, Static
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.examples import EXAMPLES, WEATHER_PROMPT
-from naptha_tui.backends.playground.run import Target
+from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.spec import Spec
-from naptha_tui.backends.settings import Settings
-from naptha_tui.tui.app import NapthaTuiApp, make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.playground_form import PlaygroundForm
 from naptha_tui.tui.widgets.playground_results import GridTable, SampleTable
-from tests.fakes.node import FakeGpu, FakeNode, fake_host, server
-from tests.fakes.playground import CALL_RAW, WEATHER_TEXT, FakePlayground
+from tests.fakes.playground import CALL_RAW, WEATHER_TEXT
+from tests.tui.playground_common import (
+    SIZE,
+    Engines,
+    app_with,
+    error,
+    filled,
+    open_playground,
+    run_and_settle,
+    weather_spec,
+)
 from tests.tui.test_dashboard import until
-
-SIZE = (140, 44)
-
-
-class Engines:
-    """The app's playground factory: one FakePlayground per target, kept for the test."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-        self.made: list[FakePlayground] = []
-
-    def __call__(self, target: Target) -> FakePlayground:
-        self.made.append(FakePlayground(target, **self.kwargs))
-        return self.made[-1]
-
-    @property
-    def last(self) -> FakePlayground:
-        return self.made[-1]
-
-    def sent(self) -> int:
-        return sum(len(e.sent) for e in self.made)
-
-    def swept(self) -> int:
-        return sum(len(e.swept) for e in self.made)
-
-
-def app_with(paths: Paths, engines: Engines) -> NapthaTuiApp:
-    return make_app(
-        paths,
-        Settings(poll_seconds=60),
-        node=FakeNode([server()]),
-        gpu=FakeGpu(),
-        read_host=fake_host,
-        playground=engines,
-    )
-
-
-async def open_playground(pilot: Pilot[None]) -> PlaygroundScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen))
-    await pilot.press("t")
-    await until(pilot, lambda: isinstance(pilot.app.screen, PlaygroundScreen))
-    screen = pilot.app.screen
-    assert isinstance(screen, PlaygroundScreen)
-    await until(pilot, lambda: screen.form.model.value == "smollm2-135m")
-    return screen
-
-
-def weather_spec(**update: Any) -> Spec:
-    doc: dict[str, Any] = {
-        "model": "smollm2-135m",
-        "prompt": WEATHER_PROMPT,
-        "tools": EXAMPLES["weather"],
-        "modes": ["tools-required", "tools-auto"],
-        "strict": True,
-        "parallel_tool_calls": False,
-        "temperatures": [0.0, 0.7],
-        "seed": 7,
-        "max_tokens": 128,
-    }
-    return Spec.model_validate(doc | update)
-
-
-def error(screen: PlaygroundScreen, key: str) -> str:
-    return str(screen.query_one(f"#{key}-error", Static).content)
-
-
-async def run_and_settle(pilot: Pilot[None], screen: PlaygroundScreen) -> None:
-    await pilot.press("ctrl+r")
-    await pilot.pause()
-    await until(pilot, lambda: not screen.running)
-    await pilot.pause()
 
 
 async def test_t_opens_the_playground_and_escape_closes_it(paths: Paths) -> None:
@@ -272,9 +206,7 @@ async def test_a_valid_run_fills_the_grid_and_the_samples(paths: Paths) -> None:
     engines = Engines()
     app = app_with(paths, engines)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_playground(pilot)
-        screen.form.fill(weather_spec())
-        await pilot.pause()
+        screen = await filled(pilot)
         await run_and_settle(pilot, screen)
         await until(pilot, lambda: str(screen.status.content) == "done: 4 samples")
         fake = engines.last
@@ -306,9 +238,7 @@ async def test_escape_stops_a_sweep_and_keeps_what_landed(paths: Paths) -> None:
     engines = Engines(gate=gate, hold_after=2)
     app = app_with(paths, engines)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_playground(pilot)
-        screen.form.fill(weather_spec())
-        await pilot.pause()
+        screen = await filled(pilot)
         await pilot.press("ctrl+r")
         await until(pilot, lambda: engines.last.held.is_set() and screen.samples.row_count == 2)
         assert screen.running
@@ -328,9 +258,7 @@ async def test_a_selected_sample_shows_raw_text_beside_parsed_calls(paths: Paths
     engines = Engines()
     app = app_with(paths, engines)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_playground(pilot)
-        screen.form.fill(weather_spec())
-        await pilot.pause()
+        screen = await filled(pilot)
         await run_and_settle(pilot, screen)
         table = screen.samples
         table.focus()
@@ -411,46 +339,3 @@ async def test_save_then_load_a_session_round_trips_the_form(paths: Paths) -> No
         modes = screen.form.query_one("#modes", SelectionList)
         assert modes.selected == ["tool:get_weather", "json_schema", "choice"]
         assert screen.form.query_one("#choice-box").display
-
-
-# -- snapshots --------------------------------------------------------------------------------
-def snapshot_app(paths: Paths, engines: Engines) -> NapthaTuiApp:
-    return app_with(paths, engines)
-
-
-def test_playground_empty_snapshot(snap_compare: Any, paths: Paths) -> None:
-    async def opened(pilot: Pilot[None]) -> None:
-        await open_playground(pilot)
-        await pilot.pause(0.2)
-
-    assert snap_compare(snapshot_app(paths, Engines()), terminal_size=SIZE, run_before=opened)
-
-
-def test_playground_mid_sweep_snapshot(snap_compare: Any, paths: Paths) -> None:
-    engines = Engines(gate=asyncio.Event(), hold_after=2)
-
-    async def held(pilot: Pilot[None]) -> None:
-        screen = await open_playground(pilot)
-        screen.form.fill(weather_spec())
-        await pilot.pause()
-        await pilot.press("ctrl+r")
-        await until(pilot, lambda: engines.last.held.is_set() and screen.samples.row_count == 2)
-        screen.samples.focus()
-        await pilot.pause(0.2)
-
-    assert snap_compare(snapshot_app(paths, engines), terminal_size=SIZE, run_before=held)
-
-
-def test_playground_results_with_a_sample_selected_snapshot(
-    snap_compare: Any, paths: Paths
-) -> None:
-    async def selected(pilot: Pilot[None]) -> None:
-        screen = await open_playground(pilot)
-        screen.form.fill(weather_spec())
-        await pilot.pause()
-        await run_and_settle(pilot, screen)
-        screen.samples.focus()
-        screen.samples.move_cursor(row=0)
-        await pilot.pause(0.2)
-
-    assert snap_compare(snapshot_app(paths, Engines()), terminal_size=SIZE, run_before=selected)

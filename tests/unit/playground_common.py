@@ -1,4 +1,4 @@
-"""What the playground's unit tests share: two example tools and a session that passes."""
+"""What the playground's unit tests share: example tools, a call, and sessions that pass."""
 
 from __future__ import annotations
 
@@ -37,3 +37,22 @@ def fields_of(problems: list[Problem]) -> list[str]:
 def call(name: str, arguments: Any) -> dict[str, Any]:
     args = arguments if isinstance(arguments, str) else json.dumps(arguments)
     return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}
+
+
+WEATHER_ARGS = {"city": "Paris"}
+WEATHER_CALL = {
+    "id": "call_0",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": json.dumps(WEATHER_ARGS)},
+}
+
+
+def weather_spec(**over: Any) -> Spec:
+    fields: dict[str, Any] = {
+        "model": "m",
+        "prompt": examples.WEATHER_PROMPT,
+        "tools": examples.tools(1),
+        "modes": ["tools-required"],
+        "parallel_tool_calls": False,
+    }
+    return Spec.model_validate(fields | over)

@@ -69,6 +69,27 @@ class ProxySettings(BaseModel):
     """Hosted models to add (keys only as environment variable names)."""
 
 
+GO_DURATION = r"^-?\d+(\.\d+)?$|^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$"
+"""What Ollama's ``keep_alive`` accepts: a Go duration (``5m``, ``1h30m``) or seconds (``-1``)."""
+
+
+class OllamaSettings(BaseModel):
+    """The Ollama daemon the node drives over its REST API (and may start)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = None
+    """Where the daemon answers. None: ``OLLAMA_HOST`` if set, else ``http://127.0.0.1:11434``.
+    Every ``OLLAMA_HOST`` form is accepted (``0.0.0.0:11434``, ``host``, ``http://h:p``)."""
+    manage: bool = True
+    """Start ``ollama serve`` (recorded like a server, stopped by ``down``) when nothing answers
+    at a loopback host and an ``ollama`` binary is on PATH."""
+    offer_to_proxy: bool = True
+    """Add the daemon's local models to the proxy as ``ollama_chat/<name>`` deployments."""
+    keep_alive: str = Field(default="5m", pattern=GO_DURATION)
+    """How long ``ollama load`` keeps a model in memory: a duration, ``0``, or ``-1`` (forever)."""
+
+
 class ExternalRuntime(BaseModel):
     """A vLLM the user installed themselves (a conda env, a container wrapper, a source build)."""
 
@@ -88,6 +109,7 @@ class Settings(BaseSettings):
     port_base: int = Field(default=8100, ge=1024, le=65000)
     """First port tried for presets whose port is ``auto``."""
     proxy: ProxySettings = ProxySettings()
+    ollama: OllamaSettings = OllamaSettings()
     runtimes: dict[str, ExternalRuntime] = {}
     """Named runtimes pointing at an existing vllm; a preset's ``runtime:`` may name them."""
     stop_grace_seconds: float = 15.0

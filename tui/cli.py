@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -141,6 +142,58 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
     p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
     _json_flag(p, "one object per sample, then the grid (last line)")
+
+
+def _keep_alive(value: str) -> str:
+    from naptha_tui.backends.settings import GO_DURATION
+
+    if not re.match(GO_DURATION, value):
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {value!r} (a duration like 30m or 1h30m, seconds, 0, or -1)"
+        )
+    return value
+
+
+def _ollama_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ollama = _group(sub, "ollama", "the Ollama daemon: its models, pulls, what is loaded")
+    p = _command(ollama, "list", "models in the daemon's library", Lazy("ollama", "ollama_list"))
+    _json_flag(p, "the models")
+    p = _command(
+        ollama,
+        "ps",
+        "models in memory: size, VRAM share, when they unload",
+        Lazy("ollama", "ollama_ps"),
+    )
+    _json_flag(p, "the loaded models")
+    p = _command(
+        ollama, "pull", "download a model, printing its progress", Lazy("ollama", "ollama_pull")
+    )
+    p.add_argument("name", metavar="NAME", help="model[:tag], e.g. llama3.2:1b")
+    _json_flag(p, "every progress event (NDJSON), then a summary line")
+    p = _command(ollama, "load", "load a model into memory", Lazy("ollama", "ollama_load"))
+    p.add_argument("name", metavar="NAME")
+    p.add_argument(
+        "--keep-alive",
+        type=_keep_alive,
+        metavar="D",
+        help="how long it stays loaded: 30m, 2h, seconds, -1 for ever "
+        "(default: settings ollama.keep_alive, 5m)",
+    )
+    _json_flag(p, "the model as loaded")
+    p = _command(
+        ollama, "unload", "unload a model from memory now", Lazy("ollama", "ollama_unload")
+    )
+    p.add_argument("name", metavar="NAME")
+    _json_flag(p, "the outcome")
+    p = _command(
+        ollama,
+        "status",
+        "does a daemon answer, and is it the node's? (starts nothing)",
+        Lazy("ollama", "ollama_status"),
+        description="Does a daemon answer at the configured host, and did the node start it? "
+        "Starts nothing. Exit code 1 when no daemon answers.",
+    )
+    _json_flag(p, "the daemon's state and the models offered to the proxy")
 
 
 def panel(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
@@ -279,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="recent requests (20)")
     _json_flag(p, "one object per request")
 
+    _ollama_parser(sub)
     _playground_parser(sub)
     return parser
 

@@ -161,6 +161,12 @@ class Preset(BaseModel):
     """A template shipped in templates/ (by file name), or a path."""
     extra_args: list[str] = []
     """Flags passed through unchanged, e.g. ``["--trust-remote-code"]``."""
+    sleep_mode: bool = False
+    """``--enable-sleep-mode`` (and ``VLLM_SERVER_DEV_MODE=1``, which its endpoints need): a
+    swap puts this server to sleep instead of stopping it, and a swap back wakes it in seconds.
+    vLLM has sleep mode on CUDA, ROCm and XPU only."""
+    sleep_level: Literal[1, 2] = 1
+    """1 keeps the weights in CPU RAM (fast wake); 2 discards them (reloaded from disk on wake)."""
 
     @field_validator("name")
     @classmethod

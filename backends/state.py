@@ -53,6 +53,10 @@ class ProcessRecord(BaseModel):
     api_key_env: str | None = None
     """The variable that carries the server's key to the proxy (``NAPTHA_KEY_<NAME>`` for a
     generated one, whose value is in ``<state dir>/keys/NAME.key``)."""
+    sleep_mode: bool = False
+    """Started with ``--enable-sleep-mode``: a swap puts it to sleep instead of stopping it."""
+    sleeping: int | None = None
+    """The sleep level it was put to sleep with; None while awake."""
 
 
 class RemoteRecord(BaseModel):

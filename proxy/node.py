@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,18 +11,28 @@ from typing import Any
 import httpx
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.ollama.client import Ollama, OllamaDown, OllamaError, offered_models
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
+from naptha_tui.backends.playground.run import Target
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.managed import state_file
+from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.ports import check_free
-from naptha_tui.backends.servers.remote import metric_totals, probe_remote
+from naptha_tui.backends.servers.remote import metric_totals
 from naptha_tui.backends.servers.supervisor import ServerStatus, Supervisor, probe_client
+from naptha_tui.backends.servers.vllm import LaunchPlan
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, RemoteRecord
-from naptha_tui.proxy.config import Deployment
+from naptha_tui.backends.telemetry.gpu import GpuReport
+from naptha_tui.backends.telemetry.host import HostSample
+from naptha_tui.proxy.config import Deployment, ollama_deployment
+from naptha_tui.proxy.memory import check_plans, gpu_neighbours, verdict
+from naptha_tui.proxy.observe import GpuSource, Observation, Observer, gpu_json
 from naptha_tui.proxy.process import ProxyManager, ProxyStatus
+from naptha_tui.proxy.remotes import add_remotes, remote_deployments, remote_status
+from naptha_tui.proxy.swap import SwapReport, swap
+from naptha_tui.proxy.targets import playground_target
 
 Progress = Callable[[str], None]
 
@@ -40,11 +49,18 @@ class NodeStatus:
     proxy: ProxyStatus
     warnings: tuple[str, ...] = ()
     """Things the operator must hear about (an unreadable state file, re-adopted servers)."""
+    gpus: GpuReport | None = None
+    host: HostSample | None = None
+    models: dict[str, dict[str, float | None]] | None = None
+    """Per served model, the metrics of its local instances merged (bucket deltas summed)."""
 
     def to_json(self) -> dict[str, Any]:
         """The `status --json` document."""
         return {
             "warnings": list(self.warnings),
+            "host": asdict(self.host) if self.host else None,
+            "gpus": gpu_json(self.gpus) if self.gpus is not None else None,
+            "models": self.models or {},
             "proxy": {
                 **asdict(self.proxy),
                 "key_file": str(self.proxy.key_file),
@@ -62,30 +78,10 @@ class NodeStatus:
         }
 
 
-def remote_deployments(
-    name: str,
-    models: Sequence[str],
-    base_url: str,
-    api_key_env: str | None,
-    params: dict[str, Any],
-) -> list[Deployment]:
-    """One deployment per model a remote node serves (id ``NAME`` or ``NAME/MODEL``)."""
-    return [
-        Deployment(
-            name if len(models) == 1 else f"{name}/{model}",
-            model,
-            base_url,
-            api_key_env=api_key_env,
-            params=params,
-        )
-        for model in models
-    ]
-
-
 class Node:
     """Start, stop and observe everything this node runs; ``async with Node(...) as node``."""
 
-    def __init__(self, paths: Paths, settings: Settings) -> None:
+    def __init__(self, paths: Paths, settings: Settings, gpu: GpuSource | None = None) -> None:
         self.paths = paths
         self.settings = settings
         self.client = probe_client()
@@ -94,6 +90,8 @@ class Node:
         self.supervisor = Supervisor(paths, settings, self.client, self.state)
         self.proxy = ProxyManager(paths, settings, self.state)
         self.catalog = self.supervisor.catalog
+        self.observer = Observer(self.client, self.supervisor.keys, gpu)
+        """Memory per server, GPUs, host and the /metrics window (kept between calls)."""
 
     async def aclose(self) -> None:
         """Release the HTTP client."""
@@ -131,7 +129,9 @@ class Node:
         out = [
             self._server_deployment(state.servers[s.name])
             for s in statuses
-            if s.name in state.servers and (s.status == "ready" or s.name in also)
+            if s.name in state.servers
+            and state.servers[s.name].kind == "vllm"
+            and (s.status == "ready" or s.name in also)
         ]
         for r in state.remotes.values():
             out += remote_deployments(r.name, r.models, r.base_url, r.api_key_env, r.default_params)
@@ -168,64 +168,56 @@ class Node:
                 out += remote_deployments(
                     p.name, p.models, p.base_url or "", p.api_key_env, p.default_params
                 )
-        return out
+        return out + await self.ollama_deployments()
 
-    async def remote_status(self, record: RemoteRecord) -> ServerStatus:
-        """Probe a remote node (its /models, and /metrics when it is vLLM)."""
-        key = self.supervisor.keys.lookup(record.api_key_env)
-        seen = await probe_remote(self.client, record.base_url, record.api_key_env, key)
-        missing = [m for m in record.models if m not in seen.models]
-        reason = seen.error or (f"does not list {', '.join(missing)}" if missing else None)
-        return ServerStatus(
-            name=record.name,
-            status="ready" if seen.healthy and not missing else "down",
-            preset=record.preset,
-            model=", ".join(record.models),
-            runtime="remote",
-            served_model_name=", ".join(record.models),
-            host="",
-            port=0,
-            pid=None,
-            uptime_s=time.time() - record.added_at,
-            reason=reason,
-            log_path=None,
-            url=record.base_url,
-            metrics=seen.metrics,
-        )
+    async def observe(self, statuses: Sequence[ServerStatus] | None = None) -> Observation:
+        """The local servers with their memory and metrics, the GPUs and the host."""
+        if statuses is None:
+            statuses = await self.supervisor.statuses()
+        return await self.observer.observe(statuses, self.state.load().servers)
 
     async def status(self) -> NodeStatus:
-        """Probe every server, remote node and the proxy."""
+        """Probe every server, remote node and the proxy; memory and metrics included."""
         remotes = sorted(self.state.load().remotes.values(), key=lambda r: r.name)
         servers, remote, proxy = await asyncio.gather(
             self.supervisor.statuses(),
             asyncio.gather(*(self.remote_status(r) for r in remotes)),
             self.proxy.status(self.client),
         )
-        return NodeStatus([*servers, *remote], proxy, tuple(self.state.warnings))
+        seen = await self.observe(servers)
+        return NodeStatus(
+            [*seen.servers, *remote],
+            proxy,
+            tuple(self.state.warnings),
+            seen.gpus,
+            seen.host,
+            seen.models,
+        )
+
+    async def check_memory(self, plans: Sequence[LaunchPlan], progress: Progress) -> None:
+        """Refuse plans that will not fit (``memory.check_plans``), before anything starts."""
+        if plans:
+            check_plans(plans, self.paths, await self.observe(), progress)
+
+    async def remote_status(self, record: RemoteRecord) -> ServerStatus:
+        """Probe a remote node (its /models, and /metrics when it is vLLM)."""
+        return await remote_status(self.client, self.supervisor.keys, record)
 
     def add_remotes(self, presets: Sequence[Preset], progress: Progress) -> None:
         """Record ``kind: remote`` presets (nothing starts; the proxy picks them up)."""
-        with self.state.update() as state:
-            for p in presets:
-                if p.name in state.servers:
-                    raise NapthaError(f"remote preset {p.name}: a local server has that name")
-                record = RemoteRecord(
-                    name=p.name,
-                    preset=p.name,
-                    base_url=p.base_url or "",
-                    models=list(p.models),
-                    api_key_env=p.api_key_env,
-                    default_params=p.default_params,
-                    added_at=time.time(),
-                )
-                old = state.remotes.get(p.name)
-                if old is not None and old.model_copy(update={"added_at": 0}) == (
-                    record.model_copy(update={"added_at": 0})
-                ):
-                    progress(f"{p.name}: already added")
-                    continue
-                state.remotes[p.name] = record
-                progress(f"{p.name}: remote {p.base_url} ({', '.join(p.models)})")
+        add_remotes(self.state, presets, progress)
+
+    async def swap_verdict(self, running: str, preset: str) -> Verdict:
+        """Would ``preset`` fit once ``running`` is freed; the swap's confirmation shows it."""
+        return verdict(self.catalog.get(preset), self.paths, await self.observe(), [running])
+
+    async def swap(
+        self, running: str, preset: str, progress: Progress, timeout: float | None = None
+    ) -> SwapReport:
+        """Replace server ``running`` with ``preset`` (see ``proxy/swap.py``)."""
+        if timeout is None:
+            return await swap(self, running, preset, progress)
+        return await swap(self, running, preset, progress, timeout)
 
     async def up(self, presets: Sequence[Preset], progress: Progress) -> NodeStatus:
         """Start ``presets`` (skipping servers already running), then the proxy; wait for both.
@@ -244,10 +236,12 @@ class Node:
         self.proxy.check_bind()
         if not self.proxy.live()[1]:
             check_free(self.settings.proxy.port, self.settings.proxy.host, "settings proxy.port")
+        await self.check_memory(plans, progress)
         self.add_remotes(remotes, progress)
         started: list[str] = []
         try:
             for plan in plans:
+                await self._one_loader_per_gpu(plan, plans[: len(started)], progress)
                 record = self.supervisor.launch(plan)
                 started.append(record.name)
                 progress(
@@ -282,6 +276,20 @@ class Node:
             raise
         return await self.status()
 
+    async def _one_loader_per_gpu(
+        self, plan: LaunchPlan, earlier: Sequence[LaunchPlan], progress: Progress
+    ) -> None:
+        """Wait until the earlier servers sharing a GPU with ``plan`` are ready (vLLM #55827)."""
+        shared = gpu_neighbours(plan, earlier)
+        if not shared:
+            return
+        progress(f"{plan.name}: waiting for {', '.join(shared)} to load first (shared GPU)")
+        timeout = max(p.preset.startup_timeout or self.settings.startup_timeout for p in earlier)
+        statuses = await self.supervisor.wait_ready(shared, timeout)
+        bad = [s for s in statuses if s.status != "ready"]
+        if bad:
+            raise UpFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
+
     async def down(self, names: Sequence[str] = ()) -> list[str]:
         """Stop the named servers, or everything (servers and proxy) when none are named.
 
@@ -310,7 +318,10 @@ class Node:
         return targets
 
     async def sync_proxy(
-        self, start: bool = False, progress: Progress | None = None
+        self,
+        start: bool = False,
+        progress: Progress | None = None,
+        exclude: Collection[str] = (),
     ) -> list[Deployment]:
         """Re-render the proxy's config from the ready servers and reload it if it changed.
 
@@ -318,16 +329,36 @@ class Node:
             start: start the proxy if it is not running (`up`); otherwise only a running
                 proxy is touched.
             progress: told when the proxy was started or reloaded.
+            exclude: servers to leave out although ready (a swap takes its old server out
+                before stopping it).
 
         Returns:
             The deployments the proxy now has.
         """
-        deployments = self.deployments(await self.supervisor.statuses())
+        statuses = [s for s in await self.supervisor.statuses() if s.name not in exclude]
+        deployments = self.deployments(statuses) + await self.ollama_deployments()
         if start or self.proxy.live()[1]:
             _, outcome = await self.proxy.start(deployments)
             if progress is not None and outcome != "unchanged":
                 progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
         return deployments
+
+    async def ollama_deployments(self) -> list[Deployment]:
+        """One ``ollama_chat/<name>`` deployment per model of a daemon that answers.
+
+        Only with ``ollama.offer_to_proxy`` on; a daemon that is down offers nothing (and
+        starts nothing: ``naptha-tui ollama ...`` starts a managed one).
+        """
+        if not self.settings.ollama.offer_to_proxy:
+            return []
+        client = Ollama(self.settings.ollama.host, timeout=2.0)
+        try:
+            names = await offered_models(client)
+        except (OllamaDown, OllamaError):
+            return []
+        finally:
+            await client.aclose()
+        return [ollama_deployment(name, client.host) for name in names]
 
     @property
     def feed_file(self) -> Path:
@@ -352,53 +383,8 @@ class Node:
         return metric_totals(got.text, "litellm_") or None
 
     def playground_target(self) -> Target:
-        """The proxy and what the node knows of each model, for the playground.
-
-        A model the node runs itself gets one of its servers (for ``/tokenize`` and exact raw
-        text via ``/detokenize``), its preset's tool parser and tool-calling notes.
-        """
-        models: dict[str, ModelInfo] = {}
-        state = self.state.load()
-        for record in state.servers.values():
-            served = record.served_model_name or record.name
-            if served in models or record.desired != "running":
-                continue
-            preset = None
-            if record.preset:
-                try:
-                    preset = self.catalog.get(record.preset)
-                except NapthaError:
-                    preset = None
-            models[served] = ModelInfo(
-                server=ServerAccess(
-                    f"http://{record.host}:{record.port}",
-                    self.supervisor.keys.lookup(record.api_key_env),
-                    served,
-                ),
-                preset=record.preset,
-                parser=preset.tool_call_parser if preset else None,
-                caps=preset.tools if preset else None,
-            )
-        for r in state.remotes.values():
-            try:
-                preset = self.catalog.get(r.preset) if r.preset else None
-            except NapthaError:
-                preset = None
-            for m in r.models:
-                models.setdefault(
-                    m,
-                    ModelInfo(
-                        preset=r.preset,
-                        parser=preset.tool_call_parser if preset else None,
-                        caps=preset.tools if preset else None,
-                    ),
-                )
-        return Target(
-            self.proxy.url,
-            self.proxy.client_key() or "",
-            str(self.proxy.key_file),
-            models,
-        )
+        """The proxy and what the node knows of each model, for the playground."""
+        return playground_target(self.state.load(), self.catalog, self.supervisor.keys, self.proxy)
 
     async def stop_server(self, name: str) -> None:
         """Stop one server, keep its row (``stopped``) and take it out of the proxy."""

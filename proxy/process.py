@@ -274,9 +274,11 @@ class ProxyManager:
         state, reason = ManagedProcess(record).judge(
             alive, seen.healthy if seen else None, seen.error if seen else None, time.time()
         )
+        if state == "down" or state == "sleeping":  # neither applies to the proxy
+            state = "stopped"
         return ProxyStatus(
             url,
-            "stopped" if state == "down" else state,
+            state,
             record.pid if alive else None,
             self.key_file,
             seen.models if seen else (),

@@ -207,6 +207,17 @@ def _json_flag(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", action="store_true", help=f"{what} as JSON")
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
 def _command(
     group: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -259,8 +270,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     _json_flag(p, "the names stopped")
 
-    p = _command(sub, "status", "servers and the proxy", Lazy("node", "status"))
-    _json_flag(p, "servers, proxy and warnings")
+    p = _command(
+        sub,
+        "status",
+        "servers (memory, metrics), the proxy, GPUs and host",
+        Lazy("node", "status"),
+    )
+    p.add_argument(
+        "--window",
+        type=_seconds,
+        default=1.0,
+        metavar="S",
+        help="seconds between the two /metrics scrapes whose difference gives rates and "
+        "latency percentiles (1; 0: gauges only)",
+    )
+    _json_flag(p, "servers (with metrics, rss_bytes, gpu_memory_bytes), proxy, GPUs, host")
+
+    p = _command(
+        sub,
+        "swap",
+        "stop (or sleep) a running server, wait for its memory, start a preset in its place",
+        Lazy("node", "swap"),
+        description="Stop RUNNING (or put it to sleep when its preset has sleep_mode: true), "
+        "wait until its memory is really returned, then start PRESET (or wake its sleeping "
+        "server); the proxy follows and every other model keeps serving. PRESET is planned "
+        "first against the memory RUNNING frees: one that will not fit is refused with the "
+        "numbers and RUNNING keeps running (exit 2).",
+    )
+    p.add_argument("running", metavar="RUNNING", help="the server to take out")
+    p.add_argument("preset", metavar="PRESET", help="the preset to start in its place")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=120.0,
+        metavar="S",
+        help="how long to wait for the old server's memory to come back (120)",
+    )
+    _json_flag(p, "what was stopped or slept, started or woken, and the memory verdict")
 
     p = _command(sub, "logs", "a server's log (NAME proxy: the proxy's)", Lazy("node", "logs"))
     p.add_argument("name", metavar="NAME")

@@ -34,8 +34,9 @@ from naptha_tui.backends.servers import procs
 from naptha_tui.backends.servers.logs import death_reason
 from naptha_tui.backends.state import NodeState, ProcessKind, ProcessRecord, StateFile
 
-Status = Literal["starting", "ready", "unhealthy", "crashed", "stopped", "down"]
-"""``down`` is a remote node that does not answer (there is no process to crash)."""
+Status = Literal["starting", "ready", "sleeping", "unhealthy", "crashed", "stopped", "down"]
+"""``down`` is a remote node that does not answer (there is no process to crash); ``sleeping``
+a server in vLLM's sleep mode (alive, its memory released, out of the proxy)."""
 
 NODE_ENV = "NAPTHA_TUI_NODE"
 """Set in every child's environment: the state folder of the node that started it."""

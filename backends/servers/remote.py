@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 VLLM_GAUGES = {
     "vllm:num_requests_running": "running",
     "vllm:num_requests_waiting": "waiting",
-    "vllm:kv_cache_usage_perc": "kv_cache",
-    "vllm:gpu_cache_usage_perc": "kv_cache",  # older vLLM
+    "vllm:kv_cache_usage_perc": "kv_cache_usage",
+    "vllm:gpu_cache_usage_perc": "kv_cache_usage",  # older vLLM
 }
 
 
@@ -23,7 +23,7 @@ class RemoteProbe:
     healthy: bool
     models: tuple[str, ...] = ()
     error: str | None = None
-    metrics: dict[str, float] | None = None
+    metrics: dict[str, float | None] | None = None
 
 
 def root_of(base_url: str) -> str:
@@ -32,27 +32,27 @@ def root_of(base_url: str) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
-def parse_vllm_metrics(text: str) -> dict[str, float] | None:
+def parse_vllm_metrics(text: str) -> dict[str, float | None] | None:
     """Requests running/waiting summed over engines, KV-cache use of the fullest engine.
 
     The deprecated ``vllm:gpu_cache_usage_perc`` counts only when the current name is absent.
     None when the text holds no vLLM gauge (not a vLLM server) or is not Prometheus text.
     """
-    found: dict[str, float] = {}
+    found: dict[str, float | None] = {}
     kv: dict[str, list[float]] = {}
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 key = VLLM_GAUGES.get(sample.name)
-                if key == "kv_cache":
+                if key == "kv_cache_usage":
                     kv.setdefault(sample.name, []).append(float(sample.value))
                 elif key is not None:
-                    found[key] = found.get(key, 0.0) + float(sample.value)
+                    found[key] = (found.get(key) or 0.0) + float(sample.value)
     except ValueError:
         return None
     usage = kv.get("vllm:kv_cache_usage_perc") or kv.get("vllm:gpu_cache_usage_perc")
     if usage:
-        found["kv_cache"] = max(usage)
+        found["kv_cache_usage"] = max(usage)
     return found or None
 
 

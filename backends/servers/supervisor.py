@@ -66,8 +66,14 @@ class ServerStatus:
     log_path: Path | None
     url: str | None = None
     """A remote node's base URL as given (local servers derive theirs from host and port)."""
-    metrics: dict[str, float] | None = None
-    """A few vLLM gauges from /metrics, when the server exposes them."""
+    metrics: dict[str, float | None] | None = None
+    """vLLM's /metrics over the last window (``ServerMetrics.to_json()``), when it has one."""
+    rss_bytes: int | None = None
+    """Resident memory of its whole process tree (API server, EngineCore, workers)."""
+    gpu_memory_bytes: int | None = None
+    """GPU memory its process tree holds, over every GPU (None without a readable GPU)."""
+    gpu_memory: dict[int, int] | None = None
+    """The same per GPU index."""
 
     @property
     def base_url(self) -> str:
@@ -180,6 +186,7 @@ class Supervisor:
                     "runtime": plan.preset.runtime,
                     "default_params": plan.preset.default_params,
                     "api_key_env": plan.api_key_env,
+                    "sleep_mode": plan.preset.sleep_mode,
                 },
             ),
         )
@@ -221,6 +228,91 @@ class Supervisor:
         check_free(record.port, record.host, f"server {name}")
         return self.launch(plan_launch(preset, runtime, self.paths, name, record.port, instance))
 
+    # -- sleep mode (vLLM's dev routes; CUDA, ROCm and XPU only) --------------------------
+    async def _dev_call(
+        self,
+        record: ProcessRecord,
+        method: str,
+        path: str,
+        timeout: float = 120.0,
+        body: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        key = self.keys.lookup(record.api_key_env)
+        try:
+            got = await self.client().request(
+                method,
+                f"http://{record.host}:{record.port}{path}",
+                headers={"Authorization": f"Bearer {key}"} if key else {},
+                json=body,
+                timeout=timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise NapthaError(f"server {record.name}: {method} {path} failed: {exc!r}") from exc
+        if got.status_code == 404:
+            raise NapthaError(
+                f"server {record.name}: {path} is not served (404): sleep mode needs "
+                "--enable-sleep-mode and VLLM_SERVER_DEV_MODE=1 (preset key sleep_mode: true)"
+            )
+        if got.status_code >= 400:
+            raise NapthaError(
+                f"server {record.name}: {method} {path} answered {got.status_code}: "
+                f"{got.text[:200]}"
+            )
+        return got
+
+    async def is_sleeping(self, record: ProcessRecord) -> bool:
+        """``GET /is_sleeping``; False when it cannot be read (the health probe says the rest)."""
+        try:
+            got = await self._dev_call(record, "GET", "/is_sleeping", timeout=3.0)
+            return bool(got.json().get("is_sleeping"))
+        except (NapthaError, ValueError, AttributeError):
+            return False
+
+    def _sleep_record(self, name: str) -> ProcessRecord:
+        record = self.state.load().servers.get(name)
+        if record is None:
+            raise NapthaError(f"no server named {name!r}")
+        if not record.sleep_mode:
+            raise NapthaError(
+                f"server {name} was not started with sleep mode (preset {record.preset}: set "
+                "sleep_mode: true)"
+            )
+        return record
+
+    def _mark_sleeping(self, name: str, level: int | None) -> None:
+        with self.state.update() as state:
+            if name in state.servers:
+                state.servers[name].sleeping = level
+
+    async def sleep(self, name: str, level: int) -> None:
+        """``POST /sleep?level=N`` and wait until ``/is_sleeping`` says so."""
+        record = self._sleep_record(name)
+        await self._dev_call(record, "POST", f"/sleep?level={level}")
+        self._mark_sleeping(name, level)
+        await poll_until(lambda: self.is_sleeping(record), bool, 60.0, 0.2)
+
+    async def wake(self, name: str) -> None:
+        """Wake a sleeping server; after level 2 its weights are reloaded first.
+
+        Level 2 follows vLLM's sleep-mode docs: wake the weights, ``reload_weights`` through
+        ``/collective_rpc``, then wake the KV cache and reset the prefix cache.
+        """
+        record = self._sleep_record(name)
+        if record.sleeping == 2:
+            await self._dev_call(record, "POST", "/wake_up?tags=weights")
+            rpc = {"method": "reload_weights"}
+            await self._dev_call(record, "POST", "/collective_rpc", timeout=600.0, body=rpc)
+            await self._dev_call(record, "POST", "/wake_up?tags=kv_cache")
+            await self._dev_call(record, "POST", "/reset_prefix_cache")
+        else:
+            await self._dev_call(record, "POST", "/wake_up")
+        awake = await poll_until(
+            lambda: self.is_sleeping(record), lambda asleep: not asleep, 60.0, 0.2
+        )
+        if awake:
+            raise NapthaError(f"server {name}: still sleeping 60 s after /wake_up")
+        self._mark_sleeping(name, None)
+
     # -- observation ----------------------------------------------------------------------
     def _alive(self, record: ProcessRecord) -> bool:
         return ManagedProcess(record).alive
@@ -230,7 +322,9 @@ class Supervisor:
         server = ManagedProcess(record)
         alive = server.alive
         seen = None
-        if alive:
+        if alive and record.kind == "ollama":  # the daemon: no /health, no one served model
+            seen = await probe(self.client(), f"http://{record.host}:{record.port}", "/api/version")
+        elif alive:
             key = self.keys.lookup(record.api_key_env)
             seen = await probe(self.client(), f"http://{record.host}:{record.port}", key=key)
             if seen.healthy and record.served_model_name not in seen.models:
@@ -243,6 +337,8 @@ class Supervisor:
         status, reason = server.judge(
             alive, seen.healthy if seen else None, seen.error if seen else None, now
         )
+        if status == "ready" and record.sleep_mode and await self.is_sleeping(record):
+            status, reason = "sleeping", f"asleep (level {record.sleeping or '?'})"
         if status == "ready" and record.ready_at is None:
             with self.state.update() as state:
                 if record.name in state.servers:

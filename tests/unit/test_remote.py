@@ -73,7 +73,11 @@ process_open_fds 12.0
 
 
 def test_parse_vllm_metrics() -> None:
-    assert parse_vllm_metrics(VLLM_METRICS) == {"running": 2.0, "waiting": 1.0, "kv_cache": 0.25}
+    assert parse_vllm_metrics(VLLM_METRICS) == {
+        "running": 2.0,
+        "waiting": 1.0,
+        "kv_cache_usage": 0.25,
+    }
 
 
 def test_parse_vllm_metrics_sums_engines_and_reads_the_old_kv_name() -> None:
@@ -84,7 +88,7 @@ vllm:num_requests_running{engine="1",model_name="m"} 3.0
 # TYPE vllm:gpu_cache_usage_perc gauge
 vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.5
 """
-    assert parse_vllm_metrics(text) == {"running": 5.0, "kv_cache": 0.5}
+    assert parse_vllm_metrics(text) == {"running": 5.0, "kv_cache_usage": 0.5}
 
 
 def test_kv_cache_is_the_fullest_engine_and_the_old_name_is_not_counted_twice() -> None:
@@ -95,7 +99,7 @@ vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.5
 vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.75
 vllm:gpu_cache_usage_perc{engine="1",model_name="m"} 0.5
 """
-    assert parse_vllm_metrics(text) == {"kv_cache": 0.75}
+    assert parse_vllm_metrics(text) == {"kv_cache_usage": 0.75}
 
 
 @pytest.mark.parametrize(
@@ -233,8 +237,9 @@ class Recorder:
 async def test_probe_the_fake_vllm(fake_vllm: str) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         seen = await probe_remote(client, fake_vllm, None)
-    # the fake has no /metrics: still healthy, just without load figures
-    assert seen == RemoteProbe(True, ("smollm2-135m",), None, None)
+    # the fake serves vLLM's gauges, idle
+    expected = {"running": 0.0, "waiting": 0.0, "kv_cache_usage": 0.0}
+    assert seen == RemoteProbe(True, ("smollm2-135m",), None, expected)
 
 
 async def test_probe_a_closed_port_is_a_reason_not_an_exception() -> None:
@@ -251,7 +256,7 @@ async def test_probe_sends_the_key_and_reads_vllm_metrics(monkeypatch: pytest.Mo
         async with httpx.AsyncClient(timeout=5) as client:
             seen = await probe_remote(client, node.url + "/", "GPU_BOX_KEY")
     assert seen == RemoteProbe(
-        True, ("qwen", "llama"), None, {"running": 2.0, "waiting": 1.0, "kv_cache": 0.25}
+        True, ("qwen", "llama"), None, {"running": 2.0, "waiting": 1.0, "kv_cache_usage": 0.25}
     )
     assert node.seen == [
         ("/v1/models", "Bearer sk-remote-node"),

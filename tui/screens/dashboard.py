@@ -67,8 +67,11 @@ class DashboardScreen(NapthaScreen):
     def sample_telemetry(self) -> None:
         worker = get_current_worker()
         while not worker.is_cancelled:
-            self.post_message(HostSampled(self.napp.read_host()))
-            self.post_message(GpuSampled(self.napp.gpu.read()))
+            try:
+                self.post_message(HostSampled(self.napp.read_host()))
+                self.post_message(GpuSampled(self.napp.gpu.read()))
+            except Exception as exc:  # one bad read must not end the loop for good
+                self.post_message(ActivityNoted(f"telemetry: {exc!r}"))
             worker.cancelled_event.wait(self.napp.settings.poll_seconds)
 
     @work(exclusive=True, group="node", exit_on_error=False, description="probe servers")

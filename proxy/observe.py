@@ -1,0 +1,139 @@
+"""What each server holds and how it is doing: memory per process tree, GPU share, /metrics.
+
+The node's :class:`Observer` adds to every probed server the resident memory of its process
+tree, its GPU memory (NVML processes attributed by pid, workers included) and vLLM's metrics
+over the window since the previous observation. Instances of one model are merged by summing
+their histogram deltas (``merge``), never by averaging percentiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import httpx
+
+from naptha_tui.backends.servers.keys import ServerKeys
+from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.state import ProcessRecord
+from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
+from naptha_tui.backends.telemetry.host import HostSample, read_host, tree_memory
+from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, Scrape, merge
+
+
+class GpuSource(Protocol):
+    """A GPU reader (``GpuReader`` or a test double)."""
+
+    def read(self) -> GpuReport: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """One round: the servers with their memory and metrics, the GPUs, the host."""
+
+    servers: list[ServerStatus]
+    gpus: GpuReport
+    host: HostSample
+    models: dict[str, dict[str, float | None]]
+    """Per served model name, its local instances' metrics merged."""
+    trees: dict[str, tuple[int, ...]]
+    """Every pid of each local server's process tree."""
+
+
+def gpu_json(report: GpuReport) -> dict[str, Any]:
+    """The ``gpus`` part of ``status --json``."""
+    if isinstance(report, GpuUnavailable):
+        return {"available": False, "reason": report.reason, "devices": []}
+    return {
+        "available": True,
+        "reason": None,
+        "devices": [
+            {
+                **dataclasses.asdict(g),
+                "memory_free": g.memory_free,
+                "processes": [dataclasses.asdict(p) for p in g.processes],
+            }
+            for g in report
+        ],
+    }
+
+
+class Observer:
+    """Adds memory and metrics to server statuses; keeps the previous scrape of each server."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        keys: ServerKeys,
+        gpu: GpuSource | None = None,
+        host: Callable[[], HostSample] = read_host,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.gpu: GpuSource = gpu or GpuReader()
+        self.read_host = host
+        self.watch = MetricsWatch()
+
+    async def scrape(self, record: ProcessRecord) -> str | None:
+        """The server's /metrics text, or None (no answer, not 200)."""
+        key = self.keys.lookup(record.api_key_env)
+        try:
+            got = await self.client.get(
+                f"http://{record.host}:{record.port}/metrics",
+                headers={"Authorization": f"Bearer {key}"} if key else {},
+            )
+        except httpx.HTTPError:
+            return None
+        return got.text if got.status_code == 200 else None
+
+    async def _metrics(self, record: ProcessRecord) -> tuple[Scrape | None, Scrape] | None:
+        """The previous and this scrape; None when this one failed (no answer, garbled)."""
+        text = await self.scrape(record)
+        if self.watch.observe(record.name, text, time.monotonic()) is None:
+            return None
+        return self.watch.pair(record.name)
+
+    async def observe(
+        self, statuses: Sequence[ServerStatus], records: dict[str, ProcessRecord]
+    ) -> Observation:
+        """``statuses`` with memory and metrics filled in, plus the GPUs and the host."""
+        local = [s for s in statuses if s.name in records and s.pid is not None]
+        trees: dict[str, tuple[int, ...]] = {}
+        rss: dict[str, int] = {}
+        for s in local:
+            assert s.pid is not None
+            tree = tree_memory(s.pid)
+            if tree is not None:
+                trees[s.name], rss[s.name] = tree.pids, tree.rss_bytes
+        report, host = await asyncio.gather(
+            asyncio.to_thread(self.gpu.read), asyncio.to_thread(self.read_host)
+        )
+        held = attribute(report, trees)
+        scraped = [s for s in local if s.status == "ready"]
+        pairs = dict(
+            zip(
+                [s.name for s in scraped],
+                await asyncio.gather(*(self._metrics(records[s.name]) for s in scraped)),
+                strict=True,
+            )
+        )
+        out: list[ServerStatus] = []
+        by_model: dict[str, list[tuple[Scrape | None, Scrape]]] = {}
+        for s in statuses:
+            extra: dict[str, Any] = {}
+            if s.name in rss:
+                extra["rss_bytes"] = rss[s.name]
+            if not isinstance(report, GpuUnavailable) and s.name in trees:
+                per_gpu = held.get(s.name, {})
+                extra["gpu_memory"] = per_gpu
+                extra["gpu_memory_bytes"] = sum(per_gpu.values())
+            pair = pairs.get(s.name)
+            if pair is not None:
+                extra["metrics"] = merge([pair]).to_json()
+                by_model.setdefault(s.served_model_name or s.name, []).append(pair)
+            out.append(dataclasses.replace(s, **extra) if extra else s)
+        models = {m: merge(found).to_json() for m, found in by_model.items()}
+        return Observation(out, report, host, models, trees)

@@ -1,0 +1,276 @@
+"""Swap one running server for another preset as one action, without breaking the endpoint.
+
+A swap plans B against A's memory counted as freed (refused with A left running when B would
+not fit even then), takes A out of the proxy, stops it, or puts it to sleep when its preset has
+``sleep_mode: true``, waits until its memory is really back (the process tree gone and RAM
+returned, or the GPU memory its pids held released), plans B again against what is now free,
+starts or wakes B, and puts it into the proxy. Every other model keeps serving: the proxy's
+reload is graceful. If B cannot start, A is brought back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import psutil
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.presets import Preset
+from naptha_tui.backends.servers.planner import Verdict, WontFit
+from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.state import ProcessRecord
+from naptha_tui.backends.telemetry.gpu import GpuUnavailable, attribute
+from naptha_tui.proxy.memory import on_cpu, verdict
+from naptha_tui.proxy.observe import Observation
+
+if TYPE_CHECKING:
+    from naptha_tui.proxy.node import Node, Progress
+
+FREED_TIMEOUT_S = 120.0
+"""How long a swap waits for the old server's memory to come back."""
+RAM_RETURNED = 0.5
+"""On the CPU runtime, memory counts as returned once available RAM has grown by this share of
+the old server's RSS (other processes move RAM too; its pages are gone once the tree is)."""
+RAM_NOISE = 256 * 2**20
+"""Below this RSS the RAM check is skipped: other processes move available RAM by more."""
+GPU_RETURNED = 0.9
+"""On a GPU, the share of the old server's attributed memory that must be released."""
+
+
+class SwapFailed(NapthaError):
+    """B did not become ready; A was brought back (or the message says why not)."""
+
+
+@dataclass
+class SwapReport:
+    """What a swap did, for ``swap --json`` and the panel's activity log."""
+
+    old: str
+    new: list[str]
+    old_action: Literal["stopped", "slept"]
+    new_action: Literal["started", "woke"]
+    verdict: dict[str, Any] | None
+    freed_s: float
+    total_s: float
+    messages: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``swap --json`` document."""
+        return {
+            "old": self.old,
+            "new": self.new,
+            "old_action": self.old_action,
+            "new_action": self.new_action,
+            "verdict": self.verdict,
+            "freed_s": round(self.freed_s, 2),
+            "total_s": round(self.total_s, 2),
+            "messages": self.messages,
+        }
+
+
+def _alive(pids: Collection[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+async def wait_freed(
+    node: Node,
+    before: Observation,
+    name: str,
+    stopped: bool,
+    timeout: float = FREED_TIMEOUT_S,
+    poll_s: float = 0.25,
+) -> str | None:
+    """Wait until the memory ``name`` held is back; a message when it is not by ``timeout``.
+
+    Stopped: its process tree is gone, and RAM (CPU runtime) or the GPU memory its pids held
+    is returned. Put to sleep: the GPU memory its pids hold has dropped (nothing to wait for
+    without a GPU).
+    """
+    pids = before.trees.get(name, ())
+    old = next((s for s in before.servers if s.name == name), None)
+    rss = (old.rss_bytes or 0) if old else 0
+    gpu_before = (old.gpu_memory or {}) if old else {}
+    deadline = time.monotonic() + timeout
+    while stopped and _alive(pids):
+        if time.monotonic() > deadline:
+            return f"{name}: processes {', '.join(map(str, _alive(pids)))} still alive"
+        await asyncio.sleep(poll_s)
+    on_gpu = not isinstance(before.gpus, GpuUnavailable) and sum(gpu_before.values()) > 0
+    while True:
+        if on_gpu:
+            report = await asyncio.to_thread(node.observer.gpu.read)
+            left = sum(attribute(report, {name: pids}).get(name, {}).values())
+            held = sum(gpu_before.values())
+            if left <= held * (1 - GPU_RETURNED):
+                return None
+            what = f"{left / 2**30:.2f} GiB of GPU memory still held by its processes"
+        elif stopped and rss >= RAM_NOISE:
+            now = await asyncio.to_thread(node.observer.read_host)
+            if now.memory_available - before.host.memory_available >= rss * RAM_RETURNED:
+                return None
+            back = max(0, now.memory_available - before.host.memory_available)
+            what = f"only {back / 2**30:.2f} of {rss / 2**30:.2f} GiB of RAM came back"
+        else:
+            return None
+        if time.monotonic() > deadline:
+            return f"{name}: memory not returned after {timeout:.0f} s ({what})"
+        await asyncio.sleep(poll_s)
+
+
+def _check(v: Verdict, preset: Preset) -> None:
+    if v.fits is False:
+        raise WontFit(v.message(preset.name), v)
+
+
+async def swap(
+    node: Node,
+    running: str,
+    preset_name: str,
+    progress: Progress,
+    timeout: float = FREED_TIMEOUT_S,
+) -> SwapReport:
+    """Replace server ``running`` with preset ``preset_name`` (or wake its sleeping server).
+
+    Raises:
+        NapthaError: an unknown server or preset, or B already awake; nothing changed.
+        WontFit: B would not fit even with A's memory freed (A keeps running), or does not fit
+            in what was really freed (A is brought back).
+        SwapFailed: B did not become ready; A was brought back.
+    """
+    t0 = time.monotonic()
+    state = node.state.load()
+    record = state.servers.get(running)
+    if record is None:
+        known = ", ".join(sorted(state.servers)) or "none"
+        raise NapthaError(f"no local server named {running!r} (running: {known})")
+    preset = node.catalog.get(preset_name)
+    if preset.kind != "vllm":
+        raise NapthaError(f"preset {preset_name} is kind {preset.kind}: nothing to start")
+    names = preset.instance_names()
+    if running in names:
+        raise NapthaError(f"server {running} already belongs to preset {preset_name}")
+    mine = [state.servers[n] for n in names if n in state.servers]
+    waking = bool(mine) and all(r.sleeping is not None for r in mine) and len(mine) == len(names)
+    awake = [r.name for r in mine if r.sleeping is None and r.desired == "running"]
+    if awake and not waking:
+        raise NapthaError(f"preset {preset_name} already runs as {', '.join(awake)}")
+    before = await node.observe()
+    old = next(s for s in before.servers if s.name == running)
+    if old.status not in ("ready", "starting", "unhealthy"):
+        raise NapthaError(f"server {running} is {old.status}, not running: use `up` instead")
+    sleeps = record.sleep_mode and not on_cpu(preset)
+    plans = [] if waking else node.supervisor.plan([preset], reserved=[node.settings.proxy.port])
+    first = None if waking else verdict(preset, node.paths, before, freed=[running])
+    if first is not None:
+        progress(f"plan: {preset_name} {_summary(first)} once {running} is freed")
+        _check(first, preset)
+
+    await node.sync_proxy(exclude=[running])
+    if sleeps:
+        level = _sleep_level(node, record)
+        progress(f"{running}: going to sleep (level {level})")
+        await node.supervisor.sleep(running, level)
+    else:
+        progress(f"{running}: stopping")
+        await node.supervisor.stop(running, keep=True)
+    node.observer.watch.forget(running)
+    t_freed = time.monotonic()
+    late = await wait_freed(node, before, running, stopped=not sleeps, timeout=timeout)
+    messages = [late] if late else []
+    if late:
+        progress(f"warning: {late}")
+    else:
+        progress(f"{running}: memory returned in {time.monotonic() - t_freed:.1f} s")
+    freed_s = time.monotonic() - t_freed
+
+    try:
+        after = await node.observe()
+        if waking:
+            for r in mine:
+                progress(f"{r.name}: waking up")
+                await node.supervisor.wake(r.name)
+            final = None
+        else:
+            final = verdict(preset, node.paths, after)
+            progress(f"plan: {preset_name} {_summary(final)}")
+            _check(final, preset)
+            await _start(node, preset, plans, progress)
+    except BaseException:
+        await _bring_back(node, record, sleeps, progress)
+        raise
+    if not sleeps:
+        with node.state.update() as current:
+            current.servers.pop(running, None)
+    await node.sync_proxy(progress=progress)
+    return SwapReport(
+        old=running,
+        new=names,
+        old_action="slept" if sleeps else "stopped",
+        new_action="woke" if waking else "started",
+        verdict=used.to_json() if (used := final or first) is not None else None,
+        freed_s=freed_s,
+        total_s=time.monotonic() - t0,
+        messages=messages,
+    )
+
+
+def _sleep_level(node: Node, record: ProcessRecord) -> int:
+    try:
+        return node.catalog.get(record.preset).sleep_level if record.preset else 1
+    except NapthaError:
+        return 1
+
+
+def _summary(v: Verdict) -> str:
+    if v.fits is None:
+        return "cannot be checked (" + ("; ".join(v.reasons) or "no local config.json") + ")"
+    need = v.need.total / 2**30 if v.need else 0.0
+    free = (v.free or 0) / 2**30
+    word = "fits" if v.fits else "does NOT fit"
+    return f"{word} in {v.device}: needs {need:.2f} GiB, {free:.2f} GiB free"
+
+
+async def _start(node: Node, preset: Preset, plans: list[Any], progress: Progress) -> None:
+    started = []
+    try:
+        for plan in plans:
+            launched = node.supervisor.launch(plan)
+            started.append(launched.name)
+            progress(f"{launched.name}: starting on port {launched.port} (pid {launched.pid})")
+        timeout = preset.startup_timeout or node.settings.startup_timeout
+        statuses: list[ServerStatus] = await node.supervisor.wait_ready(
+            started, timeout, on_status=lambda s: progress(f"{s.name}: {s.status}")
+        )
+        bad = [s for s in statuses if s.status != "ready"]
+        if bad:
+            raise SwapFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
+    except BaseException:
+        for name in started:
+            await node.supervisor.stop(name)
+        raise
+
+
+async def _bring_back(node: Node, record: ProcessRecord, slept: bool, progress: Progress) -> None:
+    """Put A back as it was after a failed swap (best effort: a failure is reported, not raised)."""
+    try:
+        if slept:
+            progress(f"{record.name}: waking up again")
+            await node.supervisor.wake(record.name)
+        else:
+            progress(f"{record.name}: starting again")
+            again = await node.supervisor.restart(record.name)
+            await node.supervisor.wait_ready([again.name], again.startup_timeout)
+        await node.sync_proxy(progress=progress)
+    except (NapthaError, OSError) as exc:
+        progress(f"error: could not bring {record.name} back: {exc}")

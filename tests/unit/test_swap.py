@@ -1,0 +1,199 @@
+"""Swap and sleep mode through the real Node and supervisor, against the fake vLLM server.
+
+The fake follows vLLM 0.32's sleep routes (``vllm/entrypoints/serve/dev/sleep/api_router.py``):
+real processes, ports and HTTP; the sleep mode itself only exists on CUDA, ROCm and XPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import psutil
+import pytest
+
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.servers.planner import WontFit
+from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.telemetry.gpu import GpuSample
+from naptha_tui.proxy.memory import gpu_neighbours
+from naptha_tui.proxy.node import Node
+from tests.conftest import write_preset
+from tests.fakes.node import FakeGpu
+
+GIB = 2**30
+CONFIGS = Path(__file__).parent.parent / "fixtures" / "model_configs"
+
+
+def add(paths: Paths, name: str, extra: str = "") -> None:
+    write_preset(
+        paths.user_presets_dir,
+        name,
+        f"model: org/{name}\nruntime: fake\nserved_model_name: m-{name}\n{extra}",
+    )
+
+
+def dev_calls(paths: Paths, name: str) -> list[str]:
+    """The sleep-mode calls the fake server logged, in order."""
+    log = (paths.log_dir / f"{name}.log").read_text()
+    return [line.split("fake-vllm dev: ", 1)[1] for line in log.splitlines() if "dev: " in line]
+
+
+async def start(node: Node, name: str) -> None:
+    preset = node.catalog.get(name)
+    for plan in node.supervisor.plan([preset]):
+        node.supervisor.launch(plan)
+    statuses = await node.supervisor.wait_ready(preset.instance_names(), 20, poll_s=0.2)
+    assert all(s.status == "ready" for s in statuses), statuses
+
+
+@pytest.fixture
+async def node(paths: Paths, fake_runtime_settings: Settings):  # type: ignore[no-untyped-def]
+    n = Node(paths, fake_runtime_settings, gpu=FakeGpu())
+    yield n
+    await n.down()
+    await n.aclose()
+
+
+async def test_sleep_mode_swap_and_swap_back(paths: Paths, node: Node) -> None:
+    add(paths, "sl-a", "sleep_mode: true\n")
+    add(paths, "sl-b")
+    await start(node, "sl-a")
+    a_pid = node.state.load().servers["sl-a"].pid
+    lines: list[str] = []
+
+    report = await node.swap("sl-a", "sl-b", lines.append)
+    assert (report.old_action, report.new_action) == ("slept", "started")
+    statuses = {s.name: s for s in await node.supervisor.statuses()}
+    assert statuses["sl-a"].status == "sleeping" and statuses["sl-a"].pid == a_pid
+    assert statuses["sl-b"].status == "ready"
+    # a sleeping server is left out of the proxy's model list
+    assert [d.model_name for d in node.deployments(list(statuses.values()))] == ["m-sl-b"]
+    assert [c for c in dev_calls(paths, "sl-a") if c.startswith("POST")] == [
+        "POST /sleep?level=1 null"
+    ]
+
+    back = await node.swap("sl-b", "sl-a", lines.append)
+    assert (back.old_action, back.new_action) == ("stopped", "woke")
+    statuses = {s.name: s for s in await node.supervisor.statuses()}
+    assert "sl-b" not in statuses  # stopped and forgotten, as `down` would
+    assert statuses["sl-a"].status == "ready" and statuses["sl-a"].pid == a_pid  # same process
+    assert [c.split()[1] for c in dev_calls(paths, "sl-a") if c.startswith("POST")] == [
+        "/sleep?level=1",
+        "/wake_up",
+    ]
+    assert node.state.load().servers["sl-a"].sleeping is None
+    assert any("waking up" in line for line in lines)
+
+
+async def test_level_two_wakes_by_reloading_the_weights(paths: Paths, node: Node) -> None:
+    add(paths, "sl-two", "sleep_mode: true\nsleep_level: 2\n")
+    add(paths, "sl-other")
+    await start(node, "sl-two")
+    await node.swap("sl-two", "sl-other", lambda _: None)
+    assert node.state.load().servers["sl-two"].sleeping == 2
+    await node.swap("sl-other", "sl-two", lambda _: None)
+    posts = [c for c in dev_calls(paths, "sl-two") if c.startswith("POST")]
+    assert [c.split()[1] for c in posts] == [
+        "/sleep?level=2",
+        "/wake_up?tags=weights",
+        "/collective_rpc",
+        "/wake_up?tags=kv_cache",
+        "/reset_prefix_cache",
+    ]
+    assert json.loads(posts[2].split(" ", 2)[2]) == {"method": "reload_weights"}
+
+
+async def test_a_server_without_sleep_mode_is_stopped_and_its_tree_is_gone(
+    paths: Paths, node: Node
+) -> None:
+    add(paths, "st-a", "env: {FAKE_VLLM_STUBBORN_CHILD: '1'}\n")
+    add(paths, "st-b")
+    await start(node, "st-a")
+    leader = psutil.Process(node.state.load().servers["st-a"].pid)
+    tree = [leader, *leader.children(recursive=True)]
+    assert len(tree) == 2
+    report = await node.swap("st-a", "st-b", lambda _: None, timeout=30)
+    assert report.old_action == "stopped" and report.messages == []
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tree)
+    assert set(node.state.load().servers) == {"st-b"}
+
+
+async def test_the_dev_routes_missing_is_a_clear_error(paths: Paths, node: Node) -> None:
+    add(paths, "no-sleep")
+    await start(node, "no-sleep")
+    with pytest.raises(Exception, match="was not started with sleep mode"):
+        await node.supervisor.sleep("no-sleep", 1)
+
+
+async def test_bad_swaps_change_nothing(paths: Paths, node: Node) -> None:
+    add(paths, "ok-a")
+    await start(node, "ok-a")
+    with pytest.raises(Exception, match=r"no local server named 'nope' \(running: ok-a\)"):
+        await node.swap("nope", "ok-a", lambda _: None)
+    with pytest.raises(Exception, match="unknown preset 'ghost'"):
+        await node.swap("ok-a", "ghost", lambda _: None)
+    with pytest.raises(Exception, match="already belongs to preset ok-a"):
+        await node.swap("ok-a", "ok-a", lambda _: None)
+    [s] = await node.supervisor.statuses()
+    assert s.status == "ready"
+
+
+def gpu_node_preset(paths: Paths, tmp_path: Path, name: str, extra: str = "") -> None:
+    folder = tmp_path / "llama-3.1-8b"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(CONFIGS / "llama-3.1-8b-instruct.json", folder / "config.json")
+    write_preset(
+        paths.user_presets_dir,
+        name,
+        f"model: {folder}\nruntime: fake\nserved_model_name: m-{name}\nmax_model_len: 8192\n"
+        f"gpu_memory_utilization: 0.9\n{extra}",
+    )
+
+
+async def test_swap_to_what_will_not_fit_is_refused_and_a_keeps_serving(
+    paths: Paths, fake_runtime_settings: Settings, tmp_path: Path
+) -> None:
+    # one 24 GiB GPU with 20 GiB held by someone else: 0.9 x 24 GiB cannot be had
+    gpu = FakeGpu([GpuSample(0, "NVIDIA L4", "GPU-0", 24 * GIB, 20 * GIB, 3, 40, 30.0)])
+    node = Node(paths, fake_runtime_settings, gpu=gpu)
+    try:
+        add(paths, "keep")
+        gpu_node_preset(paths, tmp_path, "big")
+        await start(node, "keep")
+        lines: list[str] = []
+        with pytest.raises(WontFit) as refused:
+            await node.swap("keep", "big", lines.append)
+        message = str(refused.value)
+        assert "big" in message and "GiB" in message and "GPU 0" in message
+        assert "other processes" in message  # who holds the memory
+        assert refused.value.verdict.fits is False
+        [s] = await node.supervisor.statuses()
+        assert (s.name, s.status) == ("keep", "ready")
+        assert not any("stopping" in line for line in lines)
+        # `up` refuses it the same way, before starting anything
+        with pytest.raises(WontFit):
+            await node.check_memory(node.supervisor.plan([node.catalog.get("big")]), print)
+        assert set(node.state.load().servers) == {"keep"}
+    finally:
+        await node.down()
+        await node.aclose()
+
+
+def test_servers_sharing_a_gpu_load_one_at_a_time(paths: Paths, tmp_path: Path) -> None:
+    from naptha_tui.backends.presets import Preset
+    from naptha_tui.backends.servers.vllm import LaunchPlan
+
+    def plan(name: str, runtime: str, env: dict[str, str]) -> LaunchPlan:
+        preset = Preset(name=name, model="org/m", runtime=runtime)
+        return LaunchPlan(name, preset, [], env, "127.0.0.1", 1, name, "org/m", "K")
+
+    a = plan("a", "cuda", {"CUDA_VISIBLE_DEVICES": "0"})
+    b = plan("b", "cuda", {"CUDA_VISIBLE_DEVICES": "1"})
+    c = plan("c", "cuda", {"CUDA_VISIBLE_DEVICES": "0,1"})
+    cpu = plan("cpu", "cpu", {})
+    assert gpu_neighbours(b, [a]) == []
+    assert gpu_neighbours(c, [a, b]) == ["a", "b"]
+    assert gpu_neighbours(cpu, [a, b, c]) == []
+    assert gpu_neighbours(plan("d", "cuda", {}), [a, cpu]) == ["a"]  # no mask: GPU 0 first

@@ -36,7 +36,7 @@ def isolated(
     root = tmp_path_factory.mktemp("nt")
     monkeypatch.setenv("NAPTHA_TUI_CONFIG_DIR", str(root / "config"))
     monkeypatch.setenv("NAPTHA_TUI_STATE_DIR", str(root / "state"))
-    if request.node.get_closest_marker("integration"):
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker("gpu"):
         monkeypatch.setenv("NAPTHA_TUI_DATA_DIR", str(REAL_DATA_DIR))
     else:
         monkeypatch.setenv("NAPTHA_TUI_DATA_DIR", str(root / "data"))

@@ -40,8 +40,9 @@ def run_cli(
     )
 
 
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = run_cli(env, "status", "--json", timeout=60)
+def status(env: dict[str, str], window: float = 0) -> dict[str, Any]:
+    """``status --json``; ``window`` 0 (the default here) skips the second /metrics scrape."""
+    done = run_cli(env, "status", "--json", "--window", str(window), timeout=60)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result

@@ -8,8 +8,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.ollama.client import Ollama, OllamaDown, OllamaError, offered_models
 from naptha_tui.backends.paths import Paths
@@ -19,7 +17,7 @@ from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.managed import state_file
 from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.ports import check_free
-from naptha_tui.backends.servers.remote import metric_totals
+from naptha_tui.backends.servers.remote import fetch_metrics, metric_totals
 from naptha_tui.backends.servers.supervisor import ServerStatus, Supervisor, probe_client
 from naptha_tui.backends.servers.vllm import LaunchPlan
 from naptha_tui.backends.settings import Settings
@@ -370,17 +368,9 @@ class Node:
         record, alive = self.proxy.live()
         if record is None or not alive:
             return None
-        key = self.proxy.client_key()
-        try:
-            got = await self.client.get(
-                f"http://{record.host}:{record.port}/metrics",
-                headers={"Authorization": f"Bearer {key}"} if key else {},
-            )
-        except httpx.HTTPError:
-            return None
-        if got.status_code != 200:
-            return None
-        return metric_totals(got.text, "litellm_") or None
+        url = f"http://{record.host}:{record.port}"
+        text = await fetch_metrics(self.client, url, self.proxy.client_key())
+        return (metric_totals(text, "litellm_") or None) if text else None
 
     def playground_target(self) -> Target:
         """The proxy and what the node knows of each model, for the playground."""

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from naptha_tui.backends.servers.keys import ServerKeys
+from naptha_tui.backends.servers.remote import fetch_metrics
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
@@ -80,14 +81,7 @@ class Observer:
     async def scrape(self, record: ProcessRecord) -> str | None:
         """The server's /metrics text, or None (no answer, not 200)."""
         key = self.keys.lookup(record.api_key_env)
-        try:
-            got = await self.client.get(
-                f"http://{record.host}:{record.port}/metrics",
-                headers={"Authorization": f"Bearer {key}"} if key else {},
-            )
-        except httpx.HTTPError:
-            return None
-        return got.text if got.status_code == 200 else None
+        return await fetch_metrics(self.client, f"http://{record.host}:{record.port}", key)
 
     async def _metrics(self, record: ProcessRecord) -> tuple[Scrape | None, Scrape] | None:
         """The previous and this scrape; None when this one failed (no answer, garbled)."""

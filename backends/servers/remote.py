@@ -92,11 +92,16 @@ async def probe_remote(
         return RemoteProbe(
             False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         )
-    metrics = None
+    text = await fetch_metrics(client, root_of(base_url), key)
+    return RemoteProbe(True, models, None, parse_vllm_metrics(text) if text else None)
+
+
+async def fetch_metrics(client: httpx.AsyncClient, root_url: str, key: str | None) -> str | None:
+    """``GET {root_url}/metrics`` with ``key`` as bearer: the text, or None (no answer, not 200)."""
     try:
-        scraped = await client.get(f"{root_of(base_url)}/metrics", headers=headers)
-        if scraped.status_code == 200:
-            metrics = parse_vllm_metrics(scraped.text)
+        got = await client.get(
+            f"{root_url}/metrics", headers={"Authorization": f"Bearer {key}"} if key else {}
+        )
     except httpx.HTTPError:
-        pass
-    return RemoteProbe(True, models, None, metrics)
+        return None
+    return got.text if got.status_code == 200 else None

@@ -199,7 +199,7 @@ class Node:
 
     async def remote_status(self, record: RemoteRecord) -> ServerStatus:
         """Probe a remote node (its /models, and /metrics when it is vLLM)."""
-        return await remote_status(self.client, self.supervisor.keys, record)
+        return await remote_status(self.client, self.supervisor.keys, record, self.observer.watch)
 
     def add_remotes(self, presets: Sequence[Preset], progress: Progress) -> None:
         """Record ``kind: remote`` presets (nothing starts; the proxy picks them up)."""

@@ -14,6 +14,7 @@ from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.servers.remote import probe_remote
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.state import RemoteRecord, StateFile
+from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
 from naptha_tui.proxy.config import Deployment
 
 
@@ -38,11 +39,23 @@ def remote_deployments(
 
 
 async def remote_status(
-    client: httpx.AsyncClient, keys: ServerKeys, record: RemoteRecord
+    client: httpx.AsyncClient,
+    keys: ServerKeys,
+    record: RemoteRecord,
+    watch: MetricsWatch | None = None,
 ) -> ServerStatus:
-    """Probe a remote node (its /models, and /metrics when it is vLLM)."""
+    """Probe a remote node (its /models, and /metrics when it is vLLM).
+
+    With ``watch`` (the node's, kept between calls) a vLLM node's metrics cover the window
+    since the previous probe, as a local server's do; without, its gauges only.
+    """
     key = keys.lookup(record.api_key_env)
     seen = await probe_remote(client, record.base_url, record.api_key_env, key)
+    metrics = seen.metrics
+    if watch is not None and metrics is not None:
+        watch.observe(record.name, seen.metrics_text, time.monotonic())
+        pair = watch.pair(record.name)
+        metrics = merge([pair]).to_json() if pair is not None else metrics
     missing = [m for m in record.models if m not in seen.models]
     reason = seen.error or (f"does not list {', '.join(missing)}" if missing else None)
     return ServerStatus(
@@ -59,7 +72,7 @@ async def remote_status(
         reason=reason,
         log_path=None,
         url=record.base_url,
-        metrics=seen.metrics,
+        metrics=metrics,
     )
 
 

@@ -8,12 +8,7 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-VLLM_GAUGES = {
-    "vllm:num_requests_running": "running",
-    "vllm:num_requests_waiting": "waiting",
-    "vllm:kv_cache_usage_perc": "kv_cache_usage",
-    "vllm:gpu_cache_usage_perc": "kv_cache_usage",  # older vLLM
-}
+from naptha_tui.backends.telemetry.vllm_metrics import parse_scrape, window
 
 
 @dataclass(frozen=True)
@@ -23,7 +18,13 @@ class RemoteProbe:
     healthy: bool
     models: tuple[str, ...] = ()
     error: str | None = None
-    metrics: dict[str, float | None] | None = None
+    metrics_text: str | None = None
+    """Its /metrics page, when it answered one (a vLLM node's is read by ``vllm_metrics``)."""
+
+    @property
+    def metrics(self) -> dict[str, float | None] | None:
+        """The vLLM gauges of this one scrape (rates need two: see ``MetricsWatch``)."""
+        return parse_vllm_metrics(self.metrics_text) if self.metrics_text else None
 
 
 def root_of(base_url: str) -> str:
@@ -33,27 +34,12 @@ def root_of(base_url: str) -> str:
 
 
 def parse_vllm_metrics(text: str) -> dict[str, float | None] | None:
-    """Requests running/waiting summed over engines, KV-cache use of the fullest engine.
+    """The gauges of one vLLM /metrics page (``ServerMetrics.to_json()``, rates None).
 
-    The deprecated ``vllm:gpu_cache_usage_perc`` counts only when the current name is absent.
-    None when the text holds no vLLM gauge (not a vLLM server) or is not Prometheus text.
+    None when the text holds no vLLM metric (not a vLLM server) or is not Prometheus text.
     """
-    found: dict[str, float | None] = {}
-    kv: dict[str, list[float]] = {}
-    try:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                key = VLLM_GAUGES.get(sample.name)
-                if key == "kv_cache_usage":
-                    kv.setdefault(sample.name, []).append(float(sample.value))
-                elif key is not None:
-                    found[key] = (found.get(key) or 0.0) + float(sample.value)
-    except ValueError:
-        return None
-    usage = kv.get("vllm:kv_cache_usage_perc") or kv.get("vllm:gpu_cache_usage_perc")
-    if usage:
-        found["kv_cache_usage"] = max(usage)
-    return found or None
+    scrape = parse_scrape(text, 0.0)
+    return window(None, scrape).to_json() if scrape is not None else None
 
 
 def metric_totals(text: str, prefix: str) -> dict[str, float]:
@@ -92,8 +78,7 @@ async def probe_remote(
         return RemoteProbe(
             False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         )
-    text = await fetch_metrics(client, root_of(base_url), key)
-    return RemoteProbe(True, models, None, parse_vllm_metrics(text) if text else None)
+    return RemoteProbe(True, models, None, await fetch_metrics(client, root_of(base_url), key))
 
 
 async def fetch_metrics(client: httpx.AsyncClient, root_url: str, key: str | None) -> str | None:

@@ -73,11 +73,10 @@ process_open_fds 12.0
 
 
 def test_parse_vllm_metrics() -> None:
-    assert parse_vllm_metrics(VLLM_METRICS) == {
-        "running": 2.0,
-        "waiting": 1.0,
-        "kv_cache_usage": 0.25,
-    }
+    got = parse_vllm_metrics(VLLM_METRICS)
+    assert got is not None
+    assert (got["running"], got["waiting"], got["kv_cache_usage"]) == (2.0, 1.0, 0.25)
+    assert got["generation_tokens_per_s"] is None  # one scrape: no rate yet
 
 
 def test_parse_vllm_metrics_sums_engines_and_reads_the_old_kv_name() -> None:
@@ -88,7 +87,9 @@ vllm:num_requests_running{engine="1",model_name="m"} 3.0
 # TYPE vllm:gpu_cache_usage_perc gauge
 vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.5
 """
-    assert parse_vllm_metrics(text) == {"running": 5.0, "kv_cache_usage": 0.5}
+    got = parse_vllm_metrics(text)
+    assert got is not None
+    assert (got["running"], got["waiting"], got["kv_cache_usage"]) == (5.0, None, 0.5)
 
 
 def test_kv_cache_is_the_fullest_engine_and_the_old_name_is_not_counted_twice() -> None:
@@ -99,7 +100,8 @@ vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.5
 vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.75
 vllm:gpu_cache_usage_perc{engine="1",model_name="m"} 0.5
 """
-    assert parse_vllm_metrics(text) == {"kv_cache_usage": 0.75}
+    got = parse_vllm_metrics(text)
+    assert got is not None and (got["running"], got["kv_cache_usage"]) == (None, 0.75)
 
 
 @pytest.mark.parametrize(
@@ -238,8 +240,10 @@ async def test_probe_the_fake_vllm(fake_vllm: str) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         seen = await probe_remote(client, fake_vllm, None)
     # the fake serves vLLM's gauges, idle
-    expected = {"running": 0.0, "waiting": 0.0, "kv_cache_usage": 0.0}
-    assert seen == RemoteProbe(True, ("smollm2-135m",), None, expected)
+    assert (seen.healthy, seen.models, seen.error) == (True, ("smollm2-135m",), None)
+    assert seen.metrics is not None
+    assert (seen.metrics["running"], seen.metrics["waiting"]) == (0.0, 0.0)
+    assert seen.metrics["kv_cache_usage"] == 0.0
 
 
 async def test_probe_a_closed_port_is_a_reason_not_an_exception() -> None:
@@ -255,9 +259,10 @@ async def test_probe_sends_the_key_and_reads_vllm_metrics(monkeypatch: pytest.Mo
     with Recorder(["qwen", "llama"], VLLM_METRICS) as node:
         async with httpx.AsyncClient(timeout=5) as client:
             seen = await probe_remote(client, node.url + "/", "GPU_BOX_KEY")
-    assert seen == RemoteProbe(
-        True, ("qwen", "llama"), None, {"running": 2.0, "waiting": 1.0, "kv_cache_usage": 0.25}
-    )
+    assert seen == RemoteProbe(True, ("qwen", "llama"), None, VLLM_METRICS)
+    assert seen.metrics is not None
+    assert (seen.metrics["running"], seen.metrics["waiting"]) == (2.0, 1.0)
+    assert seen.metrics["kv_cache_usage"] == 0.25
     assert node.seen == [
         ("/v1/models", "Bearer sk-remote-node"),
         ("/metrics", "Bearer sk-remote-node"),
@@ -273,7 +278,8 @@ async def test_probe_without_the_key_variable_sends_no_header(
             seen = await probe_remote(client, node.url, "GPU_BOX_KEY")
             plain = await probe_remote(client, node.url, None)
     # a LiteLLM node's /metrics is not vLLM's: no load figures
-    assert seen == plain == RemoteProbe(True, ("qwen",), None, None)
+    assert seen == plain == RemoteProbe(True, ("qwen",), None, LITELLM_METRICS)
+    assert seen.metrics is None
     assert node.seen == [("/v1/models", None), ("/metrics", None)] * 2
 
 
@@ -337,3 +343,26 @@ def test_invalid_presets_name_the_key(tmp_path: Path, text: str, problem: str) -
     path = write_preset(tmp_path, "bad", text)
     with pytest.raises(ConfigFileError, match=f"^{re.escape(str(path))}{problem}"):
         load_preset_file(path)
+
+
+async def test_a_remote_vllm_node_gets_a_metrics_window_too(fake_vllm: str, paths: Paths) -> None:
+    from naptha_tui.backends.servers.keys import ServerKeys
+    from naptha_tui.backends.state import RemoteRecord
+    from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch
+    from naptha_tui.proxy.remotes import remote_status
+
+    record = RemoteRecord(
+        name="gpu-box", preset="gpu-box", base_url=fake_vllm, models=["smollm2-135m"], added_at=0
+    )
+    watch = MetricsWatch()
+    async with httpx.AsyncClient(timeout=5) as client:
+        first = await remote_status(client, ServerKeys(paths), record, watch)
+        for _ in range(2):
+            body = {"model": "smollm2-135m", "messages": [], "max_tokens": 3}
+            assert (await client.post(f"{fake_vllm}/chat/completions", json=body)).is_success
+        second = await remote_status(client, ServerKeys(paths), record, watch)
+    assert first.metrics is not None and first.metrics["requests_per_s"] is None
+    m = second.metrics
+    assert m is not None and m["window_s"] is not None and m["requests_per_s"] is not None
+    assert round(m["requests_per_s"] * m["window_s"], 6) == 2
+    assert round((m["generation_tokens_per_s"] or 0) * m["window_s"], 6) == 6

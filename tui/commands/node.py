@@ -38,9 +38,14 @@ SERVER_HEADER = (
 
 
 def _memory(s: ServerStatus) -> str:
+    """GPU memory when it holds some, else the RSS of its process tree."""
     if s.gpu_memory_bytes:
-        return f"{s.gpu_memory_bytes / 2**30:.1f}G gpu"
-    return f"{s.rss_bytes / 2**30:.1f}G" if s.rss_bytes else "-"
+        return f"{_size(s.gpu_memory_bytes)} GPU"
+    return _size(s.rss_bytes) if s.rss_bytes else "-"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f}G" if n >= 2**30 else f"{n / 2**20:.0f}M"
 
 
 def _metric_cells(m: dict[str, float | None] | None) -> tuple[str, str, str, str, str]:

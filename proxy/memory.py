@@ -14,15 +14,13 @@ from pathlib import Path
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
+from naptha_tui.backends.servers.model_shape import ModelShape, PlanProblem, load_shape
 from naptha_tui.backends.servers.planner import (
     GpuFree,
     Holder,
-    ModelShape,
-    PlanProblem,
     Verdict,
     WontFit,
     cpu_kv_space_gib,
-    load_shape,
     plan_cpu,
     plan_gpu,
 )

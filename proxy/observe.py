@@ -22,7 +22,8 @@ from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
 from naptha_tui.backends.telemetry.host import HostSample, read_host, tree_memory
-from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, Scrape, merge
+from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
+from naptha_tui.backends.telemetry.vllm_scrape import Scrape
 
 
 class GpuSource(Protocol):

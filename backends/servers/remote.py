@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from naptha_tui.backends.telemetry.vllm_metrics import parse_scrape, window
+from naptha_tui.backends.telemetry.vllm_metrics import window
+from naptha_tui.backends.telemetry.vllm_scrape import parse_scrape
 
 
 @dataclass(frozen=True)

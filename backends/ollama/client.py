@@ -2,8 +2,8 @@
 
 Every call turns "nothing listens there" into :class:`OllamaDown` (naming the host) and every
 answer Ollama refuses into :class:`OllamaError` (naming the model and Ollama's own message), so
-the CLI and the panel show a sentence, never a traceback. The rows are frozen dataclasses that
-the CLI and the dashboard both render.
+the CLI and the panel show a sentence, never a traceback. It returns the frozen dataclasses of
+``types.py``, which the CLI and the dashboard both render.
 
 Wire format: ``ollama:docs/api.md`` (List Local Models, List Running Models, Pull a Model, Load
 / Unload a model); "forever" follows ``ollama:format/time.go`` (an expiry more than 20 years
@@ -12,13 +12,11 @@ ahead, which is what ``keep_alive: -1`` gives).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,17 +26,20 @@ from ollama._client import _parse_host
 from pydantic import BaseModel
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.ollama.types import (
+    ChatReply,
+    LoadedModel,
+    OllamaModel,
+    PullProgress,
+    ToolCall,
+)
+from naptha_tui.backends.servers.ports import is_loopback
 
 __all__ = [
     "DEFAULT_HOST",
-    "ChatReply",
-    "LoadedModel",
     "Ollama",
     "OllamaDown",
     "OllamaError",
-    "OllamaModel",
-    "PullProgress",
-    "ToolCall",
     "offered_models",
     "resolve_host",
 ]
@@ -88,13 +89,7 @@ def host_port(url: str) -> tuple[str, int]:
 
 def is_local(url: str) -> bool:
     """Whether the daemon at ``url`` would run on this machine (a loopback address)."""
-    host = host_port(url)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(host_port(url)[0])
 
 
 class OllamaDown(NapthaError):
@@ -114,81 +109,6 @@ class OllamaError(NapthaError):
         super().__init__(message)
         self.model = model
         self.status_code = status_code
-
-
-@dataclass(frozen=True)
-class OllamaModel:
-    """A model in the daemon's local library (``GET /api/tags``)."""
-
-    name: str
-    """``model:tag`` as Ollama names it (``llama3.2:latest``)."""
-    size: int
-    """Bytes on disk."""
-    digest: str
-    family: str | None
-    parameter_size: str | None
-    """As Ollama reports it: ``7.6B``."""
-    quantization_level: str | None
-    """``Q4_K_M``, ``F16``..."""
-    modified_at: datetime | None
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model the daemon holds in memory (``GET /api/ps``)."""
-
-    name: str
-    size: int
-    """Bytes in memory, GPU and CPU together."""
-    size_vram: int
-    """Of ``size``, the bytes on the GPU."""
-    expires_at: datetime | None
-    """When the daemon unloads it; None means forever (``keep_alive: -1``)."""
-    context_length: int | None
-
-    @property
-    def vram_share(self) -> float | None:
-        """The fraction on the GPU (``size_vram / size``); None when the size is unknown."""
-        return self.size_vram / self.size if self.size > 0 else None
-
-
-@dataclass(frozen=True)
-class PullProgress:
-    """One event of a pull (``POST /api/pull``, streamed)."""
-
-    status: str
-    """``pulling manifest``, ``pulling <digest12>``, ``verifying sha256 digest``, ...,
-    ``success``."""
-    digest: str | None
-    """The layer being downloaded (``sha256:...``), on download events only."""
-    total: int | None
-    """The layer's size in bytes."""
-    completed: int | None
-    """Bytes of the layer downloaded so far (absent before the first byte)."""
-
-    @property
-    def fraction(self) -> float | None:
-        """How much of the layer is done (0..1); None on events that are not downloads."""
-        if not self.total:
-            return None
-        return min(1.0, (self.completed or 0) / self.total)
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A tool call in a chat answer; the arguments are a JSON object, as Ollama sends them."""
-
-    name: str
-    arguments: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ChatReply:
-    """A non-streamed ``POST /api/chat`` answer."""
-
-    content: str
-    tool_calls: tuple[ToolCall, ...]
-    done_reason: str | None
 
 
 class _Version(BaseModel):

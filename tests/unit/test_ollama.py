@@ -22,11 +22,9 @@ import pytest
 
 from naptha_tui.backends.ollama import client as client_module
 from naptha_tui.backends.ollama.client import (
-    LoadedModel,
     Ollama,
     OllamaDown,
     OllamaError,
-    PullProgress,
     offered_models,
     resolve_host,
 )
@@ -37,6 +35,7 @@ from naptha_tui.backends.ollama.daemon import (
     managed_record,
     stop_daemon,
 )
+from naptha_tui.backends.ollama.types import LoadedModel, PullProgress
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.servers.managed import state_file
 from naptha_tui.backends.settings import Settings, load_settings

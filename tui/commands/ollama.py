@@ -15,15 +15,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from naptha_tui.backends.ollama.client import (
-    LoadedModel,
-    Ollama,
-    OllamaModel,
-    PullProgress,
-    offered_models,
-    tagged,
-)
+from naptha_tui.backends.ollama.client import Ollama, offered_models, tagged
 from naptha_tui.backends.ollama.daemon import DAEMON_NAME, DaemonState, daemon_state, ensure_daemon
+from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.commands import print_json, say, say_err

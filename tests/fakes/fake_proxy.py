@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.http_thread import HttpThread
+
 PROXY_KEY = "sk-proxy-test"
 SERVER_KEY = "sk-server-test"
 
@@ -60,7 +62,7 @@ class Seen:
 
 
 @dataclass
-class FakeProxy:
+class FakeProxy(HttpThread):
     models: list[str] = field(default_factory=lambda: ["m"])
     max_model_len: int = 2048
     reply: Reply | Callable[[dict[str, Any]], Reply] = field(default_factory=Reply)
@@ -271,20 +273,4 @@ class FakeProxy:
             def log_message(self, *a: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> FakeProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.serve(("127.0.0.1", 0), Handler)

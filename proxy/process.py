@@ -26,7 +26,7 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import atomic_write, same_text
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.servers.health import probe
+from naptha_tui.backends.servers.health import ModelLists
 from naptha_tui.backends.servers.keys import ServerKeys, read_or_create_secret
 from naptha_tui.backends.servers.managed import ManagedProcess, Spawn, poll_until, state_file
 from naptha_tui.backends.servers.ports import check_free, is_loopback
@@ -46,6 +46,8 @@ ProxyState = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
 StartOutcome = Literal["started", "reloaded", "unchanged"]
 FEED_ENV = "NAPTHA_ROUTES_FEED"  # read by litellm_hooks.py inside the proxy
 # modules copied beside the rendered config: shipped file -> the name the config imports
+RELOAD_SETTLE_S = 20.0
+"""A config rewritten this recently may not be served yet by every worker: list its models."""
 PROXY_MODULES = {"litellm_hooks.py": HOOKS_MODULE, "litellm_auth.py": AUTH_MODULE}
 
 
@@ -76,6 +78,7 @@ class ProxyManager:
         self.grace_s = settings.stop_grace_seconds
         self.state = state or state_file(paths)
         self.dir = paths.state_dir / "proxy"
+        self._lists = ModelLists()
 
     @property
     def key_file(self) -> Path:
@@ -270,7 +273,15 @@ class ProxyManager:
         if record is None:
             return ProxyStatus(self.url, "stopped", None, self.key_file)
         url = f"http://{record.host}:{record.port}"
-        seen = await probe(client, url, "/health/readiness", self.client_key()) if alive else None
+        seen = None
+        if alive:
+            # a reload takes the workers a few seconds: a config younger than that is re-listed
+            changed = self.config_file.stat().st_mtime if self.config_file.exists() else 0.0
+            settled = time.time() - changed > RELOAD_SETTLE_S
+            identity = (record.pid, record.create_time, changed) if settled else object()
+            seen = await self._lists.probe(
+                client, url, identity, "/health/readiness", self.client_key()
+            )
         state, reason = ManagedProcess(record).judge(
             alive, seen.healthy if seen else None, seen.error if seen else None, time.time()
         )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import httpx
+
+RELIST_S = 30.0
+"""How long a model list seen from a server (or the proxy) is trusted while its identity stays."""
 
 
 @dataclass(frozen=True)
@@ -17,16 +22,23 @@ class Probe:
 
 
 async def probe(
-    client: httpx.AsyncClient, base_url: str, health_path: str = "/health", key: str | None = None
+    client: httpx.AsyncClient,
+    base_url: str,
+    health_path: str = "/health",
+    key: str | None = None,
+    list_models: bool = True,
 ) -> Probe:
     """``GET health_path`` then ``GET /v1/models`` (with ``key`` as bearer); never raises.
 
-    vLLM answers ``/health``; LiteLLM's readiness is ``/health/readiness``.
+    vLLM answers ``/health``; LiteLLM's readiness is ``/health/readiness``. Without
+    ``list_models`` only the health path is asked (the probe then lists no models).
     """
     try:
         health = await client.get(f"{base_url}{health_path}")
         if health.status_code != 200:
             return Probe(False, error=f"{health_path} answered {health.status_code}")
+        if not list_models:
+            return Probe(True)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         listing = await client.get(f"{base_url}/v1/models", headers=headers)
         listing.raise_for_status()
@@ -35,3 +47,38 @@ async def probe(
         return Probe(
             False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         )
+
+
+class ModelLists:
+    """Probes that re-list ``/v1/models`` only when needed.
+
+    A panel refreshing every second would otherwise ask every server for its models every
+    second. The list seen is reused while the server's ``identity`` (its pid, start time, served
+    name; the proxy's config) is unchanged and the list is younger than :data:`RELIST_S`; the
+    health path is still asked every time.
+    """
+
+    def __init__(self, relist_s: float = RELIST_S) -> None:
+        self.relist_s = relist_s
+        self._seen: dict[str, tuple[Hashable, float, tuple[str, ...]]] = {}
+
+    async def probe(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        identity: Hashable,
+        health_path: str = "/health",
+        key: str | None = None,
+    ) -> Probe:
+        """Like :func:`probe`; the models come from the last listing when it still holds."""
+        now = time.monotonic()
+        hit = self._seen.get(base_url)
+        if hit is not None and hit[0] == identity and now - hit[1] < self.relist_s:
+            seen = await probe(client, base_url, health_path, key, list_models=False)
+            return Probe(True, hit[2]) if seen.healthy else seen
+        seen = await probe(client, base_url, health_path, key)
+        if seen.healthy:
+            self._seen[base_url] = (identity, now, seen.models)
+        else:
+            self._seen.pop(base_url, None)
+        return seen

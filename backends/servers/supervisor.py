@@ -19,7 +19,7 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.servers.health import Probe, probe
+from naptha_tui.backends.servers.health import ModelLists, Probe, probe
 from naptha_tui.backends.servers.keys import ServerKeys, key_env
 from naptha_tui.backends.servers.managed import (
     ManagedProcess,
@@ -110,6 +110,7 @@ class Supervisor:
         self.keys = ServerKeys(paths)
         self._client = client
         self._own_client: httpx.AsyncClient | None = None
+        self._lists = ModelLists()
 
     def client(self) -> httpx.AsyncClient:
         """The HTTP client probes use (the Node's, or one of its own when used alone)."""
@@ -326,7 +327,9 @@ class Supervisor:
             seen = await probe(self.client(), f"http://{record.host}:{record.port}", "/api/version")
         elif alive:
             key = self.keys.lookup(record.api_key_env)
-            seen = await probe(self.client(), f"http://{record.host}:{record.port}", key=key)
+            identity = (record.pid, record.create_time, record.served_model_name)
+            url = f"http://{record.host}:{record.port}"
+            seen = await self._lists.probe(self.client(), url, identity, key=key)
             if seen.healthy and record.served_model_name not in seen.models:
                 seen = Probe(
                     False,

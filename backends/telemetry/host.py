@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psutil
@@ -46,14 +47,31 @@ class TreeMemory:
 
 def tree_memory(pid: int) -> TreeMemory | None:
     """The process tree under ``pid`` and its resident memory; None when ``pid`` is gone."""
-    try:
-        leader = psutil.Process(pid)
-        members = [leader, *leader.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    pids, rss = [], 0
-    for p in members:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            rss += p.memory_info().rss
-            pids.append(p.pid)
-    return TreeMemory(tuple(pids), rss) if pids else None
+    return trees_memory([pid]).get(pid)
+
+
+def trees_memory(leaders: Sequence[int]) -> dict[int, TreeMemory]:
+    """The tree of each of ``leaders`` (leaders that are gone are left out).
+
+    One scan of the process table serves every tree (``Process.children`` scans it once per
+    call): the panel asks for every server's tree every second.
+    """
+    children: dict[int, list[int]] = {}
+    for p in psutil.process_iter(["ppid"]):
+        ppid = p.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(p.pid)
+    out = {}
+    for leader in leaders:
+        pids, rss, todo = [], 0, [leader]
+        while todo:
+            pid = todo.pop(0)
+            with contextlib.suppress(
+                psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess
+            ):
+                rss += psutil.Process(pid).memory_info().rss
+                pids.append(pid)
+                todo += children.get(pid, [])
+        if pids and pids[0] == leader:
+            out[leader] = TreeMemory(tuple(pids), rss)
+    return out

@@ -250,3 +250,26 @@ async def test_a_garbled_or_missing_metrics_page_is_na_not_a_crash(
     finally:
         await node.down()
         await node.aclose()
+
+
+async def test_model_lists_are_reused_while_the_server_is_the_same() -> None:
+    import httpx
+
+    from naptha_tui.backends.servers.health import ModelLists
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m"}]})
+        return httpx.Response(200)
+
+    lists = ModelLists(relist_s=60)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        url = "http://127.0.0.1:1"
+        first = await lists.probe(client, url, identity=("pid", 1))
+        again = await lists.probe(client, url, identity=("pid", 1))
+        restarted = await lists.probe(client, url, identity=("pid", 2))
+    assert first.models == again.models == restarted.models == ("m",)
+    assert asked == ["/health", "/v1/models", "/health", "/health", "/v1/models"]

@@ -10,18 +10,22 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
 from naptha_tui.backends.playground.run import Playground, Prepared, Target
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
+from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
+from naptha_tui.proxy.swap import SwapReport
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
+from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 
 
 class GpuSource(Protocol):
@@ -39,6 +43,8 @@ class NodeControl(Protocol):
     async def up(self, presets: Sequence[Preset], progress: Progress) -> NodeStatus: ...
     async def stop_server(self, name: str) -> None: ...
     async def restart_server(self, name: str) -> ServerStatus: ...
+    async def swap_verdict(self, running: str, preset: str) -> Verdict: ...
+    async def swap(self, running: str, preset: str, progress: Progress) -> SwapReport: ...
     async def aclose(self) -> None: ...
     @property
     def feed_file(self) -> Path: ...
@@ -73,6 +79,7 @@ class NapthaTuiApp(App[None]):
         read_host: Callable[[], HostSample],
         up: Sequence[str] = (),
         playground: Callable[[Target], PlaygroundEngine] = Playground,
+        ollama: Callable[[], OllamaLike] | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -83,12 +90,16 @@ class NapthaTuiApp(App[None]):
         self.up = list(up)
         self.playground = playground
         """Builds the playground engine for a target (the screen makes one per target)."""
+        self.ollama: Callable[[], OllamaLike] = ollama or (lambda: Ollama(settings.ollama.host))
+        """Builds the Ollama client the dashboard's panel polls (one per panel)."""
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(start=self.up))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if isinstance(screen, DashboardScreen):
+            yield from screen.system_commands()
         if not isinstance(screen, PlaygroundScreen):
             yield SystemCommand(
                 "Playground",
@@ -113,14 +124,22 @@ def make_app(
     read_host: Callable[[], HostSample] = read_host,
     up: Sequence[str] = (),
     playground: Callable[[Target], PlaygroundEngine] | None = None,
+    ollama: Callable[[], OllamaLike] | None = None,
 ) -> NapthaTuiApp:
-    """Build the panel; every argument after ``settings`` is an injection point for tests."""
+    """Build the panel; every argument after ``settings`` is an injection point for tests.
+
+    ``ollama`` builds the client of the dashboard's Ollama panel (default: the real client at
+    ``settings.ollama.host``). The node gets the panel's GPU reader, so NVML is read through one
+    reader (the node attributes GPU memory to servers from the same readings).
+    """
+    gpu = gpu or GpuReader()
     return NapthaTuiApp(
         paths,
         settings,
-        node or Node(paths, settings),
-        gpu or GpuReader(),
+        node or Node(paths, settings, gpu),
+        gpu,
         read_host,
         up,
         playground or Playground,
+        ollama,
     )

@@ -50,6 +50,53 @@ def gib(used: int, total: int) -> str:
     return f"{used / GIB:5.1f}/{total / GIB:.1f} GiB"
 
 
+def gib_of(n: int | None, digits: int = 1) -> str:
+    """Bytes in GiB, ``1.3 GiB``; "-" when not known."""
+    return f"{n / GIB:.{digits}f} GiB" if n is not None else "-"
+
+
+def size(n: int) -> str:
+    """Memory as ``status`` prints it: ``1.3G`` from a GiB up, ``512M`` below."""
+    return f"{n / GIB:.1f}G" if n >= GIB else f"{n / 2**20:.0f}M"
+
+
+def held(gpu_bytes: int | None, rss_bytes: int | None) -> str:
+    """A server's memory: what it holds on GPUs when any (``42.5G GPU``), else the RSS of its
+    process tree (``1.3G``); "-" when not known."""
+    if gpu_bytes:
+        return f"{size(gpu_bytes)} GPU"
+    return size(rss_bytes) if rss_bytes else "-"
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: Sequence[float], width: int, top: float | None = None) -> str:
+    """A text sparkline ``width`` cells wide, newest at the right, scaled 0..``top``.
+
+    More values than cells are bucketed (each cell shows its bucket's largest value, so a burst
+    is never averaged away); fewer are padded with blanks on the left. ``top`` None scales to the
+    largest value. Zero-based on purpose: Textual's ``Sparkline`` spans min..max, which makes a
+    flat 6.5 GiB look like a cliff when it moves by a megabyte.
+    """
+    data = list(values)
+    if width <= 0:
+        return ""
+    if len(data) > width:
+        step = len(data) / width
+        data = [
+            max(data[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)])
+            for i in range(width)
+        ]
+    peak = top if top is not None else max(data, default=0.0)
+    last = len(SPARK_BARS) - 1
+    cells = [
+        SPARK_BARS[min(last, max(0, round(v / peak * last)))] if peak > 0 else SPARK_BARS[0]
+        for v in data
+    ]
+    return " " * (width - len(cells)) + "".join(cells)
+
+
 def short_error(text: str | None, width: int) -> str:
     """The first line of an error, without LiteLLM's repeated class name, cut to ``width`` cells.
 

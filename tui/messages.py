@@ -46,3 +46,11 @@ class ActivityNoted(Message):
     """A line of progress from a long action (starting a preset, stopping a server)."""
 
     line: str
+
+
+@dataclass
+class ActionFailed(Message):
+    """An action run by a widget failed (an Ollama pull, a load): the screen reports it."""
+
+    text: str
+    title: str

@@ -10,9 +10,11 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.app import make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.log import LogScreen
+from naptha_tui.tui.widgets.memory import MemoryPanel
+from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 from naptha_tui.tui.widgets.server_table import ServerTable
-from naptha_tui.tui.widgets.telemetry import GpuPanel, HostPanel, ProxyBar
-from tests.fakes.node import TWO_GPUS, FakeGpu, FakeNode, fake_host, server
+from naptha_tui.tui.widgets.telemetry import HostPanel, ProxyBar
+from tests.fakes.node import TWO_GPUS, FakeGpu, FakeNode, StaticOllama, fake_host, server
 
 
 async def until(pilot, check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -24,7 +26,15 @@ async def until(pilot, check, timeout: float = 5.0) -> None:  # type: ignore[no-
         await pilot.pause(0.05)
 
 
-def app_with(paths: Paths, node: FakeNode, gpu: FakeGpu | None = None, up: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def app_with(  # type: ignore[no-untyped-def]
+    paths: Paths,
+    node: FakeNode,
+    gpu: FakeGpu | None = None,
+    up: tuple[str, ...] = (),
+    ollama: OllamaLike | None = None,
+):
+    """The panel over fakes; no Ollama daemon unless a client is given."""
+    client = ollama or StaticOllama(down=True)
     return make_app(
         paths,
         Settings(poll_seconds=0.1),
@@ -32,6 +42,7 @@ def app_with(paths: Paths, node: FakeNode, gpu: FakeGpu | None = None, up: tuple
         gpu=gpu or FakeGpu(),
         read_host=fake_host,
         up=up,
+        ollama=lambda: client,
     )
 
 
@@ -47,8 +58,9 @@ async def test_dashboard_shows_servers_proxy_host_and_no_gpu(paths: Paths) -> No
         row = [str(c) for c in table.get_row("smollm2-cpu")]
         assert row[:6] == ["smollm2-cpu", "smollm2-135m", "cpu", "8100", "ready", "12m34s"]
         crashed = [str(c) for c in table.get_row("qwen-gpu")]
-        assert crashed[4] == "crashed" and "out of memory" in crashed[6]
-        assert "no NVIDIA GPU: NVML library not found" in str(screen.query_one(GpuPanel).render())
+        assert crashed[4] == "crashed" and "out of memory" in crashed[-1]
+        memory = str(screen.query_one(MemoryPanel).render())
+        assert "no NVIDIA GPU: NVML library not found" in memory
         assert "6.5/24.0 GiB" in str(screen.query_one(HostPanel).render())
         proxy_text = str(screen.query_one(ProxyBar).render())
         assert "http://127.0.0.1:4000/v1" in proxy_text and "ready" in proxy_text
@@ -58,8 +70,11 @@ async def test_gpus_are_listed(paths: Paths) -> None:
     app = app_with(paths, FakeNode([server()]), FakeGpu(TWO_GPUS))
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause(0.3)
-        text = str(app.screen.query_one(GpuPanel).render())
-        assert "NVIDIA H100 80GB HBM3" in text and "62.0/80.0 GiB" in text and "util 87%" in text
+        panel = app.screen.query_one(MemoryPanel)
+        text = str(panel.render())
+        assert panel.border_title == "GPU memory · NVIDIA H100 80GB HBM3"
+        assert "GPU 0" in text and "62.0/80.0 GiB" in text and "util 87%" in text
+        assert "GPU 1" in text and "3.0/80.0 GiB" in text and "util 0%" in text
 
 
 async def test_stop_and_restart_act_on_selected_server(paths: Paths) -> None:

@@ -14,9 +14,13 @@ from naptha_tui.tui.format import (
     clock,
     count,
     gib,
+    gib_of,
+    held,
     ms,
     route_cells,
     short_error,
+    size,
+    spark,
     table,
     tokens,
 )
@@ -101,3 +105,35 @@ def test_short_error_drops_litellm_repetition_and_cuts() -> None:
     assert short_error(None, 10) == short_error("  \n", 10) == ""
     wide = short_error("délai 超时 dépassé", 8)  # cut by terminal cells, not characters
     assert cell_len(wide) == 8 and wide.startswith("délai") and wide.endswith("…")
+
+
+def test_gib_of_rounds_and_says_unknown() -> None:
+    assert gib_of(1_402_000_000) == "1.3 GiB"
+    assert gib_of(int(21.76 * GIB), 2) == "21.76 GiB"
+    assert gib_of(0) == "0.0 GiB"
+    assert gib_of(None) == "-"
+
+
+def test_spark_is_zero_based_newest_right_and_padded() -> None:
+    assert spark([0, 1, 2, 3, 4, 5, 6, 7], 8) == "▁▂▃▄▅▆▇█"
+    assert spark([1, 2], 5) == "   ▅█"  # two samples so far: blanks on the left
+    # against a fixed top (memory against the total), a flat line stays low, not a cliff
+    assert spark([6.5, 6.5, 6.6], 3, top=24) == "▃▃▃"
+    assert spark([0.0, 0.0], 3) == " ▁▁"  # nothing at all is the floor, not a division by zero
+    assert spark([5.0], 0) == ""
+
+
+def test_spark_buckets_by_the_peak_so_a_burst_survives() -> None:
+    burst = [0.0] * 59 + [10.0]
+    line = spark(burst, 20)
+    assert len(line) == 20 and line.endswith("█") and set(line[:-1]) == {"▁"}
+    assert spark(list(range(60)), 20) == spark(
+        [max(range(i * 3, i * 3 + 3)) for i in range(20)], 20
+    )
+
+
+def test_held_memory_reads_as_status_prints_it() -> None:
+    assert size(1_402_000_000) == "1.3G" and size(300 * 2**20) == "300M"
+    assert held(int(42.5 * GIB), int(3.1 * GIB)) == "42.5G GPU"  # on a GPU: its GPU memory
+    assert held(0, 1_402_000_000) == "1.3G"  # a CPU server on a GPU node: its RSS
+    assert held(None, None) == "-"

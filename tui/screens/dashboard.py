@@ -1,37 +1,44 @@
-"""The first screen: host, GPUs, servers, proxy, and what the node is doing."""
+"""The first screen: host, memory, servers, trends, Ollama, proxy, and what the node is doing."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Log
 from textual.worker import get_current_worker
 
-from naptha_tui.tui.messages import ActivityNoted, GpuSampled, HostSampled, NodeSampled
+from naptha_tui.tui.messages import (
+    ActionFailed,
+    ActivityNoted,
+    GpuSampled,
+    HostSampled,
+    NodeSampled,
+)
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.screens.log import LogScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.screens.start_preset import StartPresetModal
+from naptha_tui.tui.screens.swap import SwapModal
+from naptha_tui.tui.widgets.memory import HISTORY, MemoryPanel, TrendsPanel
+from naptha_tui.tui.widgets.ollama_panel import OllamaPanel
 from naptha_tui.tui.widgets.server_table import ServerTable
-from naptha_tui.tui.widgets.telemetry import GpuPanel, HostPanel, ProxyBar
-
-if TYPE_CHECKING:
-    pass
+from naptha_tui.tui.widgets.telemetry import HostPanel, ProxyBar
 
 
 class DashboardScreen(NapthaScreen):
-    """Servers and proxy at a glance, with keys to start, stop, restart and read logs."""
+    """Servers and proxy at a glance, with keys to start, stop, restart, swap and read logs."""
 
     CSS_PATH = "dashboard.tcss"
     BINDINGS = [
         Binding("s", "start_preset", "Start preset", id="server.start"),
         Binding("x", "stop_server", "Stop", id="server.stop"),
         Binding("r", "restart_server", "Restart", id="server.restart"),
+        Binding("w", "swap_server", "Swap", id="server.swap"),
         Binding("l", "open_log", "Log", id="server.log"),
         Binding("p", "open_proxy_log", "Proxy log", id="proxy.log"),
         Binding("o", "routes", "Routes", id="proxy.routes"),
@@ -46,8 +53,11 @@ class DashboardScreen(NapthaScreen):
         yield Header()
         with Horizontal(id="telemetry"):
             yield HostPanel("[b]Host[/b]\nreading…", id="host-panel")
-            yield GpuPanel("[b]GPU[/b]\nreading…", id="gpu-panel")
+            yield MemoryPanel(id="memory")
         yield ServerTable(id="servers")
+        with Horizontal(id="lower"):
+            yield TrendsPanel(id="trends")
+            yield OllamaPanel(self.napp.ollama, self.napp.settings.ollama.keep_alive, id="ollama")
         yield ProxyBar("[b]Proxy[/b]  probing…", id="proxy-bar")
         yield Log(id="activity", max_lines=500)
         yield Footer()
@@ -56,6 +66,9 @@ class DashboardScreen(NapthaScreen):
         self.warned: set[str] = set()
         self.query_one(Log).border_title = "Activity"
         self.query_one(ServerTable).border_title = "Servers"
+        span = HISTORY * self.napp.settings.poll_seconds  # one sample per node poll
+        shown = f"{span:.0f} s" if span < 120 else f"{span / 60:.0f} min"
+        self.query_one(TrendsPanel).border_title = f"Trends · last {shown}"
         self.sample_telemetry()
         self.refresh_node()
         self.set_interval(self.napp.settings.poll_seconds, self.refresh_node)
@@ -99,6 +112,20 @@ class DashboardScreen(NapthaScreen):
         self.post_message(ActivityNoted(f"{name}: {status.status}"))
         self.refresh_node()
 
+    @work(group="actions", exit_on_error=False, description="swap")
+    async def swap_server(self, running: str, preset: str) -> None:
+        self.post_message(ActivityNoted(f"swap: {running} for {preset}"))
+        try:
+            report = await self.napp.node.swap(running, preset, self.note)
+        finally:
+            self.refresh_node()
+        self.post_message(
+            ActivityNoted(
+                f"swapped: {report.old} {report.old_action}, {', '.join(report.new)} "
+                f"{report.new_action} in {report.total_s:.1f} s"
+            )
+        )
+
     def note(self, line: str) -> None:
         self.post_message(ActivityNoted(line))
 
@@ -110,17 +137,26 @@ class DashboardScreen(NapthaScreen):
                 self.warned.add(warning)
                 self.query_one(Log).write_line(f"warning: {warning}")
                 self.notify(warning, title="state file", severity="warning", timeout=30)
-        self.query_one(ServerTable).show(message.status.servers)
-        self.query_one(ProxyBar).show(message.status.proxy)
+        status = message.status
+        self.query_one(ServerTable).show(status.servers)
+        memory = self.query_one(MemoryPanel)
+        memory.show_servers(status.servers, status.gpus, status.host)
+        self.query_one(TrendsPanel).sample(memory.splits, status.servers)
+        self.query_one(ProxyBar).show(status.proxy)
         self.sub_title = f"{message.status.proxy.url}/v1"
 
     @on(HostSampled)
     def show_host(self, message: HostSampled) -> None:
         self.query_one(HostPanel).show(message.sample)
+        self.query_one(MemoryPanel).show_host(message.sample)
 
     @on(GpuSampled)
     def show_gpu(self, message: GpuSampled) -> None:
-        self.query_one(GpuPanel).show(message.report)
+        self.query_one(MemoryPanel).show_gpus(message.report)
+
+    @on(ActionFailed)
+    def action_failed(self, message: ActionFailed) -> None:
+        self.show_failure(message.text, message.title)
 
     @on(ActivityNoted)
     def note_activity(self, message: ActivityNoted) -> None:
@@ -155,6 +191,63 @@ class DashboardScreen(NapthaScreen):
     def action_restart_server(self) -> None:
         if name := self._selected():
             self.restart_server(name)
+
+    def action_swap_server(self) -> None:
+        name = self._selected()
+        if name is None:
+            return
+        node = self.napp.node
+        servers = self.query_one(ServerTable).servers
+        own = servers[name].preset if name in servers else None
+        presets, errors = node.catalog.load_all()
+        for err in errors:
+            self.notify(str(err), title="invalid preset", severity="warning")
+        choices = [p for p in presets if p.kind == "vllm" and p.name != own]
+
+        def chosen(preset: str | None) -> None:
+            if preset:
+                self.swap_server(name, preset)
+
+        self.app.push_screen(SwapModal(name, choices, node.swap_verdict), chosen)
+
+    def action_ollama(self, verb: str) -> None:
+        """``load``, ``unload`` or ``pull`` from the palette, whatever has focus."""
+        panel = self.query_one(OllamaPanel)
+        actions = {"load": panel.action_load, "unload": panel.action_unload}
+        actions.get(verb, panel.action_pull)()
+
+    def system_commands(self) -> Iterator[SystemCommand]:
+        """The dashboard's actions for the command palette (each with its key)."""
+        for title, text, action in (
+            ("Start preset", "Start servers from a preset (key s)", self.action_start_preset),
+            ("Stop server", "Stop the selected server (key x)", self.action_stop_server),
+            ("Restart server", "Restart the selected server (key r)", self.action_restart_server),
+            (
+                "Swap server",
+                "Replace the selected server with another preset, after the planner's "
+                "verdict (key w)",
+                self.action_swap_server,
+            ),
+            ("Server log", "Follow the selected server's log (key l)", self.action_open_log),
+            ("Proxy log", "Follow the proxy's log (key p)", self.action_open_proxy_log),
+            ("Routes", "Which backend served which request (key o)", self.action_routes),
+            (
+                "Ollama: load model",
+                "Load the highlighted Ollama model (Enter in the Ollama table)",
+                lambda: self.action_ollama("load"),
+            ),
+            (
+                "Ollama: unload model",
+                "Unload the highlighted Ollama model (u in the Ollama table)",
+                lambda: self.action_ollama("unload"),
+            ),
+            (
+                "Ollama: pull model",
+                "Download a model into Ollama's library (n in the Ollama table)",
+                lambda: self.action_ollama("pull"),
+            ),
+        ):
+            yield SystemCommand(title, text, action)
 
     def action_open_log(self) -> None:
         if name := self._selected():

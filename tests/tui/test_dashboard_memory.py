@@ -1,0 +1,495 @@
+"""The dashboard's memory, metrics, swap and Ollama panel: what the widgets show, and what the
+keys ask for (the Ollama panel drives the real client against the recorded fake daemon)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Input, Log, OptionList, Static
+
+from naptha_tui.backends.ollama.client import Ollama
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.servers.planner import Verdict, WontFit
+from naptha_tui.tui.screens.dashboard import DashboardScreen
+from naptha_tui.tui.screens.swap import SwapModal
+from naptha_tui.tui.widgets.memory import HISTORY, OTHER_STYLE, MemoryPanel, TrendsPanel, bar
+from naptha_tui.tui.widgets.ollama_panel import OllamaPanel, OllamaTable, PullModal
+from naptha_tui.tui.widgets.server_table import KEYS, ServerTable
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.node import (
+    EMBEDDED_RSS,
+    GIB,
+    TWO_GPUS,
+    FakeGpu,
+    FakeNode,
+    busy,
+    fake_host,
+    gpu_servers,
+    refused_on_gpu,
+    server,
+)
+from tests.tui.test_dashboard import app_with, until
+
+
+def cell(table: ServerTable, name: str, column: str) -> Any:
+    return table.get_row(name)[KEYS.index(column)]
+
+
+def style_of(text: Text, part: str) -> str:
+    """The style of the span that covers ``part`` of ``text``."""
+    start = text.plain.index(part)
+    styles = [str(s.style) for s in text.spans if s.start <= start < s.end]
+    return styles[-1] if styles else str(text.style)
+
+
+async def dashboard(pilot: Any) -> DashboardScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, DashboardScreen)
+    table = screen.query_one(ServerTable)
+    await until(pilot, lambda: table.row_count > 0)
+    return screen
+
+
+# -- the server table: memory and metrics -----------------------------------------------
+async def test_metric_columns_show_the_window_coloured_by_threshold(paths: Paths) -> None:
+    node = FakeNode(
+        [
+            server(),  # the real window: 21.4 tok/s, TTFT p50 8438 ms (bad on a 2-core CPU)
+            server("b", port=8101, metrics_=busy(waiting=12.0, kv_cache_usage=0.42)),
+            server(
+                "c",
+                port=8102,
+                metrics_=busy(
+                    waiting=64.0, kv_cache_usage=0.93, ttft_p50_ms=180.0, ttft_p95_ms=640.0
+                ),
+            ),
+            server("d", "stopped", 8103),
+        ]
+    )
+    app = app_with(paths, node)
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = (await dashboard(pilot)).query_one(ServerTable)
+        row = [str(c) for c in table.get_row("smollm2-cpu")]
+        assert row[KEYS.index("mem") :] == ["1.3G", "0", "0", "0%", "21.4", "8438/9844", ""]
+        ttft = cell(table, "smollm2-cpu", "ttft")
+        assert style_of(ttft, "8438") == "bold red" and style_of(ttft, "9844") == "bold red"
+        assert str(cell(table, "smollm2-cpu", "kv").style) == ""  # ok: default colour
+
+        assert str(cell(table, "b", "wait")) == "12" and cell(table, "b", "wait").style == "yellow"
+        assert str(cell(table, "b", "kv")) == "42%" and cell(table, "b", "kv").style == ""
+
+        assert cell(table, "c", "wait").style == "bold red"
+        assert str(cell(table, "c", "kv")) == "93%" and cell(table, "c", "kv").style == "bold red"
+        ttft = cell(table, "c", "ttft")
+        assert str(ttft) == "180/640"
+        assert style_of(ttft, "180") == "" and style_of(ttft, "640") == "yellow"
+
+        stopped = [str(c) for c in table.get_row("d")][KEYS.index("mem") : -1]
+        assert stopped == ["-"] * 6
+        assert cell(table, "d", "status").style == "dim"
+
+
+async def test_memory_column_is_gpu_memory_on_a_gpu_else_rss(paths: Paths) -> None:
+    node = FakeNode([*gpu_servers(), server(), server("dozing", "sleeping", 8105)])
+    app = app_with(paths, node, FakeGpu(TWO_GPUS))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = (await dashboard(pilot)).query_one(ServerTable)
+        assert str(cell(table, "qwen2.5-7b", "mem")) == "42.5G GPU"  # both GPUs together
+        assert str(cell(table, "llama3.1-8b", "mem")) == "18.0G GPU"
+        assert str(cell(table, "smollm2-cpu", "mem")) == f"{EMBEDDED_RSS / GIB:.1f}G"  # RSS
+        assert str(cell(table, "llama3.1-8b", "tok_s")) == "812.5"
+        assert str(cell(table, "dozing", "status")) == "sleeping"
+        assert cell(table, "dozing", "status").style == "cyan"
+
+
+async def test_a_poll_with_the_same_servers_updates_cells_in_place(paths: Paths) -> None:
+    node = FakeNode([server("a"), server("b", port=8101)])
+    app = app_with(paths, node)
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = (await dashboard(pilot)).query_one(ServerTable)
+        cleared: list[int] = []
+        original = table.clear
+
+        def counting_clear(*args: Any, **kwargs: Any) -> Any:
+            cleared.append(1)
+            return original(*args, **kwargs)
+
+        table.clear = counting_clear  # type: ignore[method-assign]
+        node.servers = [server("a", metrics_=busy(waiting=55.0)), server("b", port=8101)]
+        await until(pilot, lambda: str(cell(table, "a", "wait")) == "55")
+        assert cell(table, "a", "wait").style == "bold red"
+        assert cleared == []  # same servers, same order: no rebuild
+        node.servers.append(server("c", port=8102))
+        await until(pilot, lambda: table.row_count == 3)
+        assert cleared  # a new server: the rows are rebuilt
+
+
+async def test_the_highlighted_servers_reason_shows_in_full(paths: Paths) -> None:
+    why = "out of memory: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
+    node = FakeNode([server(), server("qwen", "crashed", 8101, why)])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = (await dashboard(pilot)).query_one(ServerTable)
+        assert table.border_subtitle in (None, "")
+        await pilot.press("down")
+        await until(pilot, lambda: table.border_subtitle == f"qwen crashed: {why}")
+
+
+# -- memory bars and trends --------------------------------------------------------------
+async def test_ram_bar_is_split_by_server_on_a_cpu_node(paths: Paths) -> None:
+    node = FakeNode([server(), server("smollm2-b", port=8101, rss_bytes=1_380_000_000)])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await dashboard(pilot)
+        panel = screen.query_one(MemoryPanel)
+        await until(pilot, lambda: bool(panel.splits))
+        [ram] = panel.splits
+        assert ram.label == "RAM" and ram.total == 24 * GIB and ram.used == int(6.5 * GIB)
+        shares = {s.name: s.bytes for s in ram.shares}
+        assert shares == {
+            "smollm2-cpu": EMBEDDED_RSS,
+            "smollm2-b": 1_380_000_000,
+            "other": int(6.5 * GIB) - EMBEDDED_RSS - 1_380_000_000,
+        }
+        text = panel.render()
+        assert "■ smollm2-cpu 1.3  ■ smollm2-b 1.3  ■ other 3.9  ░ free 17.5" in text.plain
+        assert "6.5/24.0 GiB" in text.plain and "no NVIDIA GPU" in text.plain
+        # each server's colour is the same in the bar and in the legend, and differs from others
+        colours = {s.name: s.style for s in ram.shares}
+        assert len(set(colours.values())) == 3 and colours["other"] == OTHER_STYLE
+        assert style_of(text, "■ smollm2-b") == colours["smollm2-b"]
+        cells = bar(ram, 48)
+        counted = {
+            c: sum(s.end - s.start for s in cells.spans if str(s.style) == c)
+            for c in colours.values()
+        }
+        # 1.4 GB of 24 GiB over 48 cells, cumulative rounding: 3, then 2, then the rest of 6.5 GiB
+        assert counted == {colours["smollm2-cpu"]: 3, colours["smollm2-b"]: 2, OTHER_STYLE: 8}
+        assert cells.cell_len == 48
+
+
+async def test_gpu_bars_are_split_by_server(paths: Paths) -> None:
+    node = FakeNode([*gpu_servers(), server()])
+    app = app_with(paths, node, FakeGpu(TWO_GPUS))
+    async with app.run_test(size=(120, 36)) as pilot:
+        panel = (await dashboard(pilot)).query_one(MemoryPanel)
+        await until(pilot, lambda: len(panel.splits) == 2)
+        gpu0, gpu1 = panel.splits
+        assert [(s.name, s.bytes / GIB) for s in gpu0.shares] == [
+            ("qwen2.5-7b", 40.0),
+            ("llama3.1-8b", 18.0),
+            ("other", 4.0),  # the notebook's 3 GiB and the driver's
+        ]
+        assert [(s.name, s.bytes / GIB) for s in gpu1.shares] == [
+            ("qwen2.5-7b", 2.5),
+            ("other", 0.5),
+        ]
+        text = panel.render().plain
+        assert "■ qwen2.5-7b 40.0  ■ llama3.1-8b 18.0  ■ other 4.0  ░ free 18.0" in text
+        assert "smollm2-cpu" not in text  # a CPU server holds no GPU memory
+        # the same server has the same colour on both GPUs
+        assert gpu0.shares[0].style == gpu1.shares[0].style
+
+
+async def test_the_nodes_gpu_reading_wins_over_the_panels_own(paths: Paths) -> None:
+    # Node.status reads the GPUs in the same round it attributes memory: use that one
+    node = FakeNode(gpu_servers(), gpus=TWO_GPUS, host=fake_host())
+    app = app_with(paths, node, FakeGpu())  # the panel's own reader finds no GPU
+    async with app.run_test(size=(120, 36)) as pilot:
+        panel = (await dashboard(pilot)).query_one(MemoryPanel)
+        await until(pilot, lambda: len(panel.splits) == 2)
+        await pilot.pause(0.3)  # several of the panel's own readings later
+        assert [s.label for s in panel.splits] == ["GPU 0", "GPU 1"]
+        assert "no NVIDIA GPU" not in panel.render().plain
+
+
+async def test_trends_keep_the_last_minute(paths: Paths) -> None:
+    node = FakeNode([server(), server("b", port=8101)], host=fake_host())
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        trends = (await dashboard(pilot)).query_one(TrendsPanel)
+        await until(pilot, lambda: len(trends.tokens) >= 3)
+        text = trends.render().plain
+        assert "memory" in text and "6.5/24.0 GiB" in text
+        assert "tok/s" in text and "42.8" in text  # two servers at 21.4 tok/s
+        assert "smollm2-cpu" in text and "21.4" in text
+        await until(pilot, lambda: len(trends.tokens) == HISTORY, timeout=15)
+        await pilot.pause(0.3)
+        assert len(trends.tokens) == HISTORY and len(trends.per_server["b"]) == HISTORY
+        node.servers = [server()]
+        await until(pilot, lambda: "b" not in trends.per_server)
+
+
+# -- swap ----------------------------------------------------------------------------
+async def open_swap(pilot: Any, preset: str) -> SwapModal:
+    await dashboard(pilot)
+    await pilot.press("w")
+    await until(pilot, lambda: isinstance(pilot.app.screen, SwapModal))
+    modal = pilot.app.screen
+    assert isinstance(modal, SwapModal)
+    options = modal.query_one(OptionList)
+    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+    options.highlighted = ids.index(preset)
+    await until(pilot, lambda: preset in modal.checked)
+    return modal
+
+
+def verdict_shown(modal: SwapModal) -> Text:
+    shown = modal.query_one("#verdict", Static).content
+    assert isinstance(shown, Text)
+    return shown
+
+
+async def test_swap_asks_the_planner_and_confirming_swaps(paths: Paths) -> None:
+    node = FakeNode([server()])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        modal = await open_swap(pilot, "qwen2.5-7b")
+        options = modal.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "smollm2-cpu" not in ids  # the server's own preset is no swap
+        assert ("swap_verdict", "smollm2-cpu", "qwen2.5-7b") in node.calls
+        shown = verdict_shown(modal).plain
+        assert "qwen2.5-7b fits in RAM" in shown
+        assert (
+            "needs    3.75 GiB  (weights 0.25 GiB + KV cache 2.00 GiB + overhead 1.50 GiB)" in shown
+        )
+        assert "free     18.9 GiB once smollm2-cpu is freed" in shown
+        assert "held by  other processes 5.1 GiB" in shown
+        await pilot.press("y")
+        log = app.screen.query_one(Log)
+        await until(pilot, lambda: any(line.startswith("swapped:") for line in log.lines))
+        assert ("swap", "smollm2-cpu", "qwen2.5-7b") in node.calls
+        lines = list(log.lines)
+        assert "swap: smollm2-cpu for qwen2.5-7b" in lines
+        assert "smollm2-cpu: stopping" in lines and "qwen2.5-7b: ready" in lines
+        assert "swapped: smollm2-cpu stopped, qwen2.5-7b started in 41.5 s" in lines
+        table = app.screen.query_one(ServerTable)
+        await until(pilot, lambda: table.servers.keys() == {"qwen2.5-7b"})
+
+
+async def test_enter_confirms_too(paths: Paths) -> None:
+    node = FakeNode([server()])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_swap(pilot, "llama3.2-3b")
+        await pilot.press("enter")
+        await until(pilot, lambda: ("swap", "smollm2-cpu", "llama3.2-3b") in node.calls)
+
+
+async def test_escape_cancels_the_swap(paths: Paths) -> None:
+    node = FakeNode([server()])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_swap(pilot, "qwen2.5-7b")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.pause(0.2)
+        assert not [c for c in node.calls if c[0] == "swap"]
+
+
+async def test_a_refusal_shows_the_numbers_in_red_and_cannot_be_confirmed(paths: Paths) -> None:
+    node = FakeNode(gpu_servers(), verdicts={"qwen3-8b": refused_on_gpu()})
+    app = app_with(paths, node, FakeGpu(TWO_GPUS))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("down")  # llama3.1-8b
+        modal = await open_swap(pilot, "qwen3-8b")
+        assert modal.running == "llama3.1-8b"
+        shown = verdict_shown(modal)
+        assert "qwen3-8b will not fit on GPU 0" in shown.plain
+        assert style_of(shown, "qwen3-8b will not fit") == "bold red"
+        assert "needs    21.76 GiB  (weights 15.26 GiB + KV cache 4.50 GiB" in shown.plain
+        assert "of a budget of 73.6 GiB" in shown.plain
+        assert "free     36.0 GiB once llama3.1-8b is freed" in shown.plain
+        assert "held by  qwen2.5-7b 40.0 GiB, other processes (GPU 0) 4.0 GiB" in shown.plain
+        assert style_of(shown, "GPU 0: gpu_memory_utilization 0.92") == "red"
+        await pilot.press("enter")
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, SwapModal)  # still open: the swap would refuse it
+        assert not [c for c in node.calls if c[0] == "swap"]
+
+
+async def test_unknown_verdict_can_be_confirmed(paths: Paths) -> None:
+    unknown = Verdict(
+        None,
+        "RAM",
+        None,
+        None,
+        int(17.5 * GIB),
+        notes=("no local config.json for the model, so its size is unknown",),
+    )
+    node = FakeNode([server()], verdicts={"xlam": unknown})
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        modal = await open_swap(pilot, "xlam")
+        shown = verdict_shown(modal).plain
+        assert "xlam: memory cannot be checked in RAM" in shown
+        assert "no local config.json" in shown
+        await pilot.press("y")
+        await until(pilot, lambda: ("swap", "smollm2-cpu", "xlam") in node.calls)
+
+
+async def test_a_failed_swap_is_reported(paths: Paths) -> None:
+    node = FakeNode([server()])
+    late = refused_on_gpu()
+    node.swap_error = WontFit(late.message("qwen2.5-7b"), late)
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_swap(pilot, "qwen2.5-7b")
+        await pilot.press("y")
+        log = app.screen.query_one(Log)
+        await until(pilot, lambda: any(line.startswith("error:") for line in log.lines))
+        error = next(line for line in log.lines if line.startswith("error:"))
+        assert "preset qwen2.5-7b will not fit on GPU 0: needs 21.76 GiB" in error
+        assert isinstance(app.screen, DashboardScreen) and app.is_running
+
+
+async def test_swap_with_no_server_selected_warns(paths: Paths) -> None:
+    app = app_with(paths, FakeNode([]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("w")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_every_dashboard_action_is_in_the_palette(paths: Paths) -> None:
+    app = app_with(paths, FakeNode([server()]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await dashboard(pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in (
+            "Start preset",
+            "Stop server",
+            "Restart server",
+            "Swap server",
+            "Server log",
+            "Proxy log",
+            "Routes",
+            "Playground",
+            "Ollama: load model",
+            "Ollama: unload model",
+            "Ollama: pull model",
+        ):
+            assert title in commands
+        commands["Swap server"].callback()
+        await until(pilot, lambda: isinstance(app.screen, SwapModal))
+
+
+# -- Ollama ------------------------------------------------------------------------------
+def status_line(panel: OllamaPanel) -> str:
+    return str(panel.query_one("#ollama-status", Static).content)
+
+
+def ollama_rows(panel: OllamaPanel) -> dict[str, list[str]]:
+    table = panel.query_one(OllamaTable)
+    return {str(key.value): [str(c) for c in table.get_row(key)] for key in table.rows}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_no_ollama_daemon_is_one_quiet_line(paths: Paths) -> None:
+    port = closed_port()
+    app = app_with(paths, FakeNode([server()]), ollama=Ollama(f"http://127.0.0.1:{port}"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        panel = (await dashboard(pilot)).query_one(OllamaPanel)
+        await until(pilot, lambda: panel.up is False)
+        assert status_line(panel) == f"Ollama: no daemon at http://127.0.0.1:{port}"
+        assert not panel.query_one(OllamaTable).display
+        await pilot.pause(0.3)
+        log = app.screen.query_one(Log)
+        assert not any("ollama" in line.lower() for line in log.lines)  # no spam
+        assert app.is_running
+
+
+async def test_ollama_models_load_unload_and_pull_through_the_fake_daemon(paths: Paths) -> None:
+    with FakeOllama() as fake:
+        app = app_with(paths, FakeNode([server()]), ollama=Ollama(fake.url))
+        async with app.run_test(size=(120, 36)) as pilot:
+            panel = (await dashboard(pilot)).query_one(OllamaPanel)
+            await until(pilot, lambda: panel.up is True and len(ollama_rows(panel)) == 2)
+            assert panel.border_title == f"Ollama · {fake.url}"
+            rows = ollama_rows(panel)
+            assert rows["llama3.2:latest"] == ["llama3.2:latest", "2.0 GB", "3.2B", "-", "-", "-"]
+            assert rows["deepseek-r1:latest"][:3] == ["deepseek-r1:latest", "4.7 GB", "7.6B"]
+            assert status_line(panel) == "2 model(s), 0 loaded"
+
+            table = panel.query_one(OllamaTable)
+            table.focus()
+            await pilot.press("down", "enter")  # load deepseek-r1
+            await until(pilot, lambda: ollama_rows(panel)["deepseek-r1:latest"][3] != "-")
+            load = [s for s in fake.seen if s.path == "/api/generate"][-1]
+            assert load.body["model"] == "deepseek-r1:latest" and load.body["keep_alive"] == "5m"
+            loaded = ollama_rows(panel)["deepseek-r1:latest"]
+            # 1.25 x its file in memory, 60% of it on the GPU, five minutes of keep_alive
+            assert loaded[3:] == ["5.9 GB", "60% GPU", "in 5m"]
+            assert next(iter(ollama_rows(panel))) == "deepseek-r1:latest"  # loaded ones first
+            assert status_line(panel) == "2 model(s), 1 loaded"
+            log = app.screen.query_one(Log)
+            await until(
+                pilot, lambda: "ollama: deepseek-r1:latest loaded (keep alive 5m)" in log.lines
+            )
+
+            table.move_cursor(row=0)
+            await pilot.press("u")
+            await until(pilot, lambda: ollama_rows(panel)["deepseek-r1:latest"][3] == "-")
+            unload = [s for s in fake.seen if s.path == "/api/generate"][-1]
+            assert unload.body["model"] == "deepseek-r1:latest" and unload.body["keep_alive"] == 0
+
+            await pilot.press("n")
+            await until(
+                pilot, lambda: isinstance(app.screen, PullModal) and bool(app.screen.query(Input))
+            )
+            app.screen.query_one(Input).value = "smollm2:135m"
+            await pilot.press("enter")
+            await until(pilot, lambda: "smollm2:135m" in ollama_rows(panel))
+            pulls = [s for s in fake.seen if s.path == "/api/pull"]
+            assert [p.body["model"] for p in pulls] == ["smollm2:135m"]
+            lines = list(log.lines)
+            assert "ollama pull smollm2:135m: pulling manifest" in lines
+            assert "ollama pull smollm2:135m: success" in lines
+            # one line per step, not one per progress event
+            assert sum(line.startswith("ollama pull smollm2:135m: pulling ") for line in lines) == 5
+            assert ollama_rows(panel)["smollm2:135m"][1:3] == ["270 MB", "134.52M"]
+            assert status_line(panel) == "3 model(s), 0 loaded"
+
+
+async def test_a_refused_pull_is_reported(paths: Paths) -> None:
+    with FakeOllama() as fake:
+        app = app_with(paths, FakeNode([server()]), ollama=Ollama(fake.url))
+        async with app.run_test(size=(120, 36)) as pilot:
+            panel = (await dashboard(pilot)).query_one(OllamaPanel)
+            await until(pilot, lambda: panel.up is True)
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            commands["Ollama: pull model"].callback()  # from the palette, whatever has focus
+            await until(
+                pilot, lambda: isinstance(app.screen, PullModal) and bool(app.screen.query(Input))
+            )
+            app.screen.query_one(Input).value = "no-such-model"
+            await pilot.press("enter")
+            log = app.screen.query_one(Log)
+            await until(pilot, lambda: any(line.startswith("error:") for line in log.lines))
+            error = next(line for line in log.lines if line.startswith("error:"))
+            assert "no-such-model:latest" in error and "file does not exist" in error
+            assert "pulling" not in status_line(panel)  # the progress line is gone
+            assert app.is_running
+
+
+async def test_palette_load_acts_on_the_highlighted_model(paths: Paths) -> None:
+    with FakeOllama() as fake:
+        app = app_with(paths, FakeNode([server()]), ollama=Ollama(fake.url))
+        async with app.run_test(size=(120, 36)) as pilot:
+            panel = (await dashboard(pilot)).query_one(OllamaPanel)
+            await until(pilot, lambda: len(ollama_rows(panel)) == 2)
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            commands["Ollama: load model"].callback()
+            await until(pilot, lambda: "llama3.2:latest" in fake.loaded)
+            commands["Ollama: unload model"].callback()
+            await until(pilot, lambda: "llama3.2:latest" not in fake.loaded)

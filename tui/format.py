@@ -7,11 +7,13 @@ Plain strings only: the headless commands import this, so it must never import T
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from rich.text import Text
 
+from naptha_tui.backends.ollama.types import LoadedModel, PullProgress
+from naptha_tui.backends.telemetry.vllm_metrics import level
 from naptha_tui.proxy.routes import RouteEvent
 
 GIB = 1024**3
@@ -143,3 +145,86 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 PLAYGROUND_GRID_HEADER = ("MODE", "TEMP", "SAMPLES", "VALID", "RATE", "ERRORS", "MEAN MS")
 """The playground's validity grid (``try`` and the screen); ``RIGHT TOOL`` follows when the
 session names the tool a right answer calls."""
+
+
+LEVEL_STYLE = {"ok": "", "warn": "yellow", "bad": "bold red"}
+"""How a metric reads at each threshold level (``vllm_metrics.THRESHOLDS``)."""
+
+Cell = str | Text
+
+
+def styled(metric: str, value: float | None, text: str) -> Text:
+    """``text`` in the colour of ``value``'s level for ``metric``."""
+    found = level(metric, value)
+    return Text(text, style=LEVEL_STYLE[found] if found else "")
+
+
+def _whole(value: float | None) -> str:
+    return f"{value:.0f}" if value is not None else "-"
+
+
+def metric_cells(metrics: dict[str, float | None] | None) -> list[Cell]:
+    """RUN, WAIT, KV, TOK/S and TTFT p50/p95; "-" for what the window does not know."""
+    m = metrics or {}
+    running, waiting, kv = m.get("running"), m.get("waiting"), m.get("kv_cache_usage")
+    tok_s, p50, p95 = m.get("generation_tokens_per_s"), m.get("ttft_p50_ms"), m.get("ttft_p95_ms")
+    ttft = Text.assemble(
+        styled("ttft_p50_ms", p50, _whole(p50)), "/", styled("ttft_p95_ms", p95, _whole(p95))
+    )
+    return [
+        _whole(running),
+        styled("waiting", waiting, _whole(waiting)),
+        styled("kv_cache_usage", kv, f"{kv:.0%}" if kv is not None else "-"),
+        f"{tok_s:.1f}" if tok_s is not None else "-",
+        ttft if (p50, p95) != (None, None) else "-",
+    ]
+
+
+# -- how Ollama's figures read (as `ollama ps` / `ollama list` show them) ---------------------
+def decimal_size(n: int) -> str:
+    """Bytes in decimal units as ``ollama list`` prints them (ollama:format/bytes.go HumanBytes):
+    ``2.0 GB`` is ``2 GB``, ``270.9 MB`` is ``270 MB`` (whole from 10 up), ``1.6 KB``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            value = n / scale
+            if value >= 10 or value.is_integer():
+                return f"{int(value)} {unit}"
+            return f"{value:.1f} {unit}"
+    return f"{n} B"
+
+
+def processor(m: LoadedModel) -> str:
+    """Where the model sits, as ``ollama ps``: ``100% GPU``, ``40%/60% CPU/GPU``, ``100% CPU``."""
+    share = m.vram_share
+    if share is None or share > 1:
+        return "unknown"
+    gpu = round(share * 100)
+    if gpu >= 100:
+        return "100% GPU"
+    if gpu <= 0:
+        return "100% CPU"
+    return f"{100 - gpu}%/{gpu}% CPU/GPU"
+
+
+def until(expires_at: datetime | None, now: datetime | None = None) -> str:
+    """Time left before the daemon unloads it: ``in 4m``, ``in 2h05m``, ``forever``."""
+    if expires_at is None:
+        return "forever"
+    left = (expires_at - (now or datetime.now(UTC))).total_seconds()
+    if left <= 0:
+        return "stopping"
+    if left < 59.5:
+        return f"in {round(left)}s"
+    minutes = round(left / 60)
+    if minutes < 60:
+        return f"in {minutes}m"
+    if minutes < 48 * 60:
+        return f"in {minutes // 60}h{minutes % 60:02d}m"
+    return f"in {round(minutes / 1440)}d"
+
+
+def percent(p: PullProgress) -> str:
+    """A download event's ``completed/total percent``; the status alone otherwise."""
+    if p.fraction is None or p.total is None:
+        return p.status
+    return f"{p.status}: {decimal_size(p.completed or 0)}/{decimal_size(p.total)} {p.fraction:.0%}"

@@ -22,7 +22,7 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import load_settings
 from naptha_tui.backends.yamlfile import ConfigFileError
 from naptha_tui.proxy.config import ollama_deployment
-from naptha_tui.tui.commands.ollama import processor, size, until
+from naptha_tui.tui.format import decimal_size, processor, until
 from tests.fakes.fake_ollama import PULL_STEPS, REGISTRY, FakeOllama
 from tests.fakes.ollama_wire import EXAMPLES
 from tests.unit.ollama_common import free_port
@@ -144,7 +144,8 @@ def test_shares_and_expiries_read_as_ollama_ps_does() -> None:
     assert until(now + timedelta(hours=2, minutes=5), now) == "in 2h05m"
     assert until(now + timedelta(days=3), now) == "in 3d"
     assert until(now + timedelta(minutes=4, seconds=59), now) == "in 5m"
-    assert [size(n) for n in (512, 1588, 270882400, 2019393189, 2000000000, 5137025024)] == [
+    sizes = (512, 1588, 270882400, 2019393189, 2000000000, 5137025024)
+    assert [decimal_size(n) for n in sizes] == [
         "512 B", "1.6 KB", "270 MB", "2.0 GB", "2 GB", "5.1 GB",
     ]  # fmt: skip
 

@@ -7,16 +7,17 @@ import asyncio
 import contextlib
 import sys
 
+from rich.text import Text
+
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.servers.logs import follow, tail
-from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuUnavailable
 from naptha_tui.proxy.node import Node, NodeStatus
 from naptha_tui.tui.commands import print_json, say, say_err, warn, with_node
-from naptha_tui.tui.format import age, gib, table
+from naptha_tui.tui.format import age, gib, held, metric_cells, table
 
 SERVER_HEADER = (
     "NAME",
@@ -37,34 +38,9 @@ SERVER_HEADER = (
 )
 
 
-def _memory(s: ServerStatus) -> str:
-    """GPU memory when it holds some, else the RSS of its process tree."""
-    if s.gpu_memory_bytes:
-        return f"{_size(s.gpu_memory_bytes)} GPU"
-    return _size(s.rss_bytes) if s.rss_bytes else "-"
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**30:.1f}G" if n >= 2**30 else f"{n / 2**20:.0f}M"
-
-
-def _metric_cells(m: dict[str, float | None] | None) -> tuple[str, str, str, str, str]:
-    """RUN, WAIT, KV, TOK/S and TTFT for the table; '-' where not known."""
-    m = m or {}
-
-    def num(key: str, fmt: str) -> str:
-        value = m.get(key)
-        return format(value, fmt) if value is not None else "-"
-
-    ttft = f"{num('ttft_p50_ms', '.0f')}/{num('ttft_p95_ms', '.0f')}"
-    kv = m.get("kv_cache_usage")
-    return (
-        num("running", ".0f"),
-        num("waiting", ".0f"),
-        f"{kv:.0%}" if kv is not None else "-",
-        num("generation_tokens_per_s", ".1f"),
-        ttft if ttft != "-/-" else "-",
-    )
+def _plain_metrics(m: dict[str, float | None] | None) -> list[str]:
+    """The panel's metric cells without their colours."""
+    return [c.plain if isinstance(c, Text) else c for c in metric_cells(m)]
 
 
 def up(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
@@ -111,8 +87,8 @@ def status(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             s.pid or "-",
             s.status,
             age(s.uptime_s),
-            _memory(s),
-            *_metric_cells(s.metrics),
+            held(s.gpu_memory_bytes, s.rss_bytes),
+            *_plain_metrics(s.metrics),
             s.reason or "",
         )
         for s in node_status.servers

@@ -21,62 +21,12 @@ from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgr
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.commands import print_json, say, say_err
-from naptha_tui.tui.format import table
+from naptha_tui.tui.format import decimal_size, percent, processor, table, until
 
 T = TypeVar("T")
 
 PULL_STEP = 10
 """Text progress: one line per status, then one per PULL_STEP percent of each layer."""
-
-
-# -- how Ollama's figures read (as `ollama ps` / `ollama list` show them) ---------------------
-def size(n: int) -> str:
-    """Bytes in decimal units as ``ollama list`` prints them (ollama:format/bytes.go HumanBytes):
-    ``2.0 GB`` is ``2 GB``, ``270.9 MB`` is ``270 MB`` (whole from 10 up), ``1.6 KB``."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            value = n / scale
-            if value >= 10 or value.is_integer():
-                return f"{int(value)} {unit}"
-            return f"{value:.1f} {unit}"
-    return f"{n} B"
-
-
-def processor(m: LoadedModel) -> str:
-    """Where the model sits, as ``ollama ps``: ``100% GPU``, ``40%/60% CPU/GPU``, ``100% CPU``."""
-    share = m.vram_share
-    if share is None or share > 1:
-        return "unknown"
-    gpu = round(share * 100)
-    if gpu >= 100:
-        return "100% GPU"
-    if gpu <= 0:
-        return "100% CPU"
-    return f"{100 - gpu}%/{gpu}% CPU/GPU"
-
-
-def until(expires_at: datetime | None, now: datetime | None = None) -> str:
-    """Time left before the daemon unloads it: ``in 4m``, ``in 2h05m``, ``forever``."""
-    if expires_at is None:
-        return "forever"
-    left = (expires_at - (now or datetime.now(UTC))).total_seconds()
-    if left <= 0:
-        return "stopping"
-    if left < 59.5:
-        return f"in {round(left)}s"
-    minutes = round(left / 60)
-    if minutes < 60:
-        return f"in {minutes}m"
-    if minutes < 48 * 60:
-        return f"in {minutes // 60}h{minutes % 60:02d}m"
-    return f"in {round(minutes / 1440)}d"
-
-
-def percent(p: PullProgress) -> str:
-    """A download event's ``completed/total percent``; the status alone otherwise."""
-    if p.fraction is None or p.total is None:
-        return p.status
-    return f"{p.status}: {size(p.completed or 0)}/{size(p.total)} {p.fraction:.0%}"
 
 
 def _stamp(t: datetime | None) -> str | None:
@@ -135,7 +85,7 @@ def ollama_list(args: argparse.Namespace, paths: Paths, settings: Settings) -> i
         (
             m.name,
             m.digest[:12],
-            size(m.size),
+            decimal_size(m.size),
             m.family or "-",
             m.parameter_size or "-",
             m.quantization_level or "-",
@@ -159,8 +109,8 @@ def ollama_ps(args: argparse.Namespace, paths: Paths, settings: Settings) -> int
     rows = [
         (
             m.name,
-            size(m.size),
-            size(m.size_vram),
+            decimal_size(m.size),
+            decimal_size(m.size_vram),
             f"{m.vram_share:.0%}" if m.vram_share is not None else "-",
             processor(m),
             m.context_length or "-",

@@ -64,6 +64,8 @@ class DashboardScreen(NapthaScreen):
 
     def on_mount(self) -> None:
         self.warned: set[str] = set()
+        self.node_reads_telemetry = False
+        """Set once a node status brings host and GPUs (the real node's does)."""
         self.query_one(Log).border_title = "Activity"
         self.query_one(ServerTable).border_title = "Servers"
         span = HISTORY * self.napp.settings.poll_seconds  # one sample per node poll
@@ -80,11 +82,12 @@ class DashboardScreen(NapthaScreen):
     def sample_telemetry(self) -> None:
         worker = get_current_worker()
         while not worker.is_cancelled:
-            try:
-                self.post_message(HostSampled(self.napp.read_host()))
-                self.post_message(GpuSampled(self.napp.gpu.read()))
-            except Exception as exc:  # one bad read must not end the loop for good
-                self.post_message(ActivityNoted(f"telemetry: {exc!r}"))
+            if not self.node_reads_telemetry:  # else each node status brings host and GPUs
+                try:
+                    self.post_message(HostSampled(self.napp.read_host()))
+                    self.post_message(GpuSampled(self.napp.gpu.read()))
+                except Exception as exc:  # one bad read must not end the loop for good
+                    self.post_message(ActivityNoted(f"telemetry: {exc!r}"))
             worker.cancelled_event.wait(self.napp.settings.poll_seconds)
 
     @work(exclusive=True, group="node", exit_on_error=False, description="probe servers")
@@ -138,6 +141,10 @@ class DashboardScreen(NapthaScreen):
                 self.query_one(Log).write_line(f"warning: {warning}")
                 self.notify(warning, title="state file", severity="warning", timeout=30)
         status = message.status
+        if status.host is not None:
+            # the node read host and GPUs in the same round: one reading, not two
+            self.node_reads_telemetry = True
+            self.query_one(HostPanel).show(status.host)
         self.query_one(ServerTable).show(status.servers)
         memory = self.query_one(MemoryPanel)
         memory.show_servers(status.servers, status.gpus, status.host)

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.ollama.client import OllamaDown, tagged
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
-from naptha_tui.tui.commands.ollama import percent, size, until
+from naptha_tui.tui.format import decimal_size, percent, until
 from naptha_tui.tui.messages import ActionFailed, ActivityNoted
 
 POLL_S = 10.0
@@ -64,15 +64,15 @@ def model_rows(
         known = library.get(m.name)
         rows[m.name] = (
             Text(m.name, style="bold"),
-            size(known.size) if known else "-",
+            decimal_size(known.size) if known else "-",
             _params(known),
-            size(m.size),
+            decimal_size(m.size),
             vram(m),
             until(m.expires_at),
         )
     for name, known in library.items():
         if name not in rows:
-            rows[name] = (name, size(known.size), _params(known), "-", "-", "-")
+            rows[name] = (name, decimal_size(known.size), _params(known), "-", "-", "-")
     return rows
 
 

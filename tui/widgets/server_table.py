@@ -10,8 +10,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from naptha_tui.backends.servers.supervisor import ServerStatus
-from naptha_tui.backends.telemetry.vllm_metrics import level
-from naptha_tui.tui.format import age, held
+from naptha_tui.tui.format import Cell, age, held, metric_cells
 
 STATUS_STYLE = {
     "ready": "bold green",
@@ -21,8 +20,6 @@ STATUS_STYLE = {
     "crashed": "bold red",
     "stopped": "dim",
 }
-LEVEL_STYLE = {"ok": "", "warn": "yellow", "bad": "bold red"}
-"""How a metric reads at each threshold level (``vllm_metrics.THRESHOLDS``)."""
 COLUMNS = (
     ("name", "NAME"),
     ("model", "MODEL"),
@@ -41,35 +38,6 @@ COLUMNS = (
 KEYS = tuple(key for key, _ in COLUMNS)
 MODEL_WIDTH = 15
 REASON_WIDTH = 80
-
-Cell = str | Text
-
-
-def styled(metric: str, value: float | None, text: str) -> Text:
-    """``text`` in the colour of ``value``'s level for ``metric``."""
-    found = level(metric, value)
-    return Text(text, style=LEVEL_STYLE[found] if found else "")
-
-
-def _whole(value: float | None) -> str:
-    return f"{value:.0f}" if value is not None else "-"
-
-
-def metric_cells(metrics: dict[str, float | None] | None) -> list[Cell]:
-    """RUN, WAIT, KV, TOK/S and TTFT p50/p95; "-" for what the window does not know."""
-    m = metrics or {}
-    running, waiting, kv = m.get("running"), m.get("waiting"), m.get("kv_cache_usage")
-    tok_s, p50, p95 = m.get("generation_tokens_per_s"), m.get("ttft_p50_ms"), m.get("ttft_p95_ms")
-    ttft = Text.assemble(
-        styled("ttft_p50_ms", p50, _whole(p50)), "/", styled("ttft_p95_ms", p95, _whole(p95))
-    )
-    return [
-        _whole(running),
-        styled("waiting", waiting, _whole(waiting)),
-        styled("kv_cache_usage", kv, f"{kv:.0%}" if kv is not None else "-"),
-        f"{tok_s:.1f}" if tok_s is not None else "-",
-        ttft if (p50, p95) != (None, None) else "-",
-    ]
 
 
 def same(a: Cell, b: Cell) -> bool:

@@ -79,7 +79,22 @@ class NodeStatus:
 class Node:
     """Start, stop and observe everything this node runs; ``async with Node(...) as node``."""
 
-    def __init__(self, paths: Paths, settings: Settings, gpu: GpuSource | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        gpu: GpuSource | None = None,
+        idle_scrape_s: float = 0.0,
+    ) -> None:
+        """The node at ``paths``.
+
+        Args:
+            paths: its folders.
+            settings: the panel's settings.
+            gpu: the GPU reader (the panel shares its own).
+            idle_scrape_s: how often an idle server's /metrics is read (0: at every status;
+                the panel, polling every second, reads idle servers every few seconds).
+        """
         self.paths = paths
         self.settings = settings
         self.client = probe_client()
@@ -88,7 +103,9 @@ class Node:
         self.supervisor = Supervisor(paths, settings, self.client, self.state)
         self.proxy = ProxyManager(paths, settings, self.state)
         self.catalog = self.supervisor.catalog
-        self.observer = Observer(self.client, self.supervisor.keys, gpu)
+        self.observer = Observer(
+            self.client, self.supervisor.keys, gpu, idle_scrape_s=idle_scrape_s
+        )
         """Memory per server, GPUs, host and the /metrics window (kept between calls)."""
 
     async def aclose(self) -> None:

@@ -21,7 +21,7 @@ from naptha_tui.backends.servers.remote import fetch_metrics
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
-from naptha_tui.backends.telemetry.host import HostSample, read_host, trees_memory
+from naptha_tui.backends.telemetry.host import HostSample, TreeWatch, read_host
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
 from naptha_tui.backends.telemetry.vllm_scrape import Scrape
 
@@ -72,12 +72,27 @@ class Observer:
         keys: ServerKeys,
         gpu: GpuSource | None = None,
         host: Callable[[], HostSample] = read_host,
+        idle_scrape_s: float = 0.0,
     ) -> None:
+        """An observer for the node's servers.
+
+        Args:
+            client: the node's HTTP client.
+            keys: where the servers' keys are.
+            gpu: the GPU reader (NVML's by default).
+            host: the host reader.
+            idle_scrape_s: scrape an idle server's /metrics only this often (0: every call).
+                Idle is nothing running, waiting or finished in its last window; the panel
+                sets a few seconds, a one-shot ``status`` scrapes every time.
+        """
         self.client = client
         self.keys = keys
         self.gpu: GpuSource = gpu or GpuReader()
         self.read_host = host
         self.watch = MetricsWatch()
+        self.trees = TreeWatch()
+        self.idle_scrape_s = idle_scrape_s
+        self._last: dict[str, tuple[float, tuple[Scrape | None, Scrape]]] = {}
 
     async def scrape(self, record: ProcessRecord) -> str | None:
         """The server's /metrics text, or None (no answer, not 200)."""
@@ -85,11 +100,22 @@ class Observer:
         return await fetch_metrics(self.client, f"http://{record.host}:{record.port}", key)
 
     async def _metrics(self, record: ProcessRecord) -> tuple[Scrape | None, Scrape] | None:
-        """The previous and this scrape; None when this one failed (no answer, garbled)."""
+        """The previous and this scrape; None when this one failed (no answer, garbled).
+
+        An idle server scraped less than ``idle_scrape_s`` ago keeps its last window.
+        """
+        now = time.monotonic()
+        last = self._last.get(record.name)
+        if last is not None and now - last[0] < self.idle_scrape_s and _idle(last[1]):
+            return last[1]
         text = await self.scrape(record)
-        if self.watch.observe(record.name, text, time.monotonic()) is None:
+        if self.watch.observe(record.name, text, now) is None:
+            self._last.pop(record.name, None)
             return None
-        return self.watch.pair(record.name)
+        pair = self.watch.pair(record.name)
+        if pair is not None:
+            self._last[record.name] = (now, pair)
+        return pair
 
     async def observe(
         self, statuses: Sequence[ServerStatus], records: dict[str, ProcessRecord]
@@ -98,7 +124,7 @@ class Observer:
         local = [s for s in statuses if s.name in records and s.pid is not None]
         trees: dict[str, tuple[int, ...]] = {}
         rss: dict[str, int] = {}
-        found = trees_memory([s.pid for s in local if s.pid is not None])
+        found = self.trees.read([s.pid for s in local if s.pid is not None], time.monotonic())
         for s in local:
             tree = found.get(s.pid or -1)
             if tree is not None:
@@ -132,3 +158,11 @@ class Observer:
             out.append(dataclasses.replace(s, **extra) if extra else s)
         models = {m: merge(found).to_json() for m, found in by_model.items()}
         return Observation(out, report, host, models, trees)
+
+
+def _idle(pair: tuple[Scrape | None, Scrape]) -> bool:
+    """Nothing running or waiting, and nothing finished in the window (or no window yet)."""
+    prev, cur = pair
+    busy = (cur.running or 0) > 0 or (cur.waiting or 0) > 0
+    moved = prev is not None and cur.counters.get("requests") != prev.counters.get("requests")
+    return not busy and not moved

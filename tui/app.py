@@ -27,6 +27,9 @@ from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 
+IDLE_SCRAPE_S = 5.0
+"""The panel reads an idle server's /metrics every 5 s (a busy one at every refresh)."""
+
 
 class GpuSource(Protocol):
     """What the panel needs from a GPU reader (``GpuReader`` or a fake)."""
@@ -136,7 +139,7 @@ def make_app(
     return NapthaTuiApp(
         paths,
         settings,
-        node or Node(paths, settings, gpu),
+        node or Node(paths, settings, gpu, idle_scrape_s=IDLE_SCRAPE_S),
         gpu,
         read_host,
         up,

@@ -19,12 +19,20 @@ from naptha_tui.proxy.routes import RouteEvent
 GIB = 1024**3
 
 
-def age(seconds: float | None) -> str:
-    """An uptime: ``4m07s`` under an hour, ``2h05m`` from then on; "-" when not known."""
+def age(seconds: float | None, coarse: bool = False) -> str:
+    """An uptime: ``4m07s`` under an hour, ``2h05m`` from then on; "-" when not known.
+
+    ``coarse`` (the panel's table) drops the seconds, ``<1m``, ``4m``: a cell that changes every
+    second makes the table redraw every second.
+    """
     if seconds is None:
         return "-"
     s = int(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if coarse:
+        return f"{s // 60}m" if s >= 60 else "<1m"
+    return f"{s // 60}m{s % 60:02d}s"
 
 
 def ms(value: float | None) -> str:

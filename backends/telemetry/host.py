@@ -75,3 +75,39 @@ def trees_memory(leaders: Sequence[int]) -> dict[int, TreeMemory]:
         if pids and pids[0] == leader:
             out[leader] = TreeMemory(tuple(pids), rss)
     return out
+
+
+class TreeWatch:
+    """Server process trees, re-scanned every ``rescan_s``; RSS read every call.
+
+    Finding a tree scans the whole process table (every ``/proc/*/stat``); a server's tree
+    only changes when it starts its workers, so between scans only its known pids are read.
+    """
+
+    def __init__(self, rescan_s: float = 10.0) -> None:
+        self.rescan_s = rescan_s
+        self._pids: dict[int, tuple[tuple[int, ...], float]] = {}
+
+    def read(self, leaders: Sequence[int], now: float) -> dict[int, TreeMemory]:
+        """The tree of each live leader, as :func:`trees_memory` finds it."""
+        stale = [
+            p for p in leaders if p not in self._pids or now - self._pids[p][1] >= self.rescan_s
+        ]
+        out = trees_memory(stale) if stale else {}
+        for leader, tree in out.items():
+            self._pids[leader] = (tree.pids, now)
+        for leader in leaders:
+            if leader in out or leader not in self._pids:
+                continue
+            pids, rss = [], 0
+            for pid in self._pids[leader][0]:
+                with contextlib.suppress(psutil.Error):
+                    rss += psutil.Process(pid).memory_info().rss
+                    pids.append(pid)
+            if pids and pids[0] == leader:
+                out[leader] = TreeMemory(tuple(pids), rss)
+            else:
+                self._pids.pop(leader, None)  # gone, or its tree changed: scan next time
+        for leader in [p for p in self._pids if p not in leaders]:
+            del self._pids[leader]
+        return out

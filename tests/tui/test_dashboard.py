@@ -56,7 +56,7 @@ async def test_dashboard_shows_servers_proxy_host_and_no_gpu(paths: Paths) -> No
         table = screen.query_one(ServerTable)
         assert table.row_count == 2
         row = [str(c) for c in table.get_row("smollm2-cpu")]
-        assert row[:6] == ["smollm2-cpu", "smollm2-135m", "cpu", "8100", "ready", "12m34s"]
+        assert row[:6] == ["smollm2-cpu", "smollm2-135m", "cpu", "8100", "ready", "12m"]
         crashed = [str(c) for c in table.get_row("qwen-gpu")]
         assert crashed[4] == "crashed" and "out of memory" in crashed[-1]
         memory = str(screen.query_one(MemoryPanel).render())

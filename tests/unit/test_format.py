@@ -137,3 +137,9 @@ def test_held_memory_reads_as_status_prints_it() -> None:
     assert held(int(42.5 * GIB), int(3.1 * GIB)) == "42.5G GPU"  # on a GPU: its GPU memory
     assert held(0, 1_402_000_000) == "1.3G"  # a CPU server on a GPU node: its RSS
     assert held(None, None) == "-"
+
+
+def test_coarse_ages_change_once_a_minute() -> None:
+    assert [age(s, coarse=True) for s in (None, 5, 59, 60, 754, 3599, 3600, 7530)] == [
+        "-", "<1m", "<1m", "1m", "12m", "59m", "1h00m", "2h05m",
+    ]  # fmt: skip

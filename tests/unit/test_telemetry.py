@@ -273,3 +273,45 @@ async def test_model_lists_are_reused_while_the_server_is_the_same() -> None:
         restarted = await lists.probe(client, url, identity=("pid", 2))
     assert first.models == again.models == restarted.models == ("m",)
     assert asked == ["/health", "/v1/models", "/health", "/health", "/v1/models"]
+
+
+def test_tree_watch_rescans_rarely_and_drops_the_gone() -> None:
+    from naptha_tui.backends.telemetry.host import TreeWatch
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        watch = TreeWatch(rescan_s=10)
+        first = watch.read([proc.pid], now=0.0)
+        again = watch.read([proc.pid], now=5.0)  # from the known pids, no scan
+        assert first[proc.pid].pids == again[proc.pid].pids == (proc.pid,)
+        assert again[proc.pid].rss_bytes > 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert watch.read([proc.pid], now=6.0) == {}
+
+
+async def test_an_idle_server_is_scraped_less_often(
+    paths: Paths, fake_runtime_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_preset(paths.user_presets_dir, "idle", "model: org/m\nruntime: fake\n")
+    node = Node(paths, fake_runtime_settings, gpu=FakeGpu(), idle_scrape_s=60)
+    scraped: list[str] = []
+    real = node.observer.scrape
+
+    async def counting(record: Any) -> str | None:
+        scraped.append(record.name)
+        return await real(record)
+
+    monkeypatch.setattr(node.observer, "scrape", counting)
+    try:
+        for plan in node.supervisor.plan([node.catalog.get("idle")]):
+            node.supervisor.launch(plan)
+        await node.supervisor.wait_ready(["idle"], 20, poll_s=0.2)
+        for _ in range(3):
+            [s] = (await node.status()).servers
+            assert s.metrics is not None and s.metrics["running"] == 0
+    finally:
+        await node.down()
+        await node.aclose()
+    assert scraped == ["idle"]  # idle: the first scrape's window serves the next two

@@ -58,7 +58,7 @@ def row_cells(s: ServerStatus) -> list[Cell]:
         s.runtime or "-",
         str(s.port),
         Text(s.status, style=STATUS_STYLE.get(s.status, "")),
-        age(s.uptime_s),
+        age(s.uptime_s, coarse=True),
         held(s.gpu_memory_bytes, s.rss_bytes),
         *metric_cells(s.metrics),
         Text(

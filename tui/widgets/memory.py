@@ -197,11 +197,23 @@ class MemoryPanel(Widget):
             names = sorted({g.name for g in self.gpus if g.error is None})
             title = f"GPU memory · {', '.join(names)}" if names else "GPU memory"
         if (splits, problems, title) != (self.splits, self.problems, self.border_title):
+            before = self._drawn
             self.splits, self.problems = splits, problems
             self.border_title = title
-            self.refresh(layout=True)
+            drawn = self._lines()
+            if before is None or drawn.plain != before.plain:  # RSS moves by bytes every poll
+                self._drawn = drawn
+                self.refresh(
+                    layout=before is None or drawn.plain.count("\n") != before.plain.count("\n")
+                )
+
+    _drawn: Text | None = None
 
     def render(self) -> Text:
+        self._drawn = self._lines()
+        return self._drawn
+
+    def _lines(self) -> Text:
         if not self.splits and not self.problems:
             return Text("reading…", style="dim")
         width = self.size.width
@@ -259,9 +271,18 @@ class TrendsPanel(Widget):
             del self.per_server[gone]
             self.latest.pop(gone, None)
         self.tokens.append(total)
-        self.refresh()
+        drawn = self._lines()
+        if self._drawn is None or drawn.plain != self._drawn.plain:  # flat lines stay as drawn
+            self._drawn = drawn
+            self.refresh()
+
+    _drawn: Text | None = None
 
     def render(self) -> Text:
+        self._drawn = self._lines()
+        return self._drawn
+
+    def _lines(self) -> Text:
         width = max(10, self.size.width - self.LABEL - self.VALUE)
         mem = gib(self.memory_used, self.memory_total) if self.memory else "-"
         lines = [

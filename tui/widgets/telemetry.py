@@ -21,8 +21,10 @@ class Shown(Static):
 
     def show_text(self, text: str) -> None:
         if text != self._text:
+            # the same number of lines: the panel keeps its size, no layout pass is needed
+            same_height = self._text is not None and text.count("\n") == self._text.count("\n")
             self._text = text
-            self.update(text)
+            self.update(text, layout=not same_height)
 
 
 class HostPanel(Shown):

@@ -92,8 +92,10 @@ class Node:
             paths: its folders.
             settings: the panel's settings.
             gpu: the GPU reader (the panel shares its own).
-            idle_scrape_s: how often an idle server's /metrics is read (0: at every status;
-                the panel, polling every second, reads idle servers every few seconds).
+            idle_scrape_s: how often an idle server's /metrics is read, and a healthy
+                server's (and the proxy's) health endpoint asked (0: at every status; the
+                panel, polling every second, asks every few seconds; processes are checked at
+                every status either way).
         """
         self.paths = paths
         self.settings = settings
@@ -103,6 +105,7 @@ class Node:
         self.supervisor = Supervisor(paths, settings, self.client, self.state)
         self.proxy = ProxyManager(paths, settings, self.state)
         self.catalog = self.supervisor.catalog
+        self.supervisor.lists.rehealth_s = self.proxy.lists.rehealth_s = idle_scrape_s
         self.observer = Observer(
             self.client, self.supervisor.keys, gpu, idle_scrape_s=idle_scrape_s
         )

@@ -78,7 +78,8 @@ class ProxyManager:
         self.grace_s = settings.stop_grace_seconds
         self.state = state or state_file(paths)
         self.dir = paths.state_dir / "proxy"
-        self._lists = ModelLists()
+        self.lists = ModelLists()
+        """The proxy's model list (and health, with ``rehealth_s``) reused between statuses."""
 
     @property
     def key_file(self) -> Path:
@@ -279,7 +280,7 @@ class ProxyManager:
             changed = self.config_file.stat().st_mtime if self.config_file.exists() else 0.0
             settled = time.time() - changed > RELOAD_SETTLE_S
             identity = (record.pid, record.create_time, changed) if settled else object()
-            seen = await self._lists.probe(
+            seen = await self.lists.probe(
                 client, url, identity, "/health/readiness", self.client_key()
             )
         state, reason = ManagedProcess(record).judge(

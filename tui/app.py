@@ -27,8 +27,9 @@ from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 
-IDLE_SCRAPE_S = 5.0
-"""The panel reads an idle server's /metrics every 5 s (a busy one at every refresh)."""
+IDLE_SCRAPE_S = 3.0
+"""The panel reads an idle server's /metrics, and asks a healthy server's health, every 3 s (a
+busy server's metrics at every refresh; processes are checked at every refresh)."""
 
 
 class GpuSource(Protocol):

@@ -50,17 +50,21 @@ async def probe(
 
 
 class ModelLists:
-    """Probes that re-list ``/v1/models`` only when needed.
+    """Probes that re-list ``/v1/models`` (and re-ask health) only when needed.
 
     A panel refreshing every second would otherwise ask every server for its models every
     second. The list seen is reused while the server's ``identity`` (its pid, start time, served
-    name; the proxy's config) is unchanged and the list is younger than :data:`RELIST_S`; the
-    health path is still asked every time.
+    name; the proxy's config) is unchanged and the list is younger than :data:`RELIST_S`. The
+    health path is asked every time, or, with ``rehealth_s``, once per that many seconds for a
+    server that was healthy (its process is still checked at every status: a crash shows at
+    once, a hang after ``rehealth_s``).
     """
 
-    def __init__(self, relist_s: float = RELIST_S) -> None:
+    def __init__(self, relist_s: float = RELIST_S, rehealth_s: float = 0.0) -> None:
         self.relist_s = relist_s
+        self.rehealth_s = rehealth_s
         self._seen: dict[str, tuple[Hashable, float, tuple[str, ...]]] = {}
+        self._healthy_at: dict[str, float] = {}
 
     async def probe(
         self,
@@ -74,11 +78,19 @@ class ModelLists:
         now = time.monotonic()
         hit = self._seen.get(base_url)
         if hit is not None and hit[0] == identity and now - hit[1] < self.relist_s:
+            if now - self._healthy_at.get(base_url, -1e9) < self.rehealth_s:
+                return Probe(True, hit[2])
             seen = await probe(client, base_url, health_path, key, list_models=False)
-            return Probe(True, hit[2]) if seen.healthy else seen
+            if seen.healthy:
+                self._healthy_at[base_url] = now
+                return Probe(True, hit[2])
+            self._healthy_at.pop(base_url, None)
+            return seen
         seen = await probe(client, base_url, health_path, key)
         if seen.healthy:
             self._seen[base_url] = (identity, now, seen.models)
+            self._healthy_at[base_url] = now
         else:
             self._seen.pop(base_url, None)
+            self._healthy_at.pop(base_url, None)
         return seen

@@ -110,7 +110,8 @@ class Supervisor:
         self.keys = ServerKeys(paths)
         self._client = client
         self._own_client: httpx.AsyncClient | None = None
-        self._lists = ModelLists()
+        self.lists = ModelLists()
+        """Model lists (and health, with ``rehealth_s``) reused between statuses."""
 
     def client(self) -> httpx.AsyncClient:
         """The HTTP client probes use (the Node's, or one of its own when used alone)."""
@@ -329,7 +330,7 @@ class Supervisor:
             key = self.keys.lookup(record.api_key_env)
             identity = (record.pid, record.create_time, record.served_model_name)
             url = f"http://{record.host}:{record.port}"
-            seen = await self._lists.probe(self.client(), url, identity, key=key)
+            seen = await self.lists.probe(self.client(), url, identity, key=key)
             if seen.healthy and record.served_model_name not in seen.models:
                 seen = Probe(
                     False,

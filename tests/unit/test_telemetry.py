@@ -315,3 +315,23 @@ async def test_an_idle_server_is_scraped_less_often(
         await node.down()
         await node.aclose()
     assert scraped == ["idle"]  # idle: the first scrape's window serves the next two
+
+
+async def test_health_is_asked_less_often_when_told() -> None:
+    import httpx
+
+    from naptha_tui.backends.servers.health import ModelLists
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        body = {"data": [{"id": "m"}]} if request.url.path == "/v1/models" else None
+        return httpx.Response(200, json=body)
+
+    lists = ModelLists(relist_s=60, rehealth_s=60)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        for _ in range(3):
+            assert (await lists.probe(client, "http://127.0.0.1:1", identity=1)).models == ("m",)
+        await lists.probe(client, "http://127.0.0.1:1", identity=2)  # restarted: asked again
+    assert asked == ["/health", "/v1/models", "/health", "/v1/models"]

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up early (a pull refused mid-stream) is not an error of the fake.
+
+    socketserver prints the traceback of a reset connection to stderr, which tests of the
+    command line's stderr would read as the command's output.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class HttpThread:
@@ -20,8 +36,7 @@ class HttpThread:
 
     def serve(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> Self:
         """Answer on ``address`` (port 0: a free one) with ``handler``, on a daemon thread."""
-        self._server = ThreadingHTTPServer(address, handler)
-        self._server.daemon_threads = True
+        self._server = QuietServer(address, handler)
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.ollama.client import Ollama, OllamaDown, OllamaError, offered_models
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.run import Target
 from naptha_tui.backends.presets import Preset
@@ -24,11 +23,16 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, RemoteRecord
 from naptha_tui.backends.telemetry.gpu import GpuReport
 from naptha_tui.backends.telemetry.host import HostSample
-from naptha_tui.proxy.config import Deployment, ollama_deployment
+from naptha_tui.proxy.config import Deployment
 from naptha_tui.proxy.memory import check_plans, gpu_neighbours, verdict
 from naptha_tui.proxy.observe import GpuSource, Observation, Observer, gpu_json
 from naptha_tui.proxy.process import ProxyManager, ProxyStatus
-from naptha_tui.proxy.remotes import add_remotes, remote_deployments, remote_status
+from naptha_tui.proxy.remotes import (
+    add_remotes,
+    ollama_deployments,
+    remote_deployments,
+    remote_status,
+)
 from naptha_tui.proxy.swap import SwapReport, swap
 from naptha_tui.proxy.targets import playground_target
 
@@ -186,7 +190,7 @@ class Node:
                 out += remote_deployments(
                     p.name, p.models, p.base_url or "", p.api_key_env, p.default_params
                 )
-        return out + await self.ollama_deployments()
+        return out + await ollama_deployments(self.settings.ollama)
 
     async def observe(self, statuses: Sequence[ServerStatus] | None = None) -> Observation:
         """The local servers with their memory and metrics, the GPUs and the host."""
@@ -354,29 +358,12 @@ class Node:
             The deployments the proxy now has.
         """
         statuses = [s for s in await self.supervisor.statuses() if s.name not in exclude]
-        deployments = self.deployments(statuses) + await self.ollama_deployments()
+        deployments = self.deployments(statuses) + await ollama_deployments(self.settings.ollama)
         if start or self.proxy.live()[1]:
             _, outcome = await self.proxy.start(deployments)
             if progress is not None and outcome != "unchanged":
                 progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
         return deployments
-
-    async def ollama_deployments(self) -> list[Deployment]:
-        """One ``ollama_chat/<name>`` deployment per model of a daemon that answers.
-
-        Only with ``ollama.offer_to_proxy`` on; a daemon that is down offers nothing (and
-        starts nothing: ``naptha-tui ollama ...`` starts a managed one).
-        """
-        if not self.settings.ollama.offer_to_proxy:
-            return []
-        client = Ollama(self.settings.ollama.host, timeout=2.0)
-        try:
-            names = await offered_models(client)
-        except (OllamaDown, OllamaError):
-            return []
-        finally:
-            await client.aclose()
-        return [ollama_deployment(name, client.host) for name in names]
 
     @property
     def feed_file(self) -> Path:

@@ -1,4 +1,7 @@
-"""Other nodes' endpoints (``kind: remote`` presets) as the node records and probes them."""
+"""Backends the node does not start: other nodes' endpoints, and an Ollama daemon's models.
+
+Remote nodes come from ``kind: remote`` presets; the node records and probes them.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ from typing import Any
 import httpx
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.ollama.client import Ollama, OllamaDown, OllamaError, offered_models
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.servers.remote import probe_remote
 from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.settings import OllamaSettings
 from naptha_tui.backends.state import RemoteRecord, StateFile
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
-from naptha_tui.proxy.config import Deployment
+from naptha_tui.proxy.config import Deployment, ollama_deployment
 
 
 def remote_deployments(
@@ -101,3 +106,21 @@ def add_remotes(
                 continue
             state.remotes[p.name] = record
             progress(f"{p.name}: remote {p.base_url} ({', '.join(p.models)})")
+
+
+async def ollama_deployments(settings: OllamaSettings) -> list[Deployment]:
+    """One ``ollama_chat/<name>`` deployment per model of a daemon that answers.
+
+    Only with ``ollama.offer_to_proxy`` on; a daemon that is down offers nothing (and starts
+    nothing: ``naptha-tui ollama ...`` starts a managed one).
+    """
+    if not settings.offer_to_proxy:
+        return []
+    client = Ollama(settings.host, timeout=2.0)
+    try:
+        names = await offered_models(client)
+    except (OllamaDown, OllamaError):
+        return []
+    finally:
+        await client.aclose()
+    return [ollama_deployment(name, client.host) for name in names]

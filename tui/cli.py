@@ -9,55 +9,23 @@ usage errors are instant and scripted commands never load the UI.
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from naptha_tui.backends.paths import Paths
     from naptha_tui.backends.settings import Settings
 
-Command = Callable[[argparse.Namespace, "Paths", "Settings"], int]
-
-
-@dataclass(frozen=True)
-class Lazy:
-    """A command body, ``naptha_tui.tui.commands.MODULE.NAME``, imported when it runs."""
-
-    module: str
-    name: str
-
-    def load(self) -> Command:
-        found: Command = getattr(
-            importlib.import_module(f"naptha_tui.tui.commands.{self.module}"), self.name
-        )
-        return found
-
-    def __call__(self, args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-        return self.load()(args, paths, settings)
-
-
-class LazyChoices:
-    """Valid values that live in a backend module, loaded only when argparse checks a value
-    or prints them (the sub-command's own help), never for ``naptha-tui --help``."""
-
-    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
-        self._load = load
-        self._values: list[str] | None = None
-
-    def _get(self) -> list[str]:
-        if self._values is None:
-            self._values = sorted(self._load())
-        return self._values
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._get()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
+from naptha_tui.tui.cli_parts import (
+    Lazy,
+    LazyChoices,
+    add_command,
+    add_group,
+    json_flag,
+    seconds,
+)
 
 
 def _runtime_names() -> Iterable[str]:
@@ -79,7 +47,7 @@ def _example_names() -> Iterable[str]:
 
 
 def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = _command(
+    p = add_command(
         sub,
         "try",
         "the playground: tool calls and guided outputs across temperatures",
@@ -141,7 +109,7 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--save", metavar="NAME", help="save the session (in the state dir)")
     p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
     p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
-    _json_flag(p, "one object per sample, then the grid (last line)")
+    json_flag(p, "one object per sample, then the grid (last line)")
 
 
 def _keep_alive(value: str) -> str:
@@ -155,22 +123,22 @@ def _keep_alive(value: str) -> str:
 
 
 def _ollama_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    ollama = _group(sub, "ollama", "the Ollama daemon: its models, pulls, what is loaded")
-    p = _command(ollama, "list", "models in the daemon's library", Lazy("ollama", "ollama_list"))
-    _json_flag(p, "the models")
-    p = _command(
+    ollama = add_group(sub, "ollama", "the Ollama daemon: its models, pulls, what is loaded")
+    p = add_command(ollama, "list", "models in the daemon's library", Lazy("ollama", "ollama_list"))
+    json_flag(p, "the models")
+    p = add_command(
         ollama,
         "ps",
         "models in memory: size, VRAM share, when they unload",
         Lazy("ollama", "ollama_ps"),
     )
-    _json_flag(p, "the loaded models")
-    p = _command(
+    json_flag(p, "the loaded models")
+    p = add_command(
         ollama, "pull", "download a model, printing its progress", Lazy("ollama", "ollama_pull")
     )
     p.add_argument("name", metavar="NAME", help="model[:tag], e.g. llama3.2:1b")
-    _json_flag(p, "every progress event (NDJSON), then a summary line")
-    p = _command(ollama, "load", "load a model into memory", Lazy("ollama", "ollama_load"))
+    json_flag(p, "every progress event (NDJSON), then a summary line")
+    p = add_command(ollama, "load", "load a model into memory", Lazy("ollama", "ollama_load"))
     p.add_argument("name", metavar="NAME")
     p.add_argument(
         "--keep-alive",
@@ -179,13 +147,13 @@ def _ollama_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="how long it stays loaded: 30m, 2h, seconds, -1 for ever "
         "(default: settings ollama.keep_alive, 5m)",
     )
-    _json_flag(p, "the model as loaded")
-    p = _command(
+    json_flag(p, "the model as loaded")
+    p = add_command(
         ollama, "unload", "unload a model from memory now", Lazy("ollama", "ollama_unload")
     )
     p.add_argument("name", metavar="NAME")
-    _json_flag(p, "the outcome")
-    p = _command(
+    json_flag(p, "the outcome")
+    p = add_command(
         ollama,
         "status",
         "does a daemon answer, and is it the node's? (starts nothing)",
@@ -193,7 +161,7 @@ def _ollama_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description="Does a daemon answer at the configured host, and did the node start it? "
         "Starts nothing. Exit code 1 when no daemon answers.",
     )
-    _json_flag(p, "the daemon's state and the models offered to the proxy")
+    json_flag(p, "the daemon's state and the models offered to the proxy")
 
 
 def panel(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
@@ -201,43 +169,6 @@ def panel(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
     make_app(paths, settings, up=args.up or ()).run()
     return 0
-
-
-def _json_flag(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--json", action="store_true", help=f"{what} as JSON")
-
-
-def _seconds(text: str) -> float:
-    """A number of seconds, 0 or more (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
-
-
-def _command(
-    group: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    help: str,
-    func: Lazy,
-    description: str | None = None,
-) -> argparse.ArgumentParser:
-    """A command (or a group's action) that runs ``func``; its flags are added by the caller."""
-    p = group.add_parser(name, help=help, description=description or help)
-    p.set_defaults(func=func)
-    return p
-
-
-def _group(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """A command whose first argument is an action; without one, argparse names the choices."""
-    return sub.add_parser(name, help=help, description=help).add_subparsers(
-        title="actions", required=True
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,22 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=panel)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = _command(
+    p = add_command(
         sub,
         "up",
         "start servers from presets, then the proxy; wait until ready",
         Lazy("node", "up"),
     )
     p.add_argument("presets", nargs="+", metavar="PRESET")
-    _json_flag(p, "the node's status once ready (progress goes to stderr)")
+    json_flag(p, "the node's status once ready (progress goes to stderr)")
 
-    p = _command(
+    p = add_command(
         sub, "down", "stop servers (all, and the proxy, when none are named)", Lazy("node", "down")
     )
     p.add_argument("names", nargs="*", metavar="NAME")
-    _json_flag(p, "the names stopped")
+    json_flag(p, "the names stopped")
 
-    p = _command(
+    p = add_command(
         sub,
         "status",
         "servers (memory, metrics), the proxy, GPUs and host",
@@ -278,15 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--window",
-        type=_seconds,
+        type=seconds,
         default=1.0,
         metavar="S",
         help="seconds between the two /metrics scrapes whose difference gives rates and "
         "latency percentiles (1; 0: gauges only)",
     )
-    _json_flag(p, "servers (with metrics, rss_bytes, gpu_memory_bytes), proxy, GPUs, host")
+    json_flag(p, "servers (with metrics, rss_bytes, gpu_memory_bytes), proxy, GPUs, host")
 
-    p = _command(
+    p = add_command(
         sub,
         "swap",
         "stop (or sleep) a running server, wait for its memory, start a preset in its place",
@@ -301,27 +232,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset", metavar="PRESET", help="the preset to start in its place")
     p.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=120.0,
         metavar="S",
         help="how long to wait for the old server's memory to come back (120)",
     )
-    _json_flag(p, "what was stopped or slept, started or woken, and the memory verdict")
+    json_flag(p, "what was stopped or slept, started or woken, and the memory verdict")
 
-    p = _command(sub, "logs", "a server's log (NAME proxy: the proxy's)", Lazy("node", "logs"))
+    p = add_command(sub, "logs", "a server's log (NAME proxy: the proxy's)", Lazy("node", "logs"))
     p.add_argument("name", metavar="NAME")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     p.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="last N lines (50)")
 
-    presets = _group(sub, "presets", "list, show or check presets")
-    p = _command(
+    presets = add_group(sub, "presets", "list, show or check presets")
+    p = add_command(
         presets, "list", "every preset, shipped and yours", Lazy("presets", "presets_list")
     )
-    _json_flag(p, "the presets and the files that do not load")
-    p = _command(presets, "show", "one preset, as loaded", Lazy("presets", "presets_show"))
+    json_flag(p, "the presets and the files that do not load")
+    p = add_command(presets, "show", "one preset, as loaded", Lazy("presets", "presets_show"))
     p.add_argument("name", metavar="NAME")
-    _json_flag(p, "the preset (it is always JSON)")
-    p = _command(
+    json_flag(p, "the preset (it is always JSON)")
+    p = add_command(
         presets,
         "check",
         "would vLLM accept each preset (all of them without names)?",
@@ -333,21 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="*", metavar="NAME_OR_FILE")
     p.add_argument("--runtime", metavar="R", help="against this runtime, not each preset's own")
     p.add_argument("--static", action="store_true", help="only the table of removed flags")
-    _json_flag(p, "the problems")
+    json_flag(p, "the problems")
 
-    runtime = _group(sub, "runtime", "install or inspect runtimes")
-    p = _command(runtime, "install", "create a runtime's venv", Lazy("runtime", "runtime_install"))
+    runtime = add_group(sub, "runtime", "install or inspect runtimes")
+    p = add_command(
+        runtime, "install", "create a runtime's venv", Lazy("runtime", "runtime_install")
+    )
     p.add_argument(
         "name", metavar="NAME", choices=LazyChoices(_runtime_names), help="one of: %(choices)s"
     )
     p.add_argument("--force", action="store_true", help="reinstall even if ready")
-    p = _command(
+    p = add_command(
         runtime, "status", "every runtime and its state", Lazy("runtime", "runtime_status")
     )
-    _json_flag(p, "the runtimes")
+    json_flag(p, "the runtimes")
 
-    model = _group(sub, "model", "prepare or list the embedded models")
-    p = _command(
+    model = add_group(sub, "model", "prepare or list the embedded models")
+    p = add_command(
         model, "prepare", "fetch and convert an embedded model", Lazy("runtime", "model_prepare")
     )
     p.add_argument(
@@ -356,11 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--runtime", metavar="R", default="cpu", help="runtime whose Python converts (cpu)"
     )
-    p = _command(model, "list", "the embedded models", Lazy("runtime", "model_list"))
-    _json_flag(p, "the models")
+    p = add_command(model, "list", "the embedded models", Lazy("runtime", "model_list"))
+    json_flag(p, "the models")
 
-    proxy = _group(sub, "proxy", "the LiteLLM proxy's config")
-    p = _command(
+    proxy = add_group(sub, "proxy", "the LiteLLM proxy's config")
+    p = add_command(
         proxy,
         "render",
         "the config `up PRESET ...` would give LiteLLM; starts nothing",
@@ -368,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("presets", nargs="*", metavar="PRESET")
 
-    p = _command(
+    p = add_command(
         sub,
         "routes",
         "where the proxy sent each request (the routing feed)",
@@ -376,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new requests")
     p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="recent requests (20)")
-    _json_flag(p, "one object per request")
+    json_flag(p, "one object per request")
 
     _ollama_parser(sub)
     _playground_parser(sub)

@@ -11,6 +11,7 @@ import yaml
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
+from naptha_tui.proxy.remotes import ollama_deployments
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.node import FakeGpu
 
@@ -31,7 +32,7 @@ async def test_the_daemons_models_become_ollama_chat_deployments(
 ) -> None:
     node = node_for(paths, fake.url)
     try:
-        deployments = await node.ollama_deployments()
+        deployments = await ollama_deployments(node.settings.ollama)
         rendered = yaml.safe_load(node.proxy.render(await node.planned_deployments([])))
     finally:
         await node.aclose()
@@ -52,6 +53,6 @@ async def test_a_daemon_that_is_down_or_not_offered_adds_nothing(
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     for node in (node_for(paths, closed), node_for(paths, fake.url, offer=False)):
         try:
-            assert await node.ollama_deployments() == []
+            assert await ollama_deployments(node.settings.ollama) == []
         finally:
             await node.aclose()

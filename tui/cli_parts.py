@@ -1,0 +1,92 @@
+"""The pieces the command line is built from: lazily loaded bodies and choices, flag types.
+
+Standard library only, like ``tui/cli.py``: ``--help`` and usage errors must stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from naptha_tui.backends.paths import Paths
+    from naptha_tui.backends.settings import Settings
+
+Command = Callable[[argparse.Namespace, "Paths", "Settings"], int]
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A command body, ``naptha_tui.tui.commands.MODULE.NAME``, imported when it runs."""
+
+    module: str
+    name: str
+
+    def load(self) -> Command:
+        found: Command = getattr(
+            importlib.import_module(f"naptha_tui.tui.commands.{self.module}"), self.name
+        )
+        return found
+
+    def __call__(self, args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
+        return self.load()(args, paths, settings)
+
+
+class LazyChoices:
+    """Valid values that live in a backend module, loaded only when argparse checks a value
+    or prints them (the sub-command's own help), never for ``naptha-tui --help``."""
+
+    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
+        self._load = load
+        self._values: list[str] | None = None
+
+    def _get(self) -> list[str]:
+        if self._values is None:
+            self._values = sorted(self._load())
+        return self._values
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._get()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+
+def json_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true", help=f"{what} as JSON")
+
+
+def seconds(text: str) -> float:
+    """A number of seconds, 0 or more (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def add_command(
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help: str,
+    func: Lazy,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A command (or a group's action) that runs ``func``; its flags are added by the caller."""
+    p = group.add_parser(name, help=help, description=description or help)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """A command whose first argument is an action; without one, argparse names the choices."""
+    return sub.add_parser(name, help=help, description=help).add_subparsers(
+        title="actions", required=True
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.run import Target
 from naptha_tui.backends.presets import Preset
@@ -34,7 +35,7 @@ from naptha_tui.proxy.remotes import (
     remote_status,
 )
 from naptha_tui.proxy.swap import SwapReport, swap
-from naptha_tui.proxy.targets import playground_target
+from naptha_tui.proxy.targets import bench_access, playground_target
 
 Progress = Callable[[str], None]
 
@@ -382,6 +383,10 @@ class Node:
     def playground_target(self) -> Target:
         """The proxy and what the node knows of each model, for the playground."""
         return playground_target(self.state.load(), self.catalog, self.supervisor.keys, self.proxy)
+
+    def bench_access(self, server: str | None = None) -> Access:
+        """Where a load test sends: the proxy, or one server directly (``--server``)."""
+        return bench_access(self.state.load(), self.supervisor.keys, self.proxy, server)
 
     async def stop_server(self, name: str) -> None:
         """Stop one server, keep its row (``stopped``) and take it out of the proxy."""

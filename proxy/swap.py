@@ -250,7 +250,10 @@ async def _start(node: Node, preset: Preset, plans: list[Any], progress: Progres
             progress(f"{launched.name}: starting on port {launched.port} (pid {launched.pid})")
         timeout = preset.startup_timeout or node.settings.startup_timeout
         statuses: list[ServerStatus] = await node.supervisor.wait_ready(
-            started, timeout, on_status=lambda s: progress(f"{s.name}: {s.status}")
+            started,
+            timeout,
+            on_status=lambda s: progress(f"{s.name}: {s.status}"),
+            on_note=progress,
         )
         bad = [s for s in statuses if s.status != "ready"]
         if bad:

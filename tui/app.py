@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
+from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
@@ -23,6 +24,7 @@ from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.proxy.swap import SwapReport
+from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
@@ -54,6 +56,7 @@ class NodeControl(Protocol):
     def feed_file(self) -> Path: ...
     async def proxy_metrics(self) -> dict[str, float] | None: ...
     def playground_target(self) -> Target: ...
+    def bench_access(self, server: str | None = None) -> Access: ...
 
 
 class PlaygroundEngine(Protocol):
@@ -72,7 +75,10 @@ class NapthaTuiApp(App[None]):
 
     TITLE = "naptha-tui"
     CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("b", "open_bench", "Bench", id="bench.open"),
+    ]
 
     def __init__(
         self,
@@ -110,9 +116,19 @@ class NapthaTuiApp(App[None]):
                 "Tool calls and guided outputs across temperatures (key t)",
                 self.action_open_playground,
             )
+        if not isinstance(screen, BenchScreen):
+            yield SystemCommand(
+                "Bench",
+                "The load test: random prompts or simulated agents, live (key b)",
+                self.action_open_bench,
+            )
 
     def action_open_playground(self) -> None:
         self.push_screen(PlaygroundScreen())
+
+    def action_open_bench(self) -> None:
+        if not isinstance(self.screen, (BenchScreen, ModalScreen)):
+            self.push_screen(BenchScreen())
 
     async def on_unmount(self) -> None:
         # servers and proxy outlive the panel on purpose; only the HTTP client is closed

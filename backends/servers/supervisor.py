@@ -85,6 +85,30 @@ class ServerAlreadyRunning(NapthaError):
     """``up`` was asked for a server that is already running."""
 
 
+class StallWatch:
+    """How long each starting server's log has not grown (a rotated log counts as growth)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[tuple[int, int, int], float]] = {}
+        self.restarted: set[str] = set()
+
+    def silent_s(self, s: ServerStatus, now: float | None = None) -> float | None:
+        """Seconds since ``s``'s log last changed, as seen by these calls; None without a log."""
+        if s.log_path is None:
+            return None
+        now = time.monotonic() if now is None else now
+        try:
+            st = s.log_path.stat()
+            mark = (st.st_ino, st.st_size, s.pid or 0)
+        except OSError:
+            mark = (0, 0, s.pid or 0)
+        last = self._last.get(s.name)
+        if last is None or last[0] != mark:
+            self._last[s.name] = (mark, now)
+            return 0.0
+        return now - last[1]
+
+
 class Supervisor:
     """Starts and watches vLLM servers; every call re-reads the state file."""
 
@@ -189,6 +213,11 @@ class Supervisor:
                     "default_params": plan.preset.default_params,
                     "api_key_env": plan.api_key_env,
                     "sleep_mode": plan.preset.sleep_mode,
+                    "startup_stall_timeout": (
+                        self.settings.startup_stall_timeout
+                        if plan.preset.startup_stall_timeout is None
+                        else plan.preset.startup_stall_timeout
+                    ),
                 },
             ),
         )
@@ -373,21 +402,37 @@ class Supervisor:
         timeout: float,
         on_status: Callable[[ServerStatus], None] | None = None,
         poll_s: float = 1.0,
+        on_note: Callable[[str], None] | None = None,
     ) -> list[ServerStatus]:
-        """Poll until every server in ``names`` is ready, or one crashed, or ``timeout``."""
-        seen: dict[str, Status] = {}
+        """Poll until every server in ``names`` is ready, or one crashed, or ``timeout``.
 
-        async def poll() -> list[ServerStatus]:
+        A server still starting whose log has not grown for its ``startup_stall_timeout`` is
+        restarted, once, and given ``timeout`` again; ``on_note`` is told why.
+        """
+        seen: dict[str, Status] = {}
+        stall = StallWatch()
+        deadline = time.monotonic() + timeout
+        while True:
             current = [s for s in await self.statuses() if s.name in names]
+            current.sort(key=lambda s: list(names).index(s.name))
             for s in current:
+                if s.status == "starting" and s.name not in stall.restarted:
+                    silent = stall.silent_s(s)
+                    limit = self.state.load().servers[s.name].startup_stall_timeout
+                    if limit and silent is not None and silent > limit:
+                        stall.restarted.add(s.name)
+                        await self.restart(s.name)
+                        deadline = max(deadline, time.monotonic() + timeout)
+                        if on_note is not None:
+                            on_note(
+                                f"{s.name}: no output for {silent:.0f} s while starting; restarted"
+                            )
                 if on_status is not None and seen.get(s.name) != s.status:
                     on_status(s)
                 seen[s.name] = s.status
-            return sorted(current, key=lambda s: list(names).index(s.name))
-
-        def settled(current: list[ServerStatus]) -> bool:
-            return all(s.status == "ready" for s in current) or any(
-                s.status in ("crashed", "stopped") for s in current
-            )
-
-        return await poll_until(poll, settled, timeout, poll_s)
+            ready = all(s.status == "ready" for s in current)
+            if ready or any(s.status in ("crashed", "stopped") for s in current):
+                return current
+            if time.monotonic() > deadline:
+                return current
+            await asyncio.sleep(poll_s)

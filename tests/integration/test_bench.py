@@ -34,6 +34,7 @@ max_model_len: 2048
 dtype: bfloat16
 enforce_eager: true
 startup_timeout: 600
+startup_stall_timeout: 120
 extra_args: ["--disable-uvicorn-access-log", "--enable-log-requests"]
 env:
   VLLM_CPU_KVCACHE_SPACE: "1"

@@ -39,6 +39,7 @@ max_model_len: 2048
 dtype: bfloat16
 enforce_eager: true
 startup_timeout: 400
+startup_stall_timeout: 90
 extra_args: ["--disable-uvicorn-access-log"]
 env:
   VLLM_CPU_KVCACHE_SPACE: "{kv}"

@@ -100,3 +100,37 @@ async def test_unhealthy_after_startup_timeout(
     finally:
         await sup.stop("fake")
         await sup.aclose()
+
+
+async def test_a_silent_start_is_restarted_once(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
+    mark = paths.state_dir / "hung-once"
+    extra = f"startup_stall_timeout: 1.5\nenv: {{FAKE_VLLM_HANG_ONCE: '{mark}'}}\n"
+    sup = Supervisor(paths, fake_runtime_settings)
+    first = sup.launch(sup.plan([preset(paths, extra=extra)])[0])
+    notes: list[str] = []
+    try:
+        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2, on_note=notes.append)
+        assert status.status == "ready", status.reason
+        assert mark.exists() and status.pid != first.pid
+        assert not psutil.pid_exists(first.pid)  # the hung one is gone, not left behind
+        assert len(notes) == 1 and notes[0].startswith("fake: no output for "), notes
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()
+
+
+async def test_a_server_that_stays_silent_is_restarted_only_once(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
+    extra = "startup_timeout: 3\nstartup_stall_timeout: 1\nenv: {FAKE_VLLM_DELAY: '60'}\n"
+    sup = Supervisor(paths, fake_runtime_settings)
+    sup.launch(sup.plan([preset(paths, extra=extra)])[0])
+    notes: list[str] = []
+    try:
+        [status] = await sup.wait_ready(["fake"], timeout=3, poll_s=0.2, on_note=notes.append)
+        assert status.status == "unhealthy" and len(notes) == 1, (status, notes)
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()

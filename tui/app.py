@@ -126,8 +126,13 @@ class NapthaTuiApp(App[None]):
     def action_open_playground(self) -> None:
         self.push_screen(PlaygroundScreen())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_bench":  # not over itself, nor over a dialog
+            return not isinstance(self.screen, (BenchScreen, ModalScreen))
+        return True
+
     def action_open_bench(self) -> None:
-        if not isinstance(self.screen, (BenchScreen, ModalScreen)):
+        if self.check_action("open_bench", ()):
             self.push_screen(BenchScreen())
 
     async def on_unmount(self) -> None:

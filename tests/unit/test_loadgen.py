@@ -188,12 +188,14 @@ async def test_a_model_the_target_does_not_serve_is_refused(fake: ChatStream) ->
     assert fake.bodies == []
 
 
-def test_a_sweep_runs_synchronous_throughput_then_rates_between(fake: ChatStream) -> None:
+def test_a_sweep_runs_synchronous_throughput_then_rates_between() -> None:
     assert between(1.0, 4.0, 5) == [1.75, 2.5, 3.25]
-    sweep = Sweep(
-        BenchConfig("m", RandomWorkload(6, 4, 2), max_concurrency=3), access(fake), runs=4
-    )
-    doc = asyncio.run(sweep.run())
+    assert between(4.0, 4.0, 5) == []  # a server that does not scale: nothing between
+    with ChatStream(delay=0.03) as fake:  # slow tokens: three at once beat one at a time
+        sweep = Sweep(
+            BenchConfig("m", RandomWorkload(6, 4, 4), max_concurrency=3), access(fake), runs=4
+        )
+        doc = asyncio.run(sweep.run())
     stages = [p["stage"] for p in doc["sweep"]]
     assert stages[:2] == ["synchronous", "throughput"] and len(stages) == 4
     assert all(s.startswith("rate ") for s in stages[2:])

@@ -230,3 +230,38 @@ async def test_b_and_the_command_palette_open_the_bench(paths: Paths) -> None:
         assert app.screen_stack == stack
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+async def test_saved_runs_are_listed_shown_and_compared(paths: Paths) -> None:
+    with fake_vllm() as fake:
+        app, _ = app_with(paths, fake.url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_bench(pilot)
+            for n in ("3", "5"):
+                screen.result = None
+                fill(screen, num_prompts=n, output_len="4")
+                await pilot.press("ctrl+r")
+                await until(pilot, lambda: screen.result is not None, 30)
+                await finish(pilot, screen)
+            await until(pilot, lambda: screen.runs.row_count == 2)
+            a, b = (r["name"] for r in run_summaries(paths))
+            screen.tabs.active = "tab-runs"
+            screen.runs.focus()
+            await pilot.pause()
+            await pilot.press("c")  # nothing marked: a hint, no compare
+            await pilot.press("up", "space", "down", "space")
+            assert screen.runs.marked == [a, b]
+            await pilot.press("c")
+            await until(pilot, lambda: "B/A" in report_text(screen))
+            lines = [line.split() for line in report_text(screen).splitlines()]
+            assert ["completed", "3.00", "5.00", "+2.00", "1.67x"] in lines
+            assert screen.tabs.active == "tab-report"
+            # Enter on a run shows its report
+            screen.tabs.active = "tab-runs"
+            screen.runs.focus()
+            await pilot.pause()
+            await pilot.press("up", "enter")
+            await until(pilot, lambda: "Serving Benchmark Result" in report_text(screen))
+            lines = [line.split() for line in report_text(screen).splitlines()]
+            assert ["Successful", "requests:", "3"] in lines
+            assert status_text(screen) == f"saved run {a}"

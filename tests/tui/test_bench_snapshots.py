@@ -7,6 +7,7 @@ only lists the model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 
 from naptha_tui.backends.loadgen.form import read_form
+from naptha_tui.backends.loadgen.results import bench_dir
 from naptha_tui.backends.paths import Paths
 from naptha_tui.tui.screens.bench import BenchScreen
 from tests.tui.bench_common import (
@@ -27,6 +29,7 @@ from tests.tui.bench_common import (
     result,
     sweep_result,
 )
+from tests.tui.test_dashboard import until
 
 
 @pytest.fixture
@@ -76,3 +79,22 @@ def test_bench_finished_sweep_snapshot(snap_compare: Any, paths: Paths, fake: Fa
 
     app, _ = app_with(paths, fake.url)
     assert snap_compare(app, terminal_size=SIZE, run_before=swept)
+
+
+def test_bench_saved_runs_snapshot(snap_compare: Any, paths: Paths, fake: FakeVllm) -> None:
+    folder = paths.ensure(bench_dir(paths), private=True)
+    for doc in (result(), {**result(cancelled=True), "name": "20261201-180200-proxy"}):
+        (folder / f"{doc['name']}.json").write_text(json.dumps(doc))
+    (folder / f"{sweep_result()['name']}.json").write_text(json.dumps(sweep_result()))
+
+    async def listed(pilot: Pilot[None]) -> None:
+        screen = await open_bench(pilot)
+        await until(pilot, lambda: screen.runs.row_count == 3)
+        screen.tabs.active = "tab-runs"
+        screen.runs.focus()
+        await pilot.pause()
+        await pilot.press("up", "up", "space", "down", "down", "space")
+        await pilot.pause(0.2)
+
+    app, _ = app_with(paths, fake.url)
+    assert snap_compare(app, terminal_size=SIZE, run_before=listed)

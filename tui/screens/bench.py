@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Header, Select, Static
+from textual.widgets import Button, Footer, Header, Select, Static, TabbedContent, TabPane
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
 
@@ -37,19 +37,21 @@ from naptha_tui.backends.loadgen.form import (
     read_form,
 )
 from naptha_tui.backends.loadgen.plot import sweep_series
-from naptha_tui.backends.loadgen.results import save_run
+from naptha_tui.backends.loadgen.results import compare_lines, load_run, run_summaries, save_run
 from naptha_tui.backends.loadgen.run import LoadTest, Progress
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.tui.commands.bench import result_lines, sweep_lines
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.bench_form import BenchForm
 from naptha_tui.tui.widgets.bench_live import BenchLive
+from naptha_tui.tui.widgets.bench_runs import RunsTable
 
 IDLE_REPORT = (
     "A run's report shows here when it ends (or is stopped), as `naptha-tui bench` prints it.\n"
     "Every run is saved in the state dir: `naptha-tui bench list`, `bench compare A B`."
 )
 
+RUNS_HINT = "Enter shows a run's report · space marks A, then B · c compares A and B"
 RUNNING_REPORT = (
     "The report shows here when the run ends; Escape stops it and reports what completed."
 )
@@ -110,6 +112,23 @@ class BenchFinished(Message):
     """The run ended (``result["cancelled"]``: stopped early), and was saved."""
 
     result: dict[str, Any]
+    save_error: str | None = None
+    """Why it could not be saved (it is shown all the same)."""
+
+
+@dataclass
+class RunsListed(Message):
+    runs: list[dict[str, Any]]
+
+
+@dataclass
+class SavedRunLoaded(Message):
+    result: dict[str, Any]
+
+
+@dataclass
+class RunsCompared(Message):
+    lines: list[str]
 
 
 @dataclass
@@ -131,6 +150,8 @@ class BenchScreen(NapthaScreen):
     status = getters.query_one("#bench-status", Static)
     report = getters.query_one("#bench-report", Static)
     plot = getters.query_one("#bench-plot", PlotextPlot)
+    runs = getters.query_one(RunsTable)
+    tabs = getters.query_one(TabbedContent)
 
     def __init__(self) -> None:
         super().__init__()
@@ -148,19 +169,24 @@ class BenchScreen(NapthaScreen):
             with Vertical(id="bench-main"):
                 yield Static(Text("ctrl+r starts the load test", style="dim"), id="bench-status")
                 yield BenchLive(id="bench-live")
-                with VerticalScroll(id="bench-report-box"):
-                    yield Static(Text(IDLE_REPORT, style="dim"), id="bench-report")
+                with TabbedContent(id="bench-tabs"):
+                    with TabPane("Report", id="tab-report"), VerticalScroll(id="bench-report-box"):
+                        yield Static(Text(IDLE_REPORT, style="dim"), id="bench-report")
+                    with TabPane("Saved runs", id="tab-runs"):
+                        yield RunsTable(id="bench-runs")
+                        yield Static(Text(RUNS_HINT, style="dim"), id="bench-runs-hint")
                 yield PlotextPlot(id="bench-plot")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "bench"
         self.live.border_title = "Live"
-        self.query_one("#bench-report-box").border_title = "Report"
         self.plot.border_title = "Latency vs throughput"
         self.plot.display = False
         self.live.display = False  # until a run starts
         self.list_targets()
+        self.list_models(None)
+        self.list_runs()
 
     @property
     def running(self) -> bool:
@@ -171,7 +197,6 @@ class BenchScreen(NapthaScreen):
     async def list_targets(self) -> None:
         status = await self.napp.node.status()
         self.post_message(TargetsListed([s.name for s in status.servers if s.status == "ready"]))
-        self.list_models(None)
 
     @work(exclusive=True, group="bench-models", exit_on_error=False, description="models")
     async def list_models(self, server: str | None) -> None:
@@ -217,8 +242,28 @@ class BenchScreen(NapthaScreen):
                 result = await runner.run(progressed)
         finally:
             self._runner = None
-        result["name"] = await asyncio.to_thread(save_run, self.napp.paths, result, access.label)
+        try:
+            result["name"] = await asyncio.to_thread(
+                save_run, self.napp.paths, result, access.label
+            )
+        except (OSError, NapthaError) as exc:  # the result is still shown
+            self.post_message(BenchFinished(result, f"not saved: {exc}"))
+            return
         self.post_message(BenchFinished(result))
+
+    @work(exclusive=True, group="bench-runs", exit_on_error=False, description="saved runs")
+    async def list_runs(self) -> None:
+        self.post_message(RunsListed(await asyncio.to_thread(run_summaries, self.napp.paths)))
+
+    @work(exclusive=True, group="bench-run", exit_on_error=False, description="saved run")
+    async def open_run(self, name: str) -> None:
+        doc = await asyncio.to_thread(load_run, self.napp.paths, name)
+        self.post_message(SavedRunLoaded(doc))
+
+    @work(exclusive=True, group="bench-run", exit_on_error=False, description="compare")
+    async def compare_runs(self, a: str, b: str) -> None:
+        docs = [await asyncio.to_thread(load_run, self.napp.paths, n) for n in (a, b)]
+        self.post_message(RunsCompared(compare_lines(*docs)))
 
     # -- handlers: only these touch widgets ---------------------------------------------
     @on(TargetsListed)
@@ -260,6 +305,33 @@ class BenchScreen(NapthaScreen):
     @on(BenchFinished)
     def show_finished(self, message: BenchFinished) -> None:
         self.show_result(message.result)
+        if message.save_error:
+            self.notify(message.save_error, title="bench", severity="error", timeout=10)
+
+    @on(RunsListed)
+    def show_runs(self, message: RunsListed) -> None:
+        self.runs.set_runs(message.runs)
+
+    @on(RunsTable.ShowRun)
+    def show_run_pressed(self, message: RunsTable.ShowRun) -> None:
+        self.open_run(message.name)
+
+    @on(RunsTable.CompareRuns)
+    def compare_pressed(self, message: RunsTable.CompareRuns) -> None:
+        self.compare_runs(message.a, message.b)
+
+    @on(SavedRunLoaded)
+    def show_saved(self, message: SavedRunLoaded) -> None:
+        self.show_report(message.result)
+        self.tabs.active = "tab-report"
+        self.say(f"saved run {message.result.get('name')}", "")
+
+    @on(RunsCompared)
+    def show_compared(self, message: RunsCompared) -> None:
+        self.report.update(Text("\n".join(message.lines)))
+        self.show_sweep([])
+        self.tabs.active = "tab-report"
+        self.say("A and B compared: B-A and B/A per figure", "")
 
     @on(Button.Pressed, "#start")
     def start_pressed(self) -> None:
@@ -300,13 +372,10 @@ class BenchScreen(NapthaScreen):
     def show_result(self, result: dict[str, Any]) -> None:
         """The finished (or stopped) run: the report, and a sweep's plot."""
         self.result = result
-        points = result.get("sweep") or []
-        # the panel draws the sweep as a widget: the report keeps the table, not the text plot
-        lines = result_lines({k: v for k, v in result.items() if k != "sweep"})
-        if points:
-            lines += ["", *sweep_lines(points)]
-        self.report.update(Text("\n".join(lines)))
-        self.show_sweep(points)
+        self.show_report(result)
+        self.tabs.active = "tab-report"
+        if result.get("name"):
+            self.list_runs()
         saved = f" · saved as {result['name']}" if result.get("name") else ""
         done = f"{result.get('completed', 0)} completed, {result.get('failed', 0)} failed"
         if result.get("cancelled"):
@@ -316,6 +385,15 @@ class BenchScreen(NapthaScreen):
             )
         else:
             self.say(f"done: {done}{saved}", "green")
+
+    def show_report(self, result: dict[str, Any]) -> None:
+        points = result.get("sweep") or []
+        # the panel draws the sweep as a widget: the report keeps the table, not the text plot
+        lines = result_lines({k: v for k, v in result.items() if k != "sweep"})
+        if points:
+            lines += ["", *sweep_lines(points)]
+        self.report.update(Text("\n".join(lines)))
+        self.show_sweep(points)
 
     def show_sweep(self, points: list[dict[str, Any]]) -> None:
         # the plot takes the sparklines' room: the report keeps its height

@@ -45,6 +45,7 @@ class Sweep:
         self.current: LoadTest | None = None
         self.cancelled = False
         self.results: list[dict[str, Any]] = []
+        self.note: str | None = None
 
     def stopped(self) -> bool:
         return self.cancelled
@@ -82,6 +83,11 @@ class Sweep:
         if not self.cancelled and len(self.results) == 2:
             low = self.results[0]["request_throughput"]
             high = self.results[1]["request_throughput"]
+            if not high > low:
+                self.note = (
+                    f"throughput ({high:.2f} req/s) did not beat synchronous ({low:.2f} req/s): "
+                    "the target does not gain from concurrency, so no rates lie between"
+                )
             for j, rate in enumerate(between(low, high, self.runs)):
                 if self.stopped():
                     break
@@ -99,6 +105,7 @@ class Sweep:
         return {
             **top,
             "cancelled": self.cancelled,
+            "sweep_note": self.note,
             "sweep": [
                 {
                     "stage": r["stage"],

@@ -203,6 +203,8 @@ def result_lines(result: dict[str, Any]) -> list[str]:
     if result.get("sweep"):
         extra.append("")
         extra += sweep_lines(result["sweep"])
+        if result.get("sweep_note"):
+            extra.append(f"Note: {result['sweep_note']}")
         extra += sweep_plot(result["sweep"], width=72, height=18).splitlines()
     return lines + extra
 

@@ -1,0 +1,212 @@
+"""Evaluation results in the state dir: one JSON document per run, listed and compared.
+
+``<state dir>/evals/RUN.json`` (0600): the run's config, the accuracy per category,
+temperature and pass (``summary``), the totals, the skipped cases, and one record per case and
+sample (case id, category, temperature, guided, the tool calls as sent back, the verdict and
+the checker's reason; failed and skipped records also carry the question, the expected
+answers and the functions offered, so each can be inspected later). A run's name is its start
+time and label (``20261201-173015-smollm2-135m``). :func:`compare` puts two runs side by
+side (two models, presets, templates or temperatures): accuracy per category, temperature and
+pass, and the cases one passes and the other fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import atomic_write
+from naptha_tui.backends.paths import Paths
+
+from .records import Record
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+
+
+def evals_state_dir(paths: Paths) -> Path:
+    return paths.state_dir / "evals"
+
+
+def save_run(paths: Paths, result: Mapping[str, Any], label: str) -> str:
+    """Save ``result`` under a new name; returns the name."""
+    folder = paths.ensure(evals_state_dir(paths), private=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.") or "run"
+    base = time.strftime("%Y%m%d-%H%M%S") + f"-{safe}"[:48]
+    name, n = base, 1
+    while (folder / f"{name}.json").exists():
+        n += 1
+        name = f"{base}-{n}"
+    atomic_write(folder / f"{name}.json", json.dumps({**result, "name": name}, indent=1) + "\n")
+    return name
+
+
+def list_runs(paths: Paths) -> list[str]:
+    folder = evals_state_dir(paths)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def load_run(paths: Paths, name_or_file: str) -> dict[str, Any]:
+    """A saved run by name (``eval list``) or a path to a result file.
+
+    Raises:
+        NapthaError: no such run, or not a readable evaluation result.
+    """
+    given = Path(name_or_file)
+    if given.suffix == ".json" and given.exists():
+        path = given
+    elif NAME.fullmatch(name_or_file):
+        path = evals_state_dir(paths) / f"{name_or_file}.json"
+        if not path.exists():
+            known = ", ".join(list_runs(paths)[-5:]) or "none yet"
+            raise NapthaError(f"no eval run {name_or_file!r} (latest: {known}; see `eval list`)")
+    else:
+        raise NapthaError(f"eval run {name_or_file!r}: not a run name nor a .json file")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise NapthaError(f"{path}: not a readable eval result ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("kind") != "bfcl" or "records" not in doc:
+        raise NapthaError(f"{path}: not an eval result (no kind 'bfcl' with records)")
+    return doc
+
+
+def records(doc: Mapping[str, Any], failed_only: bool = False) -> list[Record]:
+    """A saved run's records as typed rows; ``failed_only`` keeps the failed ones."""
+    out = [Record.from_json(r) for r in doc.get("records") or []]
+    return [r for r in out if r.failed] if failed_only else out
+
+
+def headline(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The pooled accuracy of each (temperature, pass), as ``{"t=0": 0.8, "t=0 guided": ...}``."""
+    out = {}
+    for t in doc.get("totals") or []:
+        label = f"t={t['temperature']:g}" + (" guided" if t.get("guided") else "")
+        out[label] = t.get("accuracy")
+    return out
+
+
+def run_summaries(paths: Paths) -> list[dict[str, Any]]:
+    """One line per saved run, oldest first."""
+    out = []
+    for name in list_runs(paths):
+        try:
+            doc = load_run(paths, name)
+        except NapthaError:
+            continue
+        config = doc.get("config") or {}
+        out.append(
+            {
+                "name": name,
+                "model": doc.get("model"),
+                "preset": doc.get("preset"),
+                "categories": config.get("categories"),
+                "temperatures": config.get("temperatures"),
+                "guided": config.get("guided"),
+                "limit": config.get("limit"),
+                "done": doc.get("done"),
+                "planned": doc.get("planned"),
+                "cancelled": doc.get("cancelled", False),
+                "accuracy": headline(doc),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One category at one temperature and pass, in both runs."""
+
+    category: str
+    temperature: float
+    guided: bool
+    a: float | None
+    b: float | None
+    a_scored: int
+    b_scored: int
+    fixed: int
+    """Cases A fails and B passes."""
+    broken: int
+    """Cases A passes and B fails."""
+
+    @property
+    def diff(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "temperature": self.temperature,
+            "guided": self.guided,
+            "a": self.a,
+            "b": self.b,
+            "diff": None if self.diff is None else round(self.diff, 4),
+            "a_scored": self.a_scored,
+            "b_scored": self.b_scored,
+            "fixed": self.fixed,
+            "broken": self.broken,
+        }
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
+    """Accuracy per category, temperature and pass in A then B, and the cases that flipped.
+
+    Cases are matched by case id, temperature and pass; rows are those either run has, A's
+    order first.
+    """
+    cells: dict[tuple[str, float, bool], dict[str, dict[str, Any]]] = {}
+    for side, doc in (("a", a), ("b", b)):
+        for c in doc.get("summary") or []:
+            key = (c["category"], float(c["temperature"]), bool(c["guided"]))
+            cells.setdefault(key, {})[side] = c
+    verdicts: dict[str, dict[tuple[str, float, bool], bool | None]] = {"a": {}, "b": {}}
+    for side, doc in (("a", a), ("b", b)):
+        for r in doc.get("records") or []:
+            key = (str(r["case_id"]), float(r["temperature"]), bool(r["guided"]))
+            verdicts[side][key] = r.get("valid")
+    flips: dict[tuple[str, float, bool], list[int]] = {}
+    categories = {str(r["case_id"]): str(r["category"]) for r in a.get("records") or []}
+    for key, va in verdicts["a"].items():
+        vb = verdicts["b"].get(key)
+        if va is None or vb is None or va == vb:
+            continue
+        cell = (categories[key[0]], key[1], key[2])
+        counts = flips.setdefault(cell, [0, 0])
+        counts[0 if vb else 1] += 1
+    rows = []
+    for key, sides in cells.items():
+        ca, cb = sides.get("a", {}), sides.get("b", {})
+        fixed, broken = flips.get(key, [0, 0])
+        rows.append(
+            Row(
+                key[0],
+                key[1],
+                key[2],
+                ca.get("accuracy"),
+                cb.get("accuracy"),
+                int(ca.get("scored") or 0),
+                int(cb.get("scored") or 0),
+                fixed,
+                broken,
+            )
+        )
+    return rows
+
+
+def describe(doc: Mapping[str, Any]) -> str:
+    """One line naming what a run measured (model, preset, parser, temperatures, pass)."""
+    config = doc.get("config") or {}
+    temps = ",".join(f"{t:g}" for t in config.get("temperatures") or [])
+    return (
+        f"{doc.get('model')} (preset {doc.get('preset') or '-'}, parser "
+        f"{doc.get('tool_call_parser') or '-'}), t={temps}"
+        + (", guided too" if config.get("guided") else "")
+        + (f", first {config['limit']} per category" if config.get("limit") else "")
+        + (f", seed {config['seed']}" if config.get("seed") is not None else "")
+        + (" [stopped early]" if doc.get("cancelled") else "")
+    )

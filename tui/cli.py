@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from naptha_tui.backends.settings import Settings
 
 from naptha_tui.tui.cli_bench import bench_parser
+from naptha_tui.tui.cli_eval import eval_parser
 from naptha_tui.tui.cli_parts import (
     Lazy,
     LazyChoices,
@@ -315,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ollama_parser(sub)
     _playground_parser(sub)
     bench_parser(sub)
+    eval_parser(sub)
     return parser
 
 

@@ -123,7 +123,6 @@ class Item:
     case: Case
     temperature: float
     guided: bool
-    order: int
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def passes(category: str, config: EvalConfig) -> list[bool]:
 
 def _items_of(case: Case, config: EvalConfig) -> list[Item]:
     return [
-        Item(case, t, g, 0)
+        Item(case, t, g)
         for t in dict.fromkeys(config.temperatures)
         for g in passes(case.category, config)
     ]
@@ -227,8 +226,7 @@ class EvalRun:
                 except ConversionError as exc:
                     skipped.append((case, exc))
                     continue
-                for it in _items_of(case, c):
-                    items.append(dataclasses.replace(it, order=len(items)))
+                items += _items_of(case, c)
         skipped_items = [it for case, _ in skipped for it in _items_of(case, c)]
         self.plan = Plan(cases, items, tools, skipped, skipped_items)
         self.cells = {
@@ -248,7 +246,7 @@ class EvalRun:
             EvalInputError: the proxy does not answer, or does not serve the model.
             CategoryError, EvalSetupError: see :meth:`load`.
         """
-        plan = self.load()
+        plan = await asyncio.to_thread(self.load)  # seconds for whole categories: off the loop
         try:
             served = await self.playground.served()
         except httpx.HTTPError as exc:
@@ -405,6 +403,14 @@ class EvalRun:
                         order[(case.id, it.temperature, it.guided)] = n
                         n += 1
         return sorted(self.records, key=lambda r: order.get(r.key, len(order)))
+
+    def failed(self) -> list[Record]:
+        """The failed samples so far, in the plan's order.
+
+        Each holds the question, the expected answers, what came back (raw text, tool calls,
+        decoded calls) and the checker's reason.
+        """
+        return [r for r in self.ordered() if r.failed]
 
     def result(self) -> dict[str, Any]:
         """The result document so far (what ``run()`` returns and ``eval`` saves)."""

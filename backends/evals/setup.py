@@ -143,9 +143,14 @@ def _lock(folder: Path, progress: Progress) -> Iterator[None]:
         yield
 
 
+def has_pip() -> bool:
+    """Whether the panel's own environment has pip (one installed by uv has none)."""
+    return importlib.util.find_spec("pip") is not None
+
+
 def _pip(paths: Paths, progress: Progress, log: Path) -> list[str]:
     """The panel's own pip, or a small venv's where the panel's environment has none."""
-    if importlib.util.find_spec("pip") is not None:
+    if has_pip():
         return [sys.executable, "-m", "pip"]
     venv = evals_dir(paths) / ".pip"
     python = venv / "bin" / "python"

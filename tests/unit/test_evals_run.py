@@ -81,7 +81,11 @@ async def test_every_case_at_every_temperature_unguided_and_guided(fake: FakePro
 
 async def test_records_hold_what_came_back_and_the_verdict(fake: FakeProxy) -> None:
     oracle(fake, "simple_python", limit=2, wrong={"simple_python_1"})
-    doc, _ = await evaluate(fake, categories=("simple_python",), limit=2)
+    async with EvalRun(
+        EvalConfig("m", categories=("simple_python",), limit=2), target(fake), installed()
+    ) as run:
+        doc = await run.run()
+        run_failed = run.failed()
     first, second = doc["records"]  # in the plan's order
     assert (first["case_id"], second["case_id"]) == ("simple_python_0", "simple_python_1")
     assert first["valid"] is True and first["reason"] == ""
@@ -103,6 +107,7 @@ async def test_records_hold_what_came_back_and_the_verdict(fake: FakeProxy) -> N
     ]
     assert second["expected"] == [{"math.factorial": {"number": [5]}}]
     assert second["functions"] == ["math.factorial"]
+    assert run_failed == [Record.from_json(second)]
     r = Record.from_json(second)
     assert r.failed and r.verdict.reason == second["reason"] and r.expected == second["expected"]
     [cell] = doc["summary"]

@@ -33,6 +33,10 @@ served_model_name: m-bench
 max_model_len: 2048
 dtype: bfloat16
 enforce_eager: true
+enable_auto_tool_choice: true
+tool_parser_plugin: naptha
+tool_call_parser: naptha_hermes
+chat_template: smollm2_tool_use.jinja
 startup_timeout: 600
 startup_stall_timeout: 120
 extra_args: ["--disable-uvicorn-access-log", "--enable-log-requests"]

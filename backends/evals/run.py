@@ -307,12 +307,25 @@ class EvalRun:
             temperatures=[item.temperature],
             seed=c.seed,
             max_tokens=c.max_tokens,
+            parallel_tool_calls=self._parallel(item),
         )
         try:
             s = await self.playground.sample(spec, Mode.parse(mode), item.temperature, 0)
         except Exception as exc:  # a sample that cannot be judged is still a sample
             s = Sample(mode, item.temperature, 0, c.seed, {}, error=repr(exc))
         return self._judge(item, tools, s)
+
+    def _parallel(self, item: Item) -> bool | None:
+        """``false`` where one call is the answer and the preset says the model repeats calls.
+
+        The embedded model (its preset says ``tools.parallel_calls: false``) was seen calling
+        the right function twice under ``tool_choice: required``, which BFCL fails as "Wrong
+        number of functions"; vLLM keeps only the first call when the request says so.
+        """
+        caps = self.target.models.get(self.config.model, ModelInfo()).caps
+        if caps is None or caps.parallel_calls or "parallel" in item.case.category:
+            return None
+        return False
 
     def _judge(self, item: Item, tools: Tools, s: Sample) -> Record:
         assert self.checker is not None

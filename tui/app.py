@@ -26,6 +26,7 @@ from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.proxy.swap import SwapReport
 from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
+from naptha_tui.tui.screens.eval import EvalScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 
@@ -78,6 +79,7 @@ class NapthaTuiApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("b", "open_bench", "Bench", id="bench.open"),
+        Binding("e", "open_eval", "Eval", id="eval.open"),
     ]
 
     def __init__(
@@ -122,6 +124,12 @@ class NapthaTuiApp(App[None]):
                 "The load test: random prompts or simulated agents, live (key b)",
                 self.action_open_bench,
             )
+        if not isinstance(screen, EvalScreen):
+            yield SystemCommand(
+                "Eval",
+                "BFCL tool-calling accuracy per temperature, guided or not (key e)",
+                self.action_open_eval,
+            )
 
     def action_open_playground(self) -> None:
         self.push_screen(PlaygroundScreen())
@@ -129,11 +137,17 @@ class NapthaTuiApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_bench":  # not over itself, nor over a dialog
             return not isinstance(self.screen, (BenchScreen, ModalScreen))
+        if action == "open_eval":
+            return not isinstance(self.screen, (EvalScreen, ModalScreen))
         return True
 
     def action_open_bench(self) -> None:
         if self.check_action("open_bench", ()):
             self.push_screen(BenchScreen())
+
+    def action_open_eval(self) -> None:
+        if self.check_action("open_eval", ()):
+            self.push_screen(EvalScreen())
 
     async def on_unmount(self) -> None:
         # servers and proxy outlive the panel on purpose; only the HTTP client is closed

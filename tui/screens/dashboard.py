@@ -35,7 +35,7 @@ class DashboardScreen(NapthaScreen):
 
     CSS_PATH = "dashboard.tcss"
     BINDINGS = [
-        Binding("s", "start_preset", "Start preset", id="server.start"),
+        Binding("s", "start_preset", "Start", id="server.start"),
         Binding("x", "stop_server", "Stop", id="server.stop"),
         Binding("r", "restart_server", "Restart", id="server.restart"),
         Binding("w", "swap_server", "Swap", id="server.swap"),

@@ -152,7 +152,9 @@ def test_cancelling_stops_and_reports_what_completed() -> None:
     assert result["cancelled"] is True
     assert 4 <= result["completed"] < 200  # type: ignore[operator]
     assert result["failed"] == 0 and result["incomplete"] <= 2  # type: ignore[operator]
-    assert len(fake.bodies) == result["completed"] + result["incomplete"]  # type: ignore[operator]
+    # a request cancelled before its body went out never reached the server
+    sent = len(fake.bodies)
+    assert result["completed"] <= sent <= result["completed"] + result["incomplete"]  # type: ignore[operator]
 
 
 def test_agents_grow_their_conversations_and_carry_tool_results(fake: ChatStream) -> None:

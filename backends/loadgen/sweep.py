@@ -16,7 +16,8 @@ from typing import Any
 
 from .arrivals import Arrivals
 from .client import Access
-from .run import BenchConfig, LoadTest, Progress
+from .live import Progress
+from .run import BenchConfig, LoadTest
 
 DEFAULT_RUNS = 10
 

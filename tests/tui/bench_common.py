@@ -16,9 +16,9 @@ import httpx
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.metrics import summarize
 from naptha_tui.backends.loadgen.records import RequestRecord
-from naptha_tui.backends.loadgen.run import Progress
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.app import NapthaTuiApp, make_app

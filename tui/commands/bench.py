@@ -15,6 +15,7 @@ import httpx
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.loadgen.arrivals import Arrivals
 from naptha_tui.backends.loadgen.client import Access, resolve_model
+from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.metrics import parse_goodput, parse_percentiles, report_lines
 from naptha_tui.backends.loadgen.plot import sweep_plot
 from naptha_tui.backends.loadgen.results import (
@@ -24,7 +25,7 @@ from naptha_tui.backends.loadgen.results import (
     run_summaries,
     save_run,
 )
-from naptha_tui.backends.loadgen.run import BenchConfig, LoadTest, Progress
+from naptha_tui.backends.loadgen.run import BenchConfig, LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.loadgen.workloads import AgentWorkload, RandomWorkload, ThinkTime
 from naptha_tui.backends.paths import Paths

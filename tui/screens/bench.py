@@ -36,9 +36,10 @@ from naptha_tui.backends.loadgen.form import (
     field_problem,
     read_form,
 )
+from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.plot import sweep_series
 from naptha_tui.backends.loadgen.results import compare_lines, load_run, run_summaries, save_run
-from naptha_tui.backends.loadgen.run import LoadTest, Progress
+from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.tui.commands.bench import result_lines, sweep_lines
 from naptha_tui.tui.screens.base import NapthaScreen

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
-from naptha_tui.backends.loadgen.run import Progress
+from naptha_tui.backends.loadgen.live import Progress
 
 HISTORY = 600
 """Progress snapshots the sparklines keep: five minutes at one every 0.5 s (a sparkline

@@ -8,37 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from naptha_tui.tui.cli_parts import Lazy, add_command, json_flag, seconds
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a rate (a number, or inf)") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text}: a rate must be above 0 (inf sends all at once)")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
-    return value
+from naptha_tui.tui.cli_parts import Lazy, add_command, fraction, json_flag, positive, rate, seconds
 
 
 def bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,15 +38,15 @@ def bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="/v1/chat/completions (default) or /v1/completions",
     )
     g = p.add_argument_group("random prompts (as vllm bench serve)")
-    g.add_argument("--num-prompts", type=_positive, default=100, metavar="N", help="(100)")
-    g.add_argument("--random-input-len", type=_positive, default=64, metavar="N", help="(64)")
-    g.add_argument("--random-output-len", type=_positive, default=16, metavar="N", help="(16)")
+    g.add_argument("--num-prompts", type=positive, default=100, metavar="N", help="(100)")
+    g.add_argument("--random-input-len", type=positive, default=64, metavar="N", help="(64)")
+    g.add_argument("--random-output-len", type=positive, default=16, metavar="N", help="(16)")
     g.add_argument(
         "--random-range-ratio", type=float, default=0.0, metavar="R", help="length spread (0)"
     )
     g = p.add_argument_group("agent simulation")
-    g.add_argument("--agents", type=_positive, metavar="N", help="simulated agents")
-    g.add_argument("--turns", type=_positive, default=3, metavar="T", help="turns each (3)")
+    g.add_argument("--agents", type=positive, metavar="N", help="simulated agents")
+    g.add_argument("--turns", type=positive, default=3, metavar="T", help="turns each (3)")
     g.add_argument(
         "--think-time",
         default="0",
@@ -85,7 +55,7 @@ def bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     g.add_argument(
         "--tool-probability",
-        type=_fraction,
+        type=fraction,
         default=0.5,
         metavar="P",
         help="chance a turn calls the lookup tool first (0.5)",
@@ -93,20 +63,20 @@ def bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     g = p.add_argument_group("arrivals")
     g.add_argument(
         "--request-rate",
-        type=_rate,
+        type=rate,
         default=math.inf,
         metavar="RPS",
         help="open loop, requests (agents: first turns) per second; inf sends all at once",
     )
     g.add_argument(
-        "--burstiness", type=_rate, default=1.0, metavar="B", help="1 is Poisson, else gamma (1)"
+        "--burstiness", type=rate, default=1.0, metavar="B", help="1 is Poisson, else gamma (1)"
     )
     g.add_argument(
-        "--max-concurrency", type=_positive, metavar="N", help="closed loop: at most N in flight"
+        "--max-concurrency", type=positive, metavar="N", help="closed loop: at most N in flight"
     )
     g.add_argument("--ramp-up-strategy", choices=("linear", "exponential"))
-    g.add_argument("--ramp-up-start-rps", type=_rate, metavar="RPS")
-    g.add_argument("--ramp-up-end-rps", type=_rate, metavar="RPS")
+    g.add_argument("--ramp-up-start-rps", type=rate, metavar="RPS")
+    g.add_argument("--ramp-up-end-rps", type=rate, metavar="RPS")
     g.add_argument(
         "--seed", type=int, default=0, metavar="N", help="the same seed, the same prompts (0)"
     )
@@ -126,14 +96,14 @@ def bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     g.add_argument(
         "--sweep",
-        type=_positive,
+        type=positive,
         nargs="?",
         const=10,
         metavar="RUNS",
         help="GuideLLM-style sweep of RUNS runs (10)",
     )
     g.add_argument("--max-duration", type=seconds, metavar="S", help="stop after S seconds")
-    g.add_argument("--connections", type=_positive, metavar="N", help="connection pool size")
+    g.add_argument("--connections", type=positive, metavar="N", help="connection pool size")
     g.add_argument("--timeout", type=seconds, default=600.0, metavar="S", help="per request (600)")
     g.add_argument("--label", metavar="TEXT", help="a word for the saved run's name")
     g.add_argument("--no-save", action="store_true", help="do not save the result")

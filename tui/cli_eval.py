@@ -7,32 +7,12 @@ from __future__ import annotations
 
 import argparse
 
-from naptha_tui.tui.cli_parts import Lazy, add_command, json_flag
+from naptha_tui.tui.cli_parts import Lazy, add_command, json_flag, non_negative, positive
 
 DEFAULT_CATEGORIES = (
     "simple_python,multiple,parallel,parallel_multiple,irrelevance,live_simple,live_multiple,"
     "live_irrelevance"
 )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
-    return value
 
 
 def _temperatures(text: str) -> tuple[float, ...]:
@@ -81,19 +61,19 @@ def eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="A,B",
         help=f"comma-separated BFCL v4 categories ({DEFAULT_CATEGORIES.replace(',', ', ')})",
     )
-    p.add_argument("--limit", type=_positive, metavar="N", help="the first N cases of each")
+    p.add_argument("--limit", type=positive, metavar="N", help="the first N cases of each")
     p.add_argument("--temperatures", type=_temperatures, default=(0.0,), metavar="T,T", help="(0)")
     p.add_argument(
         "--guided",
         action="store_true",
         help="also run each case guided: tool_choice required, strict tools",
     )
-    p.add_argument("--seed", type=_seed, metavar="N", help="sent with every request")
+    p.add_argument("--seed", type=non_negative, metavar="N", help="sent with every request")
     p.add_argument(
-        "--max-tokens", type=_positive, default=256, metavar="N", help="per request (256)"
+        "--max-tokens", type=positive, default=256, metavar="N", help="per request (256)"
     )
     p.add_argument(
-        "--concurrency", type=_positive, default=4, metavar="N", help="requests in flight (4)"
+        "--concurrency", type=positive, default=4, metavar="N", help="requests in flight (4)"
     )
     p.add_argument("--label", metavar="TEXT", help="a word for the saved run's name")
     p.add_argument("--no-save", action="store_true", help="do not save the result")

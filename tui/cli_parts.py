@@ -59,14 +59,57 @@ def json_flag(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", action="store_true", help=f"{what} as JSON")
 
 
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
 def seconds(text: str) -> float:
     """A number of seconds, 0 or more (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    value = _float(text, "a number of seconds")
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def positive(text: str) -> int:
+    """A whole number, 1 or more (argparse type)."""
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
+def non_negative(text: str) -> int:
+    """A whole number, 0 or more (argparse type): a seed."""
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
+def rate(text: str) -> float:
+    """Requests a second, above 0; ``inf`` sends all at once (argparse type)."""
+    value = _float(text, "a rate (a number, or inf)")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: a rate must be above 0 (inf sends all at once)")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number between 0 and 1 (argparse type)."""
+    value = _float(text, "a number")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
     return value
 
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from naptha_tui.backends import saved_runs
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.files import atomic_write
 from naptha_tui.backends.paths import Paths
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 HEADLINE = (
     "completed",
     "failed",
@@ -48,50 +46,27 @@ def bench_dir(paths: Paths) -> Path:
 def save_run(paths: Paths, result: Mapping[str, Any], label: str) -> str:
     """Save ``result`` under a new name; returns the name."""
     folder = paths.ensure(bench_dir(paths), private=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.") or "run"
-    base = time.strftime("%Y%m%d-%H%M%S") + f"-{safe}"[:48]
-    name, n = base, 1
-    while (folder / f"{name}.json").exists():
-        n += 1
-        name = f"{base}-{n}"
-    atomic_write(folder / f"{name}.json", json.dumps({"name": name, **result}, indent=1) + "\n")
+    name = saved_runs.new_name(folder, label)
+    saved_runs.write(folder, name, {"name": name, **result})
     return name
 
 
 def load_run(paths: Paths, name_or_file: str) -> dict[str, Any]:
     """A saved run by name (``bench list``) or a path to a result file."""
-    given = Path(name_or_file)
-    if given.suffix == ".json" and given.exists():
-        path = given
-    elif NAME.fullmatch(name_or_file):
-        path = bench_dir(paths) / f"{name_or_file}.json"
-        if not path.exists():
-            known = ", ".join(list_runs(paths)[-5:]) or "none yet"
-            raise NapthaError(f"no bench run {name_or_file!r} (latest: {known}; see `bench list`)")
-    else:
-        raise NapthaError(f"bench run {name_or_file!r}: not a run name nor a .json file")
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise NapthaError(f"{path}: not a readable bench result ({exc})") from exc
+    path, doc = saved_runs.read(bench_dir(paths), name_or_file, "bench")
     if not isinstance(doc, dict) or "completed" not in doc:
         raise NapthaError(f"{path}: not a bench result (no 'completed')")
     return doc
 
 
 def list_runs(paths: Paths) -> list[str]:
-    folder = bench_dir(paths)
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    return saved_runs.names(bench_dir(paths))
 
 
 def run_summaries(paths: Paths) -> list[dict[str, Any]]:
     """One line per saved run, oldest first: name, workload, model, headline figures."""
     out = []
-    for name in list_runs(paths):
-        try:
-            doc = load_run(paths, name)
-        except NapthaError:
-            continue
+    for name, doc in saved_runs.loadable(list_runs(paths), lambda n: load_run(paths, n)):
         config = doc.get("config") or {}
         out.append(
             {

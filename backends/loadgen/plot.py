@@ -19,12 +19,11 @@ def sweep_series(points: Sequence[dict[str, Any]], metric: str) -> tuple[list[fl
     return [x for x, _ in pairs], [y for _, y in pairs]
 
 
-def sweep_plot(points: Sequence[dict[str, Any]], width: int = 72, height: int = 18) -> str:
-    """Median TTFT and E2EL (ms) against request throughput, one point per sweep stage."""
-    plt = plotext
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("clear")
+def draw_sweep(plt: Any, points: Sequence[dict[str, Any]]) -> None:
+    """Median TTFT and E2EL (ms) against request throughput onto ``plt``.
+
+    ``plt`` is plotext itself or a ``PlotextPlot`` widget's (the panel); the caller clears it.
+    """
     for metric, label, marker in (
         ("median_ttft_ms", "TTFT p50", "dot"),
         ("median_e2el_ms", "E2EL p50", "x"),
@@ -32,9 +31,18 @@ def sweep_plot(points: Sequence[dict[str, Any]], width: int = 72, height: int = 
         xs, ys = sweep_series(points, metric)
         if xs:
             plt.plot(xs, ys, label=label, marker=marker)
-    plt.title("latency vs throughput")
     plt.xlabel("req/s")
     plt.ylabel("ms")
+
+
+def sweep_plot(points: Sequence[dict[str, Any]], width: int = 72, height: int = 18) -> str:
+    """Median TTFT and E2EL (ms) against request throughput, one point per sweep stage."""
+    plt = plotext
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    plt.title("latency vs throughput")
+    draw_sweep(plt, points)
     text: str = plt.uncolorize(plt.build())
     plt.clear_figure()
     return text

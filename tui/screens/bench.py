@@ -37,7 +37,7 @@ from naptha_tui.backends.loadgen.form import (
     read_form,
 )
 from naptha_tui.backends.loadgen.live import Progress
-from naptha_tui.backends.loadgen.plot import sweep_series
+from naptha_tui.backends.loadgen.plot import draw_sweep
 from naptha_tui.backends.loadgen.results import compare_lines, load_run, run_summaries, save_run
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
@@ -404,15 +404,7 @@ class BenchScreen(NapthaScreen):
             return
         plt = self.plot.plt
         plt.clear_figure()
-        for metric, label, marker in (
-            ("median_ttft_ms", "TTFT p50", "dot"),
-            ("median_e2el_ms", "E2EL p50", "x"),
-        ):
-            xs, ys = sweep_series(points, metric)
-            if xs:
-                plt.plot(xs, ys, label=label, marker=marker)
-        plt.xlabel("req/s")
-        plt.ylabel("ms")
+        draw_sweep(plt, points)
         self.plot.refresh()
 
     # -- actions ------------------------------------------------------------------------

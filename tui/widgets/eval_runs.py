@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 from naptha_tui.backends.evals.form import COMPARE_HEADER, compare_cells
 from naptha_tui.backends.evals.results import Row
+from naptha_tui.tui.widgets.run_marks import RunMarks
 
 COLUMNS = ("RUN", "MODEL", "CATEGORIES", "DONE", "ACCURACY", "")
 """As ``eval list``; the accuracy is pooled per temperature and pass."""
@@ -49,8 +50,12 @@ class EvalRunsTable(DataTable[str | Text]):
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self.marked: list[str] = []
+        self.marks = RunMarks(self)
+
+    @property
+    def marked(self) -> list[str]:
         """The runs marked for compare, A first (at most two)."""
+        return self.marks.names
 
     def on_mount(self) -> None:
         for i, label in enumerate(COLUMNS):
@@ -58,14 +63,14 @@ class EvalRunsTable(DataTable[str | Text]):
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
         names = [str(r["name"]) for r in runs]
-        self.marked = [m for m in self.marked if m in names]
+        self.marks.keep(names)
         self.clear()
         for r in runs:
             cats = ",".join(r.get("categories") or [])
             if len(cats) > CATEGORIES_WIDTH:
                 cats = cats[: CATEGORIES_WIDTH - 1] + "…"
             self.add_row(
-                self._run(r["name"]),
+                self.marks.label(r["name"]),
                 str(r["model"]),
                 cats,
                 f"{r['done']}/{r['planned']}",
@@ -76,39 +81,18 @@ class EvalRunsTable(DataTable[str | Text]):
         if names:
             self.move_cursor(row=len(names) - 1)  # the newest
 
-    def _run(self, name: str) -> Text:
-        if name not in self.marked:
-            return Text(f"  {name}")
-        return Text.assemble(("AB"[self.marked.index(name)], "bold reverse"), f" {name}")
-
-    def _current(self) -> str | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
             self.post_message(self.ShowRun(str(event.row_key.value)))
 
     def action_mark(self) -> None:
-        name = self._current()
-        if name is None:
-            return
-        if name in self.marked:
-            self.marked.remove(name)
-        else:
-            self.marked = [*self.marked, name][-2:]
-        for row in self.rows:
-            if row.value is not None:
-                self.update_cell(row, "c0", self._run(str(row.value)))
+        self.marks.toggle()
 
     def action_compare(self) -> None:
-        if len(self.marked) != 2:
-            self.notify("mark two runs with space (A, then B) to compare them", severity="warning")
-            return
-        self.post_message(self.CompareRuns(*self.marked))
+        pair = self.marks.pair()
+        if pair is not None:
+            self.post_message(self.CompareRuns(*pair))
 
 
 class CompareTable(DataTable[str | Text]):

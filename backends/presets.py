@@ -225,6 +225,11 @@ class Preset(BaseModel):
             notes.append(caps.notes)
         return notes
 
+    @property
+    def on_cpu(self) -> bool:
+        """Whether its server lives in RAM (the cpu runtime) rather than on GPUs."""
+        return self.runtime == "cpu"
+
     def instance_names(self) -> list[str]:
         """Server names for this preset: ``NAME`` or ``NAME-0 .. NAME-(N-1)``."""
         if self.instances == 1:

@@ -59,6 +59,10 @@ class ProcessRecord(BaseModel):
     """Started with ``--enable-sleep-mode``: a swap puts it to sleep instead of stopping it."""
     sleeping: int | None = None
     """The sleep level it was put to sleep with; None while awake."""
+    dtype: str | None = None
+    """The ``--dtype`` it was started with (``auto`` resolved on the cpu runtime)."""
+    dtype_reason: str | None = None
+    """Why that dtype (the CPU's bfloat16 support, or the preset's own value)."""
 
 
 class RemoteRecord(BaseModel):

@@ -21,10 +21,11 @@ from naptha_tui.backends.servers.planner import (
     Verdict,
     WontFit,
     cpu_kv_space_gib,
+    default_cpu_kv_space_gib,
     plan_cpu,
     plan_gpu,
 )
-from naptha_tui.backends.servers.vllm import LaunchPlan, resolve_model
+from naptha_tui.backends.servers.vllm import LaunchPlan, dtype_choice, resolve_model
 from naptha_tui.backends.telemetry.gpu import GpuUnavailable, others
 from naptha_tui.proxy.observe import Observation
 
@@ -33,7 +34,7 @@ OTHERS = "other processes"
 
 def on_cpu(preset: Preset) -> bool:
     """Whether the preset's server lives in RAM (the CPU runtime) rather than on GPUs."""
-    return preset.runtime == "cpu"
+    return preset.on_cpu
 
 
 def target_gpus(preset: Preset, env: Mapping[str, str] | None = None) -> list[int]:
@@ -59,7 +60,7 @@ def shape_of(preset: Preset, paths: Paths) -> ModelShape | None:
         model = resolve_model(preset, paths)
     except NapthaError:
         return None  # `up` reports the missing model itself, with its own message
-    return load_shape(Path(model.arg), preset.dtype) if model.local else None
+    return load_shape(Path(model.arg), dtype_choice(preset).value) if model.local else None
 
 
 def verdict(
@@ -97,6 +98,8 @@ def verdict(
             kv = cpu_kv_space_gib(preset.env if env is None else env)
         except PlanProblem as exc:
             raise PlanProblem(f"{preset.source or 'preset ' + preset.name}: {exc}") from None
+        if kv is None:  # what plan_launch will set (never left to vLLM's whole-RAM default)
+            kv = default_cpu_kv_space_gib(shape, preset.max_model_len, seen.host.memory_total)
         return plan_cpu(
             shape,
             kv_space_gib=kv,

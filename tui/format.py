@@ -13,6 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from naptha_tui.backends.ollama.types import LoadedModel, PullProgress
+from naptha_tui.backends.telemetry.cpu import CpuInfo
 from naptha_tui.backends.telemetry.vllm_metrics import level
 from naptha_tui.proxy.routes import RouteEvent
 
@@ -236,3 +237,14 @@ def percent(p: PullProgress) -> str:
     if p.fraction is None or p.total is None:
         return p.status
     return f"{p.status}: {decimal_size(p.completed or 0)}/{decimal_size(p.total)} {p.fraction:.0%}"
+
+
+def cpu_line(cpu: CpuInfo) -> str:
+    """``AMD EPYC 7B13, AVX2, 2 cores, 1 NUMA node: bfloat16 emulated (...)``."""
+    nodes = f"{cpu.numa_nodes} NUMA node" + ("s" if cpu.numa_nodes != 1 else "")
+    bf16 = (
+        "native bfloat16"
+        if cpu.native_bf16
+        else "bfloat16 emulated (cpu servers run float32 with dtype auto)"
+    )
+    return f"{cpu.model}, {cpu.isa}, {cpu.cores} cores, {nodes}: {bf16}"

@@ -30,9 +30,12 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
 from naptha_tui.backends.servers.vllm import BOOL_FLAGS, VALUE_FLAGS
 from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.telemetry.cpu import CpuInfo, cpu_dtype, this_cpu
 from naptha_tui.backends.yamlfile import FILE_KEY, ConfigFileError, YamlDoc, load_yaml
 
-ProblemKind = Literal["invalid", "flag", "parser", "option", "template"]
+ProblemKind = Literal["invalid", "flag", "parser", "option", "template", "dtype"]
+WARNING_KINDS: frozenset[ProblemKind] = frozenset({"dtype"})
+"""Kinds that say what a preset costs here but would still start (exit code 0)."""
 
 NOT_CHECKED = "not checked"
 """A report's ``source`` when its file does not load."""
@@ -50,11 +53,18 @@ class Problem:
     line: int | None = None
     preset: str = ""
     kind: ProblemKind = "flag"
-    """``invalid``: the file does not load at all; the others: vLLM would reject it."""
+    """``invalid``: the file does not load at all; ``dtype``: it runs, slower than it could
+    on this CPU (a warning); the others: vLLM would reject it."""
+
+    @property
+    def warning(self) -> bool:
+        """Said, but not a reason to refuse the preset (exit code 0)."""
+        return self.kind in WARNING_KINDS
 
     def __str__(self) -> str:
         where = f":{self.line}" if self.line else ""
-        return f"{self.file}{where}: {self.key}: {self.message}"
+        prefix = "warning: " if self.warning else ""
+        return f"{prefix}{self.file}{where}: {self.key}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
         """The problem as data (``presets check --json``)."""
@@ -64,6 +74,7 @@ class Problem:
             "preset": self.preset,
             "key": self.key,
             "kind": self.kind,
+            "severity": "warning" if self.warning else "error",
             "message": self.message,
         }
 
@@ -82,8 +93,13 @@ class PresetReport:
 
     @property
     def ok(self) -> bool:
-        """No problems."""
-        return not self.problems
+        """No problems (warnings aside)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        """The problems that are not warnings."""
+        return tuple(p for p in self.problems if not p.warning)
 
     @property
     def invalid(self) -> bool:
@@ -108,7 +124,7 @@ def exit_code(reports: Iterable[PresetReport]) -> int:
     reports = list(reports)
     if any(r.invalid for r in reports):
         return 2
-    return 1 if any(r.problems for r in reports) else 0
+    return 1 if any(r.errors for r in reports) else 0
 
 
 _REGISTER = re.compile(r"register_(lazy_)?module\(([^)]*)\)")
@@ -271,6 +287,14 @@ class _Checker:
                 ["enable_auto_tool_choice"],
             )
 
+    def dtype(self, cpu: CpuInfo) -> None:
+        """A half-precision dtype this CPU emulates, on the cpu runtime (a warning)."""
+        if not self.preset.on_cpu:
+            return
+        choice = cpu_dtype(self.preset.dtype, cpu)
+        if choice.warning:
+            self.add("dtype", choice.warning, "dtype", ["dtype"])
+
     def template(self) -> None:
         """The chat template renders: generation prompt, one BOS, tools and tool results."""
         value = self.preset.chat_template
@@ -281,8 +305,11 @@ class _Checker:
             self.add("chat_template", problem, "template", ["chat_template"])
 
 
-def check_preset(preset: Preset, surface: VllmSurface) -> list[Problem]:
-    """What ``surface``'s vLLM would reject in ``preset`` (nothing for a remote preset)."""
+def check_preset(preset: Preset, surface: VllmSurface, cpu: CpuInfo | None = None) -> list[Problem]:
+    """What ``surface``'s vLLM would reject in ``preset`` (nothing for a remote preset).
+
+    Also warns of a dtype that ``cpu`` (this machine's by default) emulates.
+    """
     if preset.kind == "remote":
         return []
     doc = None
@@ -296,6 +323,7 @@ def check_preset(preset: Preset, surface: VllmSurface) -> list[Problem]:
     checker.typed()
     checker.tools()
     checker.template()
+    checker.dtype(cpu or this_cpu())
     return checker.problems
 
 
@@ -372,9 +400,12 @@ def summary(reports: Sequence[PresetReport]) -> str:
     apart: ``checked 4 preset(s): 3 problem(s), 1 file(s) that do not load. Checked against
     vLLM 0.32.0 in runtime cpu: 2. 1 remote preset(s), nothing to check``.
     """
-    problems = sum(len(r.problems) for r in reports)
+    problems = sum(len(r.errors) for r in reports)
+    warnings = sum(len(r.problems) - len(r.errors) for r in reports)
     invalid = sum(1 for r in reports if r.invalid)
     text = f"checked {len(reports)} preset(s): {problems} problem(s)"
+    if warnings:
+        text += f", {warnings} warning(s)"
     if invalid:
         text += f", {invalid} file(s) that do not load"
     loaded = [r for r in reports if not r.invalid]

@@ -62,6 +62,29 @@ CPU_BLOCK_SIZE = 128
 
 KV_SPACE_ENV = "VLLM_CPU_KVCACHE_SPACE"
 
+CPU_KV_SEQUENCES = 8
+"""Full ``max_model_len`` sequences the default CPU KV space holds (a load test's usual
+concurrency on a small CPU node; vLLM queues the rest)."""
+CPU_KV_UNKNOWN_GIB = 4
+"""The default CPU KV space for a model whose size cannot be read."""
+
+
+def default_cpu_kv_space_gib(
+    shape: ModelShape | None, max_model_len: int | None, ram_bytes: int
+) -> int:
+    """``VLLM_CPU_KVCACHE_SPACE`` when neither the preset nor the environment sets it.
+
+    Left unset, vLLM 0.32 reserves ``gpu_memory_utilization`` (0.92) of the RAM of each NUMA
+    node for one server, so a second one cannot start. Instead: room for ``CPU_KV_SEQUENCES``
+    full sequences in whole GiB, at least 1, at most a quarter of the RAM.
+    """
+    cap = max(1, ram_bytes // 4 // GiB)
+    if shape is None:
+        return min(CPU_KV_UNKNOWN_GIB, cap)
+    seq = _sequence(shape, max_model_len) or 2048
+    need = shape.kv_bytes_for(seq, block_size=CPU_BLOCK_SIZE) * CPU_KV_SEQUENCES
+    return max(1, min(cap, math.ceil(need / GiB)))
+
 
 class WontFit(NapthaError):
     """A preset refused by the planner; the message is :meth:`Verdict.message`."""

@@ -74,6 +74,9 @@ class ServerStatus:
     """GPU memory its process tree holds, over every GPU (None without a readable GPU)."""
     gpu_memory: dict[int, int] | None = None
     """The same per GPU index."""
+    dtype: str | None = None
+    """The dtype it was started with, and why (``dtype_reason``)."""
+    dtype_reason: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -213,6 +216,8 @@ class Supervisor:
                     "default_params": plan.preset.default_params,
                     "api_key_env": plan.api_key_env,
                     "sleep_mode": plan.preset.sleep_mode,
+                    "dtype": plan.dtype.value,
+                    "dtype_reason": plan.dtype.reason,
                     "startup_stall_timeout": (
                         self.settings.startup_stall_timeout
                         if plan.preset.startup_stall_timeout is None
@@ -389,6 +394,8 @@ class Supervisor:
             uptime_s=now - record.started_at if alive else None,
             reason=reason,
             log_path=record.log_path,
+            dtype=record.dtype,
+            dtype_reason=record.dtype_reason,
         )
 
     async def statuses(self) -> list[ServerStatus]:

@@ -18,7 +18,10 @@ from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.models import EMBEDDED, hf_dir, is_prepared
 from naptha_tui.backends.runtimes.runtime import Runtime
 from naptha_tui.backends.servers.keys import key_env
+from naptha_tui.backends.servers.model_shape import PlanProblem, load_shape
+from naptha_tui.backends.servers.planner import KV_SPACE_ENV, default_cpu_kv_space_gib
 from naptha_tui.backends.servers.ports import is_loopback
+from naptha_tui.backends.telemetry.cpu import CpuInfo, DtypeChoice, cpu_dtype, this_cpu
 
 # preset field -> vLLM flag, in the order they are rendered
 VALUE_FLAGS = (
@@ -158,6 +161,19 @@ def render_args(preset: Preset, *, host: str, port: int, served_name: str) -> li
     return [*args, *preset.extra_args]
 
 
+def dtype_choice(preset: Preset, cpu: CpuInfo | None = None) -> DtypeChoice:
+    """The ``--dtype`` a server of ``preset`` gets, and why.
+
+    On the cpu runtime ``auto`` (or no dtype) follows the CPU (:func:`cpu_dtype`); elsewhere the
+    preset's value goes to vLLM as it is.
+    """
+    if preset.on_cpu:
+        return cpu_dtype(preset.dtype, cpu or this_cpu())
+    if preset.dtype is None:
+        return DtypeChoice(None, "vLLM's default (auto: the model's own dtype)")
+    return DtypeChoice(preset.dtype, "set in the preset")
+
+
 @dataclass(frozen=True)
 class LaunchPlan:
     """Everything needed to start one server instance."""
@@ -172,6 +188,8 @@ class LaunchPlan:
     model: str
     api_key_env: str
     """Where the server's key comes from: its generated key file, or the operator's variable."""
+    dtype: DtypeChoice
+    """The dtype it runs in and why (``auto`` resolved on the cpu runtime)."""
 
 
 def check_host(preset: Preset) -> None:
@@ -213,7 +231,9 @@ def plan_launch(
     check_host(preset)
     model = resolve_model(preset, paths)
     served = preset.served_model_name or model.default_served_name
-    args = render_args(preset, host=preset.host, port=port, served_name=served)
+    dtype = dtype_choice(preset)
+    resolved = preset.model_copy(update={"dtype": dtype.value})
+    args = render_args(resolved, host=preset.host, port=port, served_name=served)
     extra = len(preset.extra_args)
     argv = [
         *runtime.serve_argv(model.arg),
@@ -228,6 +248,9 @@ def plan_launch(
     if model.local:
         env["HF_HUB_OFFLINE"] = "1"  # a local folder needs no hub; never wait on one
     env.update({k: v.replace("{instance}", str(instance)) for k, v in preset.env.items()})
+    if preset.on_cpu and not env.get(KV_SPACE_ENV):
+        # unset, vLLM-CPU reserves gpu_memory_utilization of each NUMA node's RAM
+        env[KV_SPACE_ENV] = str(cpu_kv_space_default(preset, model, dtype))
     if preset.sleep_mode:
         env["VLLM_SERVER_DEV_MODE"] = "1"  # /sleep, /wake_up and /is_sleeping are dev routes
     env.pop("VLLM_API_KEY", None)  # set at launch from the key file or the operator's variable
@@ -235,4 +258,19 @@ def plan_launch(
         filter(None, [str(guard_dir(paths)), env.get("PYTHONPATH")])
     )
     key = preset.api_key_env or key_env(name)
-    return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model, key)
+    return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model, key, dtype)
+
+
+def cpu_kv_space_default(preset: Preset, model: ResolvedModel, dtype: DtypeChoice) -> int:
+    """``VLLM_CPU_KVCACHE_SPACE`` (GiB) for a cpu server whose preset and environment set none.
+
+    From the model's shape when its folder is local (see ``default_cpu_kv_space_gib``); a model
+    that cannot be read gets the default for an unknown size.
+    """
+    shape = None
+    if model.local:
+        try:
+            shape = load_shape(Path(model.arg), dtype.value)
+        except PlanProblem:
+            shape = None  # `up` reports a broken config.json through the planner
+    return default_cpu_kv_space_gib(shape, preset.max_model_len, this_cpu().ram_bytes)

@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.ollama.client import OllamaDown
@@ -18,12 +20,14 @@ from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgr
 from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.planner import Holder, Need, Verdict, WontFit
+from naptha_tui.backends.servers.ports import allocate
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.telemetry.gpu import GpuProcess, GpuReport, GpuSample, GpuUnavailable
 from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.backends.telemetry.vllm_metrics import window
 from naptha_tui.backends.telemetry.vllm_scrape import parse_scrape
-from naptha_tui.proxy.node import NodeStatus, Progress
+from naptha_tui.proxy.config import Deployment
+from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.proxy.process import ProxyStatus
 from naptha_tui.proxy.swap import SwapReport
 
@@ -398,3 +402,20 @@ def fake_host() -> HostSample:
         load_1m=0.82,
         memory_available=int(17.5 * GIB),
     )
+
+
+def without_litellm(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the real ``node.up`` run without LiteLLM: its servers start for real, while the
+    proxy's start and wait answer at once (its runtime is the fake vLLM's external one, so
+    ``fake_runtime_settings`` is needed; its port a free one, never bound)."""
+    monkeypatch.setattr(node.settings.proxy, "runtime", "fake")
+    monkeypatch.setattr(node.settings.proxy, "port", allocate(19400, node.settings.proxy.host)[0])
+
+    async def start(deployments: Sequence[Deployment]) -> tuple[None, str]:
+        return None, "started"
+
+    async def wait_ready(client: object, expect: Sequence[str] = (), **_: object) -> ProxyStatus:
+        return proxy("ready", tuple(expect))
+
+    monkeypatch.setattr(node.proxy, "start", start)
+    monkeypatch.setattr(node.proxy, "wait_ready", wait_ready)

@@ -31,7 +31,7 @@ PRESET = """model: smollm2-135m
 runtime: cpu
 served_model_name: m-bench
 max_model_len: 2048
-dtype: bfloat16
+dtype: auto
 enforce_eager: true
 enable_auto_tool_choice: true
 tool_parser_plugin: naptha

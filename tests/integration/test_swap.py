@@ -36,7 +36,7 @@ PRESET = """model: smollm2-135m
 runtime: cpu
 served_model_name: {served}
 max_model_len: 2048
-dtype: bfloat16
+dtype: auto
 enforce_eager: true
 startup_timeout: 400
 startup_stall_timeout: 90

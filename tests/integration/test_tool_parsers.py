@@ -66,7 +66,7 @@ model: smollm2-135m
 runtime: cpu
 served_model_name: {name}
 max_model_len: 2048
-dtype: bfloat16
+dtype: auto
 enforce_eager: true
 enable_auto_tool_choice: true
 tool_parser_plugin: naptha

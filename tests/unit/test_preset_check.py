@@ -258,7 +258,7 @@ def test_runtime_check_finds_what_vllm_rejects(
     path = write_preset(
         tmp_path,
         "p",
-        "model: a/b\nruntime: cpu\ntool_call_parser: granite\ndtype: bfloat16\nextra_args:\n"
+        "model: a/b\nruntime: cpu\ntool_call_parser: granite\ndtype: float32\nextra_args:\n"
         "  - --num-scheduler-steps\n  - '1'\n  - --max-num-seq\n  - '8'\n"
         "  - --reasoning-parser\n  - qwen9\n  - --tokenizer_mode\n  - hf\n"
         "  - --structured-outputs-config.backend\n  - xgrammar\n  - --trust-remote-code\n",

@@ -14,16 +14,18 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.servers.logs import follow, tail
 from naptha_tui.backends.settings import Settings
+from naptha_tui.backends.telemetry.cpu import this_cpu
 from naptha_tui.backends.telemetry.gpu import GpuUnavailable
 from naptha_tui.proxy.node import Node, NodeStatus
 from naptha_tui.tui.commands import print_json, say, say_err, warn, with_node
-from naptha_tui.tui.format import age, gib, held, metric_cells, table
+from naptha_tui.tui.format import age, cpu_line, gib, held, metric_cells, table
 
 SERVER_HEADER = (
     "NAME",
     "PRESET",
     "MODEL",
     "RUNTIME",
+    "DTYPE",
     "PORT",
     "PID",
     "STATUS",
@@ -83,6 +85,7 @@ def status(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             s.preset or "-",
             s.served_model_name or "-",
             s.runtime or "-",
+            s.dtype or "-",
             s.port,
             s.pid or "-",
             s.status,
@@ -94,12 +97,16 @@ def status(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         for s in node_status.servers
     ]
     print(table(rows, SERVER_HEADER) if rows else "no servers")
+    for s in node_status.servers:
+        if s.dtype_reason and s.runtime == "cpu":
+            print(f"{s.name}: dtype {s.dtype} ({s.dtype_reason})")
     h = node_status.host
     if h is not None:
         print(
             f"\nhost   {h.cpu_count} CPU {h.cpu_pct:.0f}%  RAM {gib(h.memory_used, h.memory_total)}"
             f"  ({h.memory_available / 2**30:.1f} GiB available)"
         )
+        print(f"cpu    {cpu_line(this_cpu())}")
     gpus = node_status.gpus
     if isinstance(gpus, GpuUnavailable):
         print(f"gpu    none ({gpus.reason})")

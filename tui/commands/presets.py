@@ -8,6 +8,7 @@ import sys
 from naptha_tui.backends.checks.preset_check import check_presets, exit_code, summary
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog
+from naptha_tui.backends.servers.vllm import dtype_choice
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.commands import print_json, say
 from naptha_tui.tui.format import table
@@ -42,7 +43,10 @@ def presets_list(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
 
 def presets_show(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     preset = PresetCatalog(paths.user_presets_dir).get(args.name)
-    print_json(preset.model_dump(mode="json", exclude_none=True))  # JSON with or without --json
+    doc = preset.model_dump(mode="json", exclude_none=True)
+    if preset.kind == "vllm":  # what it will really run with on this machine
+        doc["resolved"] = {"dtype": dtype_choice(preset).to_json()}
+    print_json(doc)  # JSON with or without --json
     return 0
 
 

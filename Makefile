@@ -33,11 +33,11 @@ $(BIN)/.installed: pyproject.toml
 	fi
 	@touch $@
 
-# runtimes and the embedded model: idempotent, seconds when already there
+# runtimes and the embedded model: idempotent, seconds when already there. The two runtimes
+# install side by side (each line says which); the model's conversion needs the cpu runtime
 node: $(BIN)/.installed
 	$(BIN)/pip install --progress-bar off --no-deps -e . --config-settings editable_mode=strict -q
-	$(NT) runtime install cpu
-	$(NT) runtime install proxy
+	$(NT) runtime install cpu proxy
 	$(NT) model prepare smollm2-135m
 
 run: node

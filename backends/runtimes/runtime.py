@@ -14,8 +14,10 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -388,3 +390,39 @@ def install(runtime: Runtime, progress: Progress, force: bool = False) -> Runtim
     info = runtime.info()
     progress(f"runtime {spec.name} is ready ({info.version}) at {runtime.root}")
     return info
+
+
+def install_many(
+    runtimes: Sequence[Runtime], progress: Progress, force: bool = False
+) -> list[RuntimeInfo]:
+    """Install several runtimes side by side (their downloads and unpacking overlap).
+
+    Each runtime's lines reach ``progress`` prefixed with ``[NAME]``; one runtime alone is
+    installed as :func:`install` does, without a prefix.
+
+    Raises:
+        RuntimeProblem: after every install has ended, naming each that failed (the others are
+            ready and stay so).
+    """
+    if len(runtimes) == 1:
+        return [install(runtimes[0], progress, force)]
+    lock = threading.Lock()
+
+    def one(runtime: Runtime) -> RuntimeInfo:
+        def said(line: str) -> None:
+            with lock:
+                progress(f"[{runtime.name}] {line}")
+
+        return install(runtime, said, force)
+
+    with ThreadPoolExecutor(max_workers=len(runtimes)) as pool:
+        futures = [pool.submit(one, r) for r in runtimes]
+    infos, failed = [], []
+    for runtime, future in zip(runtimes, futures, strict=True):
+        try:
+            infos.append(future.result())
+        except NapthaError as exc:
+            failed.append(f"[{runtime.name}] {exc}")
+    if failed:
+        raise RuntimeProblem("\n".join(failed))
+    return infos

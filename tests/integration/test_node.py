@@ -96,6 +96,23 @@ def test_node_survives_the_panel_and_reattaches(
     assert key not in config and "os.environ/LITELLM_MASTER_KEY" in config
 
 
+def test_the_embedded_server_runs_in_the_dtype_this_cpu_runs_fastest(
+    env: dict[str, str], started_by_panel: object
+) -> None:
+    flags = Path("/proc/cpuinfo").read_text().split("\nflags", 1)[-1].split("\n", 1)[0].split()
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    [server] = status(env)["servers"]
+    assert server["dtype"] == ("bfloat16" if native else "float32"), server
+    assert server["dtype_reason"].startswith("auto: "), server
+    if not native:  # this project's machines: AVX2, no AVX-512
+        assert "emulated" in server["dtype_reason"]
+    # and that is what the server really got on its command line
+    argv = psutil.Process(server["pid"]).cmdline()
+    assert argv[argv.index("--dtype") + 1] == server["dtype"]
+    env_of = psutil.Process(server["pid"]).environ()
+    assert int(env_of["VLLM_CPU_KVCACHE_SPACE"]) >= 1
+
+
 def test_chat_completion_through_proxy(env: dict[str, str], started_by_panel: object) -> None:
     answer = chat(
         env,

@@ -3,6 +3,7 @@ keys ask for (the Ollama panel drives the real client against the recorded fake 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rich.text import Text
@@ -131,6 +132,18 @@ async def test_the_highlighted_servers_reason_shows_in_full(paths: Paths) -> Non
         assert table.border_subtitle in (None, "")
         await pilot.press("down")
         await until(pilot, lambda: table.border_subtitle == f"qwen crashed: {why}")
+
+
+async def test_the_highlighted_running_server_says_its_dtype_and_why(paths: Paths) -> None:
+    why = "auto: this CPU (AVX2) has no avx512_bf16 or amx_bf16, so bfloat16 would be emulated"
+    cpu = dataclasses.replace(server(), dtype="float32", dtype_reason=why)
+    node = FakeNode([cpu, server("qwen", runtime="cuda", port=8101)])
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = (await dashboard(pilot)).query_one(ServerTable)
+        await until(pilot, lambda: table.border_subtitle == f"smollm2-cpu: float32 ({why})")
+        await pilot.press("down")  # a server with nothing recorded says nothing
+        await until(pilot, lambda: table.border_subtitle in (None, ""))
 
 
 # -- memory bars and trends --------------------------------------------------------------

@@ -28,6 +28,7 @@ from naptha_tui.backends.runtimes.runtime import (
     folder_size,
     human_size,
     install,
+    install_many,
     run_logged,
 )
 
@@ -307,3 +308,49 @@ def test_makefile_prints_the_logs_tail_and_path_when_pip_fails(tmp_path: Path) -
     assert len(done.stdout.splitlines()) == 1
     assert log.read_text().count("is ignored") == 2000
     assert not (venv / "bin" / ".installed").exists()
+
+
+def test_two_runtimes_install_side_by_side_with_their_names_on_each_line(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_PIP_LINES", "10")
+    runtimes = []
+    for name in ("tiny-a", "tiny-b"):
+        spec = RuntimeSpec(name, packages=("x==1",), check="print('1.0')")
+        monkeypatch.setitem(SPECS, name, spec)
+        runtime = Runtime(name, paths.runtimes_dir / name)
+        runtime.python.parent.mkdir(parents=True)
+        runtime.python.write_text(FAKE_PYTHON)
+        runtime.python.chmod(0o755)
+        runtimes.append(runtime)
+    lines: list[str] = []
+    infos = install_many(runtimes, lines.append)
+    assert [i.ready for i in infos] == [True, True]
+    for name in ("tiny-a", "tiny-b"):
+        mine = [line for line in lines if line.startswith(f"[{name}] ")]
+        assert mine[
+            0
+        ] == f"[{name}] runtime {name}: installing into {paths.runtimes_dir / name}" + (
+            f" (full output in {paths.runtimes_dir / name / 'install.log'})"
+        )
+        assert mine[-1].startswith(f"[{name}] runtime {name} is ready (1.0)")
+    assert all(line.startswith(("[tiny-a] ", "[tiny-b] ")) for line in lines)
+
+
+def test_a_failed_runtime_among_several_is_named_and_the_other_stays_ready(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_PIP_LINES", "5")
+    runtimes = []
+    for name, check in (("good", "print('1.0')"), ("bad", "raise SystemExit(3)")):
+        monkeypatch.setitem(SPECS, name, RuntimeSpec(name, packages=("x==1",), check=check))
+        runtime = Runtime(name, paths.runtimes_dir / name)
+        runtime.python.parent.mkdir(parents=True)
+        runtime.python.write_text(FAKE_PYTHON)
+        runtime.python.chmod(0o755)
+        runtimes.append(runtime)
+    with pytest.raises(RuntimeProblem) as caught:
+        install_many(runtimes, lambda line: None)
+    assert str(caught.value).startswith("[bad] ") and "exit code 3" in str(caught.value)
+    assert "[good]" not in str(caught.value)
+    assert runtimes[0].info().ready and not runtimes[1].info().ready

@@ -6,15 +6,16 @@ import argparse
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared, prepare
-from naptha_tui.backends.runtimes.runtime import all_runtimes, get_runtime, install
+from naptha_tui.backends.runtimes.runtime import all_runtimes, get_runtime, install_many
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.commands import print_json, say
 from naptha_tui.tui.format import table
 
 
 def runtime_install(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    info = install(get_runtime(args.name, paths, settings), say, force=args.force)
-    return 0 if info.ready else 1
+    runtimes = [get_runtime(name, paths, settings) for name in dict.fromkeys(args.names)]
+    infos = install_many(runtimes, say, force=args.force)
+    return 0 if all(i.ready for i in infos) else 1
 
 
 def runtime_status(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:

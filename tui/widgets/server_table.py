@@ -92,9 +92,14 @@ class ServerTable(DataTable[Cell]):
         self._explain(event.row_key.value)
 
     def _explain(self, name: str | None) -> None:
-        """The highlighted server's reason in full under the table (the column is cut)."""
+        """The highlighted server's reason in full under the table (the column is cut); for a
+        server that runs, the dtype it runs in and why (``auto`` follows the CPU)."""
         s = self.servers.get(name) if name is not None else None
-        why = f"{s.name} {s.status}: {s.reason}" if s and s.reason and s.status != "ready" else ""
+        why = ""
+        if s and s.reason and s.status != "ready":
+            why = f"{s.name} {s.status}: {s.reason}"
+        elif s and s.dtype_reason:
+            why = f"{s.name}: {s.dtype or 'vLLM default dtype'} ({s.dtype_reason})"
         if why != self.border_subtitle:
             self.border_subtitle = why
 

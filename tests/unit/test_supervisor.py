@@ -3,14 +3,25 @@ real ports and HTTP, fast. The real vLLM-CPU runs in tests/integration."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import psutil
 import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import load_preset_file
-from naptha_tui.backends.servers.supervisor import ServerAlreadyRunning, Supervisor
+from naptha_tui.backends.servers.supervisor import ServerAlreadyRunning, StallWatch, Supervisor
 from naptha_tui.backends.settings import Settings
 from tests.conftest import write_preset
+from tests.fakes.node import server
+
+WAITING = (
+    "No available shared memory broadcast block found in 60 seconds. This typically happens when "
+    "some processes are hanging or doing some time-consuming work (e.g. compilation, weight/kv "
+    "cache quantization)."
+)
+"""vLLM's line (shm_broadcast.py), printed every 60 s by a process waiting on a hung one."""
 
 
 def preset(paths: Paths, name: str = "fake", extra: str = ""):  # type: ignore[no-untyped-def]
@@ -134,3 +145,46 @@ async def test_a_server_that_stays_silent_is_restarted_only_once(
     finally:
         await sup.stop("fake")
         await sup.aclose()
+
+
+async def test_a_start_that_only_says_it_is_waiting_is_restarted(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
+    # vLLM's engine prints its shm_broadcast "still waiting" line every 60 s while its worker
+    # hangs: more often than any stall limit worth having, so those lines are not output
+    mark = paths.state_dir / "hung-once"
+    env = f"env: {{FAKE_VLLM_HANG_ONCE: '{mark}', FAKE_VLLM_HANG_WAITING: '0.3'}}\n"
+    sup = Supervisor(paths, fake_runtime_settings)
+    first = sup.launch(sup.plan([preset(paths, extra=f"startup_stall_timeout: 1.5\n{env}")])[0])
+    notes: list[str] = []
+    try:
+        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2, on_note=notes.append)
+        assert status.status == "ready", status.reason
+        hung_log = (paths.log_dir / "fake.log.1").read_text()
+        assert hung_log.count("No available shared memory broadcast block") >= 3, hung_log
+        assert status.pid != first.pid and not psutil.pid_exists(first.pid)
+        assert len(notes) == 1 and notes[0].startswith("fake: no output for "), notes
+    finally:
+        await sup.stop("fake")
+        await sup.aclose()
+
+
+def test_only_output_ends_a_silence(tmp_path: Path) -> None:
+    log = tmp_path / "s.log"
+    log.write_text("(APIServer pid=7) INFO starting\n")
+    s = replace(server("s"), log_path=log)
+    watch = StallWatch()
+    assert watch.silent_s(s, now=100.0) == 0.0
+    assert watch.silent_s(s, now=104.0) == 4.0
+    with log.open("a") as fh:  # vLLM saying it still waits is not output
+        fh.write(f"(EngineCore_DP0 pid=8) INFO 12-01 17:52:16 [shm_broadcast.py:871] {WAITING}\n")
+    assert watch.silent_s(s, now=105.0) == 5.0
+    with log.open("a") as fh:
+        fh.write("(EngineCore_DP0 pid=8) INFO Loading weights took 1.2 seconds\n")
+    assert watch.silent_s(s, now=106.0) == 0.0
+    assert watch.silent_s(s, now=107.5) == 1.5
+    assert watch.silent_s(replace(s, pid=9), now=108.0) == 0.0  # another process: a new start
+    log.rename(tmp_path / "s.log.1")
+    log.write_text(f"{WAITING}\n")  # a rotated log is a new start, whatever it says
+    assert watch.silent_s(replace(s, pid=9), now=109.0) == 0.0
+    assert watch.silent_s(replace(s, pid=9), now=110.0) == 1.0

@@ -1,4 +1,6 @@
-"""Swap and sleep mode through the real Node and supervisor, against the fake vLLM server.
+"""Swap and sleep mode through the real Node and supervisor, against the fake vLLM server; and a
+start that hangs, restarted on every path that starts servers (up, swap, bringing the old server
+back, restart).
 
 The fake follows vLLM 0.32's sleep routes (``vllm/entrypoints/serve/dev/sleep/api_router.py``):
 real processes, ports and HTTP; the sleep mode itself only exists on CUDA, ROCm and XPU.
@@ -7,6 +9,7 @@ real processes, ports and HTTP; the sleep mode itself only exists on CUDA, ROCm 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,8 +22,9 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuSample
 from naptha_tui.proxy.memory import gpu_neighbours
 from naptha_tui.proxy.node import Node
+from naptha_tui.proxy.swap import SwapFailed
 from tests.conftest import write_preset
-from tests.fakes.node import FakeGpu
+from tests.fakes.node import FakeGpu, without_litellm
 
 GIB = 2**30
 CONFIGS = Path(__file__).parent.parent / "fixtures" / "model_configs"
@@ -197,3 +201,99 @@ def test_servers_sharing_a_gpu_load_one_at_a_time(paths: Paths, tmp_path: Path) 
     assert gpu_neighbours(c, [a, b]) == ["a", "b"]
     assert gpu_neighbours(cpu, [a, b, c]) == []
     assert gpu_neighbours(plan("d", "cuda", {}), [a, cpu]) == ["a"]  # no mask: GPU 0 first
+
+
+# -- the start-up hang, in every path: a start whose log stays silent is restarted once --------
+
+
+def hang_once(paths: Paths, name: str, mark: Path, waiting: str = "0") -> None:
+    """Preset ``name``, whose server hangs at a start while ``mark`` is absent (and makes it),
+    printing vLLM's still-waiting line every ``waiting`` seconds ("0": silent); 1 s without
+    other output counts as hung."""
+    env = f"env: {{FAKE_VLLM_HANG_ONCE: '{mark}', FAKE_VLLM_HANG_WAITING: '{waiting}'}}\n"
+    add(paths, name, f"startup_stall_timeout: 1\n{env}")
+
+
+def assert_restarted_once(node: Node, name: str, lines: list[str], mark: Path) -> None:
+    """The hung start was restarted, once, said so through ``progress`` and left nothing."""
+    notes = [line for line in lines if "while starting; restarted" in line]
+    assert len(notes) == 1 and notes[0].startswith(f"{name}: no output for "), lines
+    assert mark.exists()
+    # the hung start's log was kept as .log.1 by the restart; the fake names its pid there
+    found = re.search(r"pid=(\d+)", (node.paths.log_dir / f"{name}.log.1").read_text())
+    assert found is not None
+    hung = int(found.group(1))
+    assert hung != node.state.load().servers[name].pid and not psutil.pid_exists(hung)
+
+
+async def test_up_restarts_a_silent_start(
+    paths: Paths, node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_litellm(node, monkeypatch)
+    mark = tmp_path / "hung-once"
+    hang_once(paths, "hu-a", mark)
+    lines: list[str] = []
+    done = await node.up([node.catalog.get("hu-a")], lines.append)
+    assert [(s.name, s.status) for s in done.servers] == [("hu-a", "ready")], lines
+    assert_restarted_once(node, "hu-a", lines, mark)
+
+
+async def test_up_restarts_a_silent_start_a_neighbour_waits_for(
+    paths: Paths, node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two servers on one GPU (no mask: GPU 0) load one at a time: hu-b waits for hu-a first
+    without_litellm(node, monkeypatch)
+    mark = tmp_path / "hung-once"
+    hang_once(paths, "hu-a", mark)
+    add(paths, "hu-b")
+    lines: list[str] = []
+    done = await node.up([node.catalog.get("hu-a"), node.catalog.get("hu-b")], lines.append)
+    assert {(s.name, s.status) for s in done.servers} == {("hu-a", "ready"), ("hu-b", "ready")}
+    assert "hu-b: waiting for hu-a to load first (shared GPU)" in lines
+    assert_restarted_once(node, "hu-a", lines, mark)
+
+
+async def test_swap_restarts_a_silent_start(paths: Paths, node: Node, tmp_path: Path) -> None:
+    # as test_swap_keeps_the_other_model_serving saw it in CI: vLLM's engine, waiting on its
+    # hung worker, prints its still-waiting line more often than the stall limit
+    add(paths, "hs-a")
+    mark = tmp_path / "hung-once"
+    hang_once(paths, "hs-b", mark, waiting="0.3")
+    await start(node, "hs-a")
+    lines: list[str] = []
+    report = await node.swap("hs-a", "hs-b", lines.append)
+    assert (report.old_action, report.new_action) == ("stopped", "started")
+    [s] = await node.supervisor.statuses()
+    assert (s.name, s.status) == ("hs-b", "ready")
+    assert_restarted_once(node, "hs-b", lines, mark)
+
+
+async def test_a_swap_that_fails_restarts_a_silent_bring_back(
+    paths: Paths, node: Node, tmp_path: Path
+) -> None:
+    mark = tmp_path / "hung-once"
+    mark.touch()  # the first start of hb-a does not hang; bringing it back does
+    hang_once(paths, "hb-a", mark)
+    add(paths, "hb-bad", "env: {FAKE_VLLM_MODE: port-in-use}\n")
+    await start(node, "hb-a")
+    mark.unlink()
+    lines: list[str] = []
+    with pytest.raises(SwapFailed, match="hb-bad crashed"):
+        await node.swap("hb-a", "hb-bad", lines.append)
+    [s] = await node.supervisor.statuses()
+    assert (s.name, s.status) == ("hb-a", "ready"), lines
+    assert_restarted_once(node, "hb-a", lines, mark)
+
+
+async def test_restart_server_restarts_a_silent_start(
+    paths: Paths, node: Node, tmp_path: Path
+) -> None:
+    mark = tmp_path / "hung-once"
+    mark.touch()
+    hang_once(paths, "hr-a", mark)
+    await start(node, "hr-a")
+    mark.unlink()  # the restart hangs
+    lines: list[str] = []
+    s = await node.restart_server("hr-a", lines.append)
+    assert (s.name, s.status) == ("hr-a", "ready"), lines
+    assert_restarted_once(node, "hr-a", lines, mark)

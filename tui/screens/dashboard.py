@@ -111,7 +111,7 @@ class DashboardScreen(NapthaScreen):
     @work(group="actions", exit_on_error=False, description="restart server")
     async def restart_server(self, name: str) -> None:
         self.post_message(ActivityNoted(f"{name}: restarting"))
-        status = await self.napp.node.restart_server(name)
+        status = await self.napp.node.restart_server(name, self.note)
         self.post_message(ActivityNoted(f"{name}: {status.status}"))
         self.refresh_node()
 

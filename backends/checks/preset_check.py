@@ -287,6 +287,18 @@ class _Checker:
                 ["enable_auto_tool_choice"],
             )
 
+    def timeouts(self) -> None:
+        """A stall limit the start-up timeout cuts short never restarts anything."""
+        stall, timeout = self.preset.startup_stall_timeout, self.preset.startup_timeout
+        if stall and timeout is not None and stall >= timeout:
+            self.add(
+                "startup_stall_timeout",
+                f"{stall:g} s is not below startup_timeout {timeout:g} s: a silent start is "
+                "called unhealthy before it would be restarted; lower it",
+                "option",
+                ["startup_stall_timeout"],
+            )
+
     def dtype(self, cpu: CpuInfo) -> None:
         """A half-precision dtype this CPU emulates, on the cpu runtime (a warning)."""
         if not self.preset.on_cpu:
@@ -323,6 +335,7 @@ def check_preset(preset: Preset, surface: VllmSurface, cpu: CpuInfo | None = Non
     checker.typed()
     checker.tools()
     checker.template()
+    checker.timeouts()
     checker.dtype(cpu or this_cpu())
     return checker.problems
 

@@ -18,8 +18,8 @@ from naptha_tui.backends.presets import PresetCatalog, load_preset_file
 from naptha_tui.backends.runtimes.models import hf_dir
 from naptha_tui.backends.servers.model_shape import ModelShape
 from naptha_tui.backends.servers.planner import (
-    GiB,
     KV_SPACE_ENV,
+    GiB,
     default_cpu_kv_space_gib,
     plan_cpu,
 )
@@ -240,3 +240,21 @@ def test_runtime_torch_is_asked_once_per_install(tmp_path: Path) -> None:
 
 def test_configs_fixture_is_there() -> None:
     assert (CONFIGS / "smollm2-135m.json").is_file()
+
+
+def test_a_stall_limit_the_startup_timeout_cuts_short_is_a_problem(paths: Paths) -> None:
+    surfaces = Surfaces(paths, Settings(), static_only=True)
+    path = write_preset(
+        paths.user_presets_dir,
+        "short",
+        "model: smollm2-135m\nruntime: cpu\ndtype: auto\nstartup_timeout: 200\n"
+        "startup_stall_timeout: 300\n",
+    )
+    report = check_file(path, surfaces)
+    assert [(p.key, p.line, p.kind) for p in report.problems] == [
+        ("startup_stall_timeout", 5, "option")
+    ]
+    assert "unhealthy before it would be restarted" in report.problems[0].message
+    assert exit_code([report]) == 1
+    path.write_text(path.read_text().replace("300", "120"))
+    assert check_file(path, surfaces).problems == ()

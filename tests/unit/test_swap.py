@@ -187,11 +187,12 @@ async def test_swap_to_what_will_not_fit_is_refused_and_a_keeps_serving(
 
 def test_servers_sharing_a_gpu_load_one_at_a_time(paths: Paths, tmp_path: Path) -> None:
     from naptha_tui.backends.presets import Preset
-    from naptha_tui.backends.servers.vllm import LaunchPlan
+    from naptha_tui.backends.servers.vllm import LaunchPlan, dtype_choice
 
     def plan(name: str, runtime: str, env: dict[str, str]) -> LaunchPlan:
         preset = Preset(name=name, model="org/m", runtime=runtime)
-        return LaunchPlan(name, preset, [], env, "127.0.0.1", 1, name, "org/m", "K")
+        dtype = dtype_choice(preset)
+        return LaunchPlan(name, preset, [], env, "127.0.0.1", 1, name, "org/m", "K", dtype)
 
     a = plan("a", "cuda", {"CUDA_VISIBLE_DEVICES": "0"})
     b = plan("b", "cuda", {"CUDA_VISIBLE_DEVICES": "1"})

@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
+from naptha_tui.backends.checks.doctor import Doctor, Finding
 from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
@@ -22,10 +23,13 @@ from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host
+from naptha_tui.backends.telemetry.matmul import Matmul
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
+from naptha_tui.proxy.process import ProxyManager
 from naptha_tui.proxy.swap import SwapReport
 from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
+from naptha_tui.tui.screens.doctor import DoctorScreen
 from naptha_tui.tui.screens.eval import EvalScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
@@ -71,6 +75,13 @@ class PlaygroundEngine(Protocol):
     async def aclose(self) -> None: ...
 
 
+class DoctorChecks(Protocol):
+    """What the Doctor screen needs from the doctor (``Doctor`` or a fake); one per report."""
+
+    def checks(self) -> list[Finding]: ...
+    def measure(self) -> tuple[Finding, Matmul | None]: ...
+
+
 class NapthaTuiApp(App[None]):
     """Terminal control panel of a local inference node."""
 
@@ -80,6 +91,8 @@ class NapthaTuiApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("b", "open_bench", "Bench", id="bench.open"),
         Binding("e", "open_eval", "Eval", id="eval.open"),
+        # kept out of the footer: at 120 columns the dashboard's is already full
+        Binding("d", "open_doctor", "Doctor", id="doctor.open", show=False),
     ]
 
     def __init__(
@@ -92,6 +105,7 @@ class NapthaTuiApp(App[None]):
         up: Sequence[str] = (),
         playground: Callable[[Target], PlaygroundEngine] = Playground,
         ollama: Callable[[], OllamaLike] | None = None,
+        doctor: Callable[[], DoctorChecks] | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -104,6 +118,10 @@ class NapthaTuiApp(App[None]):
         """Builds the playground engine for a target (the screen makes one per target)."""
         self.ollama: Callable[[], OllamaLike] = ollama or (lambda: Ollama(settings.ollama.host))
         """Builds the Ollama client the dashboard's panel polls (one per panel)."""
+        self.doctor: Callable[[], DoctorChecks] = doctor or (
+            lambda: Doctor(paths, settings, ProxyManager(paths, settings), gpu=gpu)
+        )
+        """Builds the doctor the Doctor screen runs (one per report, in a worker)."""
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(start=self.up))
@@ -130,6 +148,13 @@ class NapthaTuiApp(App[None]):
                 "BFCL tool-calling accuracy per temperature, guided or not (key e)",
                 self.action_open_eval,
             )
+        if not isinstance(screen, DoctorScreen):
+            yield SystemCommand(
+                "Doctor",
+                "What this machine offers (CPU, bfloat16, GPUs, runtimes, disk, proxy port, "
+                "key file) and what blocks a start (key d)",
+                self.action_open_doctor,
+            )
 
     def action_open_playground(self) -> None:
         self.push_screen(PlaygroundScreen())
@@ -139,6 +164,8 @@ class NapthaTuiApp(App[None]):
             return not isinstance(self.screen, (BenchScreen, ModalScreen))
         if action == "open_eval":
             return not isinstance(self.screen, (EvalScreen, ModalScreen))
+        if action == "open_doctor":
+            return not isinstance(self.screen, (DoctorScreen, ModalScreen))
         return True
 
     def action_open_bench(self) -> None:
@@ -148,6 +175,10 @@ class NapthaTuiApp(App[None]):
     def action_open_eval(self) -> None:
         if self.check_action("open_eval", ()):
             self.push_screen(EvalScreen())
+
+    def action_open_doctor(self) -> None:
+        if self.check_action("open_doctor", ()):
+            self.push_screen(DoctorScreen())
 
     async def on_unmount(self) -> None:
         # servers and proxy outlive the panel on purpose; only the HTTP client is closed
@@ -164,12 +195,15 @@ def make_app(
     up: Sequence[str] = (),
     playground: Callable[[Target], PlaygroundEngine] | None = None,
     ollama: Callable[[], OllamaLike] | None = None,
+    doctor: Callable[[], DoctorChecks] | None = None,
 ) -> NapthaTuiApp:
     """Build the panel; every argument after ``settings`` is an injection point for tests.
 
     ``ollama`` builds the client of the dashboard's Ollama panel (default: the real client at
-    ``settings.ollama.host``). The node gets the panel's GPU reader, so NVML is read through one
-    reader (the node attributes GPU memory to servers from the same readings).
+    ``settings.ollama.host``); ``doctor`` builds the Doctor screen's checks (default: the real
+    ones, reading GPUs through the panel's reader). The node gets the panel's GPU reader, so
+    NVML is read through one reader (the node attributes GPU memory to servers from the same
+    readings).
     """
     gpu = gpu or GpuReader()
     return NapthaTuiApp(
@@ -181,4 +215,5 @@ def make_app(
         up,
         playground or Playground,
         ollama,
+        doctor,
     )

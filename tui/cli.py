@@ -313,6 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="recent requests (20)")
     json_flag(p, "one object per request")
 
+    p = add_command(
+        sub,
+        "doctor",
+        "what this machine offers and what the node will do with it",
+        Lazy("doctor", "doctor"),
+        description="CPU (features, native bfloat16, a float32 against bfloat16 matmul in the "
+        "cpu runtime), cores and RAM, GPUs, each runtime, the embedded model, free disk in the "
+        "data dir, the proxy's port and key file. Each line says OK, WARN or FAIL and what to "
+        "do. Exit code 0 with warnings, 1 when something blocks a start.",
+    )
+    json_flag(p, "the findings, the CPU and the matmul")
+
     _ollama_parser(sub)
     _playground_parser(sub)
     bench_parser(sub)

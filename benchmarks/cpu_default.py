@@ -67,13 +67,26 @@ def cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.Com
 
 def measure(env: dict[str, str], name: str, prompts: int) -> dict[str, Any]:
     """Start ``name``, load it, stop it; its figures."""
+    # the server's own start: until `up` says it is ready (the proxy's start comes after)
     t0 = time.monotonic()
-    up = cli(env, "up", name, "--json")
-    start_s = time.monotonic() - t0
-    if up.returncode != 0:
+    proc = subprocess.Popen(
+        [NT, "up", name, "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None and proc.stdout is not None
+    start_s, said = 0.0, []
+    for line in proc.stderr:
+        said.append(line)
+        if line.startswith(f"{name}: ready") and not start_s:
+            start_s = time.monotonic() - t0
+    out = proc.stdout.read()
+    if proc.wait() != 0 or not start_s:
         cli(env, "down", name)
-        raise SystemExit(f"{name} did not start:\n{up.stderr[-2000:]}")
-    server = next(s for s in json.loads(up.stdout)["servers"] if s["name"] == name)
+        raise SystemExit(f"{name} did not start:\n{''.join(said)[-2000:]}")
+    server = next(s for s in json.loads(out)["servers"] if s["name"] == name)
     say(f"{name}: ready in {start_s:.0f} s (dtype {server['dtype']})")
     bench = cli(
         env,

@@ -273,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
         runtime, "install", "create a runtime's venv", Lazy("runtime", "runtime_install")
     )
     p.add_argument(
-        "name", metavar="NAME", choices=LazyChoices(_runtime_names), help="one of: %(choices)s"
+        "names",
+        nargs="+",
+        metavar="NAME",
+        choices=LazyChoices(_runtime_names),
+        help="one of: %(choices)s; several are installed side by side",
     )
     p.add_argument("--force", action="store_true", help="reinstall even if ready")
     p = add_command(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +252,9 @@ def plan_launch(
     if preset.on_cpu and not env.get(KV_SPACE_ENV):
         # unset, vLLM-CPU reserves gpu_memory_utilization of each NUMA node's RAM
         env[KV_SPACE_ENV] = str(cpu_kv_space_default(preset, model, dtype))
+    if preset.on_cpu and preset.instances > 1 and not env.get(THREADS_BIND_ENV):
+        # vLLM's `auto` binds every instance to the same cores: give each its own share
+        env[THREADS_BIND_ENV] = instance_cores(instance, preset.instances, this_cpu().cpu_ids)
     if preset.sleep_mode:
         env["VLLM_SERVER_DEV_MODE"] = "1"  # /sleep, /wake_up and /is_sleeping are dev routes
     env.pop("VLLM_API_KEY", None)  # set at launch from the key file or the operator's variable
@@ -259,6 +263,27 @@ def plan_launch(
     )
     key = preset.api_key_env or key_env(name)
     return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model, key, dtype)
+
+
+THREADS_BIND_ENV = "VLLM_CPU_OMP_THREADS_BIND"
+
+
+def instance_cores(instance: int, instances: int, cpus: Sequence[int]) -> str:
+    """``VLLM_CPU_OMP_THREADS_BIND`` for instance ``instance`` of ``instances`` on ``cpus``.
+
+    The usable CPUs are split into equal contiguous shares, one per instance (``0``, ``1`` on
+    two cores with two instances; ``0-3``, ``4-7`` on eight); with more instances than CPUs they
+    share round-robin. vLLM's own ``auto`` would bind each instance to the same cores of NUMA
+    node 0, and one server's spinning OpenMP threads then slow the others.
+    """
+    if not cpus:
+        return "auto"
+    share = max(1, len(cpus) // instances)
+    start = (instance * share) % len(cpus)
+    mine = list(cpus[start : start + share])
+    if len(mine) == 1 or mine != list(range(mine[0], mine[-1] + 1)):
+        return ",".join(map(str, mine))
+    return f"{mine[0]}-{mine[-1]}"
 
 
 def cpu_kv_space_default(preset: Preset, model: ResolvedModel, dtype: DtypeChoice) -> int:

@@ -49,6 +49,8 @@ class CpuInfo:
     """``x86_64``, ``aarch64`` ..."""
     cores: int
     """Logical CPUs this process may run on (its affinity), what vLLM's ``auto`` binding uses."""
+    cpu_ids: tuple[int, ...]
+    """Their ids, in order (what ``VLLM_CPU_OMP_THREADS_BIND`` lists)."""
     physical_cores: int | None
     numa_nodes: int
     ram_bytes: int
@@ -112,11 +114,11 @@ def _numa_nodes() -> int:
         return 1
 
 
-def _usable_cores() -> int:
+def _usable_cpus() -> tuple[int, ...]:
     try:
-        return len(os.sched_getaffinity(0))
+        return tuple(sorted(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        return tuple(range(os.cpu_count() or 1))
 
 
 def read_cpu(cpuinfo: Path = CPUINFO) -> CpuInfo:
@@ -125,11 +127,13 @@ def read_cpu(cpuinfo: Path = CPUINFO) -> CpuInfo:
         model, flags = parse_cpuinfo(cpuinfo.read_text(errors="replace"))
     except OSError:
         model, flags = "", frozenset()
+    cpus = _usable_cpus()
     return CpuInfo(
         model=model or "unknown CPU",
         flags=flags,
         arch=os.uname().machine,
-        cores=_usable_cores(),
+        cores=len(cpus),
+        cpu_ids=cpus,
         physical_cores=psutil.cpu_count(logical=False),
         numa_nodes=_numa_nodes(),
         ram_bytes=psutil.virtual_memory().total,

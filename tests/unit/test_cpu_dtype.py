@@ -23,7 +23,7 @@ from naptha_tui.backends.servers.planner import (
     default_cpu_kv_space_gib,
     plan_cpu,
 )
-from naptha_tui.backends.servers.vllm import dtype_choice, plan_launch
+from naptha_tui.backends.servers.vllm import dtype_choice, instance_cores, plan_launch
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.cpu import (
     CPUINFO_ENV,
@@ -258,3 +258,42 @@ def test_a_stall_limit_the_startup_timeout_cuts_short_is_a_problem(paths: Paths)
     assert exit_code([report]) == 1
     path.write_text(path.read_text().replace("300", "120"))
     assert check_file(path, surfaces).problems == ()
+
+
+@pytest.mark.parametrize(
+    ("instances", "cpus", "expected"),
+    [
+        (2, (0, 1), ["0", "1"]),
+        (2, tuple(range(8)), ["0-3", "4-7"]),
+        (3, tuple(range(8)), ["0-1", "2-3", "4-5"]),
+        (4, (0, 1), ["0", "1", "0", "1"]),  # more instances than CPUs: round-robin
+        (2, (0, 2, 4, 6), ["0,2", "4,6"]),  # an affinity with holes is listed
+    ],
+)
+def test_instances_get_their_own_cores(
+    instances: int, cpus: tuple[int, ...], expected: list[str]
+) -> None:
+    assert [instance_cores(i, instances, cpus) for i in range(instances)] == expected
+
+
+def test_a_multi_instance_cpu_preset_without_a_binding_gets_one_per_instance(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    prepared_smollm(paths)
+    runtime = ready_managed_runtime(paths)
+    text = "model: smollm2-135m\nruntime: cpu\ninstances: 2\n"
+    two = load_preset_file(write_preset(paths.user_presets_dir, "two", text))
+    binds = [
+        plan_launch(two, runtime, paths, f"two-{i}", 8200 + i, i).env["VLLM_CPU_OMP_THREADS_BIND"]
+        for i in range(2)
+    ]
+    cpus = this_cpu().cpu_ids
+    assert binds == [instance_cores(i, 2, cpus) for i in range(2)]
+    assert len(cpus) < 2 or binds[0] != binds[1]
+    # the shipped two-instance preset says it itself; one instance is left to vLLM's auto
+    shipped = PresetCatalog(None).get("smollm2-cpu-x2")
+    plan = plan_launch(shipped, runtime, paths, "x-1", 8210, 1)
+    assert plan.env["VLLM_CPU_OMP_THREADS_BIND"] == "1"
+    one = load_preset_file(write_preset(paths.user_presets_dir, "one", text.replace("2", "1")))
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in plan_launch(one, runtime, paths, "one", 8220).env

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import UnreadableFile, read_text_file
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,12 +103,14 @@ def load_yaml(path: Path) -> YamlDoc:
     """Parse ``path`` as a YAML mapping (an empty file is an empty mapping).
 
     Raises:
-        ConfigFileError: unreadable file, invalid YAML (with its line), or not a mapping.
+        ConfigFileError: unreadable file (missing, a directory, binary, not UTF-8, too big:
+            see :func:`~naptha_tui.backends.files.read_text_file`), invalid YAML (with its
+            line), or not a mapping.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problem = FileProblem(path, None, None, f"cannot read: {exc.strerror}")
+        text = read_text_file(path, allow_empty=True)
+    except UnreadableFile as exc:
+        problem = FileProblem(path, None, None, f"cannot read: {exc.reason}")
         raise ConfigFileError(path, [problem]) from exc
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -27,6 +28,7 @@ from naptha_tui.backends.telemetry.matmul import Matmul
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.proxy.process import ProxyManager
 from naptha_tui.proxy.swap import SwapReport
+from naptha_tui.tui.messages import ActionFailed, ActivityNoted
 from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.doctor import DoctorScreen
@@ -125,6 +127,14 @@ class NapthaTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(start=self.up))
+
+    @on(ActionFailed)
+    def report_failure(self, message: ActionFailed) -> None:
+        """The one place a failure is shown (``tui/failures.py``); the panel carries on."""
+        self.notify(message.text, title=message.title, severity="error", timeout=10)
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.post_message(ActivityNoted(f"error: {message.text}"))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -168,9 +168,9 @@ def _ollama_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def panel(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     from naptha_tui.tui.app import make_app  # Textual loads only here
+    from naptha_tui.tui.crash import run_panel
 
-    make_app(paths, settings, up=args.up or ()).run()
-    return 0
+    return run_panel(make_app(paths, settings, up=args.up or ()), paths)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,9 @@ class ActivityNoted(Message):
 
 @dataclass
 class ActionFailed(Message):
-    """An action run by a widget failed (an Ollama pull, a load): the screen reports it."""
+    """Something failed that the operator must hear of: a worker raised (see
+    ``tui/failures.py``) or an action reported a problem (an Ollama pull, a save). It bubbles to
+    the app, whose one handler shows it in a notification and the dashboard's activity log."""
 
     text: str
     title: str

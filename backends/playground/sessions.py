@@ -18,7 +18,7 @@ import yaml
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import atomic_write
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.yamlfile import load_yaml, parse_model
+from naptha_tui.backends.yamlfile import ConfigFileError, FileProblem, load_yaml, parse_model
 
 from .spec import Spec
 
@@ -64,7 +64,8 @@ def load_session(paths: Paths, name_or_file: str) -> Spec:
     """A saved session by name, or any session file by path.
 
     Raises:
-        ConfigFileError: the file does not load (each problem with its line and key).
+        ConfigFileError: the file does not load (unreadable, empty, or each problem with its
+            line and key).
         NapthaError: no session of that name.
     """
     path = Path(name_or_file)
@@ -73,7 +74,10 @@ def load_session(paths: Paths, name_or_file: str) -> Spec:
         if not path.exists():
             known = ", ".join(list_sessions(paths)) or "none saved"
             raise NapthaError(f"no playground session {name_or_file!r} (sessions: {known})")
-    return parse_model(load_yaml(path), Spec)
+    doc = load_yaml(path)
+    if doc.root is None:  # a saved session always holds a spec; an empty file is a wrong one
+        raise ConfigFileError(path, [FileProblem(path, None, None, "empty: no session in it")])
+    return parse_model(doc, Spec)
 
 
 def list_sessions(paths: Paths) -> list[str]:

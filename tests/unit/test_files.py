@@ -1,4 +1,5 @@
-"""atomic_write: one rename, no temporary file left behind, and the files that now use it."""
+"""atomic_write: one rename, no temporary file left behind, and the files that now use it;
+read_text_file: every file a user names is read through one guard."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import pytest
 from naptha_tui.backends import files
 from naptha_tui.backends.checks import vllm_surface
 from naptha_tui.backends.checks.vllm_surface import Surfaces, VllmSurface
-from naptha_tui.backends.files import READABLE, atomic_write
+from naptha_tui.backends.files import READABLE, UnreadableFile, atomic_write, read_text_file
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes.runtime import SPECS, Runtime, RuntimeSpec, get_runtime, install
 from naptha_tui.backends.settings import Settings
+from tests.fakes.bad_files import BAD_FILES, bad_file
 
 
 def leftovers(folder: Path, target: Path) -> list[str]:
@@ -177,3 +179,70 @@ def test_the_surface_cache_is_written_atomically(
     assert VllmSurface.from_json(json.loads(cache.read_text())) == surface
     assert stat.S_IMODE(cache.stat().st_mode) == 0o644
     assert sorted(p.name for p in surfaces.cache_dir.iterdir()) == [cache.name, f"fake-{key}.tmp"]
+
+
+# -- read_text_file: the one guard for every file a user names ---------------------------------
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_a_bad_file_is_refused_with_a_message_naming_it(tmp_path: Path, kind: str) -> None:
+    path = bad_file(tmp_path, kind)
+    with pytest.raises(UnreadableFile) as info:
+        read_text_file(path)
+    assert info.value.path == path
+    assert BAD_FILES[kind] in info.value.reason
+    assert str(info.value) == f"{path}: {info.value.reason}"
+
+
+def test_the_size_limit_is_said_and_the_file_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = bad_file(tmp_path, "huge")
+
+    def no_open(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a file over the limit was opened")
+
+    monkeypatch.setattr(Path, "open", no_open)
+    with pytest.raises(UnreadableFile, match=r"47\.7 MiB, over the 8\.0 MiB limit"):
+        read_text_file(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"caf\xe9", "not UTF-8 text (byte 0xe9 at offset 3); save it as UTF-8"),
+        ("[]".encode("utf-16"), "UTF-16 text; save it as UTF-8"),
+        (b"  \n\t\n", "empty"),
+        (b"ok\x00", "a binary file, not text (it holds NUL bytes)"),
+    ],
+)
+def test_each_reason_says_what_to_do(tmp_path: Path, data: bytes, reason: str) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(data)
+    with pytest.raises(UnreadableFile) as info:
+        read_text_file(path)
+    assert info.value.reason == reason
+
+
+def test_text_is_read_and_a_byte_order_mark_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_bytes('\ufeff["café"]'.encode())
+    assert read_text_file(path) == '["café"]'
+    path.write_bytes(b"")
+    assert read_text_file(path, allow_empty=True) == ""
+
+
+def test_missing_and_special_files_are_refused_without_blocking(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFile, match="No such file or directory"):
+        read_text_file(tmp_path / "absent.json")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    with pytest.raises(UnreadableFile, match="not a regular file"):
+        read_text_file(fifo)
+    with pytest.raises(UnreadableFile, match="not a regular file"):
+        read_text_file(Path("/dev/zero"))
+
+
+def test_a_small_limit_is_said_in_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("x" * 100)
+    with pytest.raises(UnreadableFile, match="over the 50 bytes limit"):
+        read_text_file(path, limit=50)

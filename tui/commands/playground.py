@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
@@ -43,9 +44,9 @@ class BadInput(NapthaError):
 
 def _read(path: str, field: str) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInput([Problem(field, f"cannot read {path}: {exc.strerror}")]) from exc
+        return read_text_file(Path(path))
+    except UnreadableFile as exc:
+        raise BadInput([Problem(field, f"cannot read {path}: {exc.reason}")]) from exc
 
 
 def _json_file(path: str, field: str) -> Any:
@@ -104,7 +105,8 @@ def spec_from_args(args: argparse.Namespace, paths: Paths) -> Spec:
         update["schema_"] = schema
     if args.grammar:
         path = Path(args.grammar)
-        update["grammar"] = _read(args.grammar, "grammar") if path.is_file() else args.grammar
+        # a path that exists is a file to read (a directory is refused as one), else the text
+        update["grammar"] = _read(args.grammar, "grammar") if path.exists() else args.grammar
     if args.extra_body:
         try:
             extra = json.loads(args.extra_body)

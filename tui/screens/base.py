@@ -1,21 +1,19 @@
-"""What the panel's screens share: typed access to the app, and one worker-failure handler."""
+"""What the panel's screens share: typed access to the app, and the one error channel."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import on
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
-from naptha_tui.backends.errors import NapthaError
+from naptha_tui.tui.failures import ReportsWorkerFailures
 
 if TYPE_CHECKING:
     from naptha_tui.tui.app import NapthaTuiApp
 
 
-class NapthaScreen(Screen[None]):
-    """A full screen of the panel."""
+class NapthaScreen(ReportsWorkerFailures, Screen[None]):
+    """A full screen of the panel; a worker of its that fails is reported to the app."""
 
     @property
     def napp(self) -> NapthaTuiApp:
@@ -24,15 +22,3 @@ class NapthaScreen(Screen[None]):
 
         assert isinstance(self.app, NapthaTuiApp)
         return self.app
-
-    @on(Worker.StateChanged)
-    def _report_failure(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        text = str(error) if isinstance(error, NapthaError) else f"{type(error).__name__}: {error}"
-        self.show_failure(text, event.worker.description or "error")
-
-    def show_failure(self, text: str, title: str) -> None:
-        """A worker failed (an operator-fixable problem, or a bug): tell the operator."""
-        self.notify(text, title=title, severity="error", timeout=10)

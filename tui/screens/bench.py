@@ -42,6 +42,7 @@ from naptha_tui.backends.loadgen.results import compare_lines, load_run, run_sum
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.tui.commands.bench import result_lines, sweep_lines
+from naptha_tui.tui.messages import ActionFailed
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.bench_form import BenchForm
 from naptha_tui.tui.widgets.bench_live import BenchLive
@@ -307,7 +308,7 @@ class BenchScreen(NapthaScreen):
     def show_finished(self, message: BenchFinished) -> None:
         self.show_result(message.result)
         if message.save_error:
-            self.notify(message.save_error, title="bench", severity="error", timeout=10)
+            self.post_message(ActionFailed(message.save_error, "bench"))
 
     @on(RunsListed)
     def show_runs(self, message: RunsListed) -> None:

@@ -12,7 +12,6 @@ from textual.widgets import Footer, Header, Log
 from textual.worker import get_current_worker
 
 from naptha_tui.tui.messages import (
-    ActionFailed,
     ActivityNoted,
     GpuSampled,
     HostSampled,
@@ -161,17 +160,10 @@ class DashboardScreen(NapthaScreen):
     def show_gpu(self, message: GpuSampled) -> None:
         self.query_one(MemoryPanel).show_gpus(message.report)
 
-    @on(ActionFailed)
-    def action_failed(self, message: ActionFailed) -> None:
-        self.show_failure(message.text, message.title)
-
     @on(ActivityNoted)
     def note_activity(self, message: ActivityNoted) -> None:
+        # failures reach this log from the app's handler, as "error: ..." lines
         self.query_one(Log).write_line(message.line)
-
-    def show_failure(self, text: str, title: str) -> None:
-        self.query_one(Log).write_line(f"error: {text}")
-        super().show_failure(text, title)
 
     # -- actions ------------------------------------------------------------------------
     def _selected(self) -> str | None:

@@ -51,6 +51,7 @@ from naptha_tui.backends.evals.setup import (
     require,
 )
 from naptha_tui.backends.paths import Paths
+from naptha_tui.tui.messages import ActionFailed
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.eval_cases import CaseDetail, FailedTable
 from naptha_tui.tui.widgets.eval_form import EvalForm
@@ -403,7 +404,7 @@ class EvalScreen(NapthaScreen):
     def show_finished(self, message: EvalFinished) -> None:
         self.show_result(message.result, message.failed)
         if message.save_error:
-            self.notify(message.save_error, title="eval", severity="error", timeout=10)
+            self.post_message(ActionFailed(message.save_error, "eval"))
 
     @on(FailedTable.Inspect)
     def inspect(self, message: FailedTable.Inspect) -> None:

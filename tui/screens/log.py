@@ -11,9 +11,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Log
 
 from naptha_tui.backends.servers.logs import follow
+from naptha_tui.tui.failures import ReportsWorkerFailures
 
 
-class LogScreen(Screen[None]):
+class LogScreen(ReportsWorkerFailures, Screen[None]):
     """Tail of one log file; Escape goes back."""
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="log.back")]

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
 
+from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.backends.playground.run import Prepared, Target
 from naptha_tui.backends.playground.sessions import (
@@ -32,7 +33,7 @@ from naptha_tui.backends.playground.sessions import (
     save_session,
     sdk_snippet,
 )
-from naptha_tui.backends.playground.spec import Spec, check
+from naptha_tui.backends.playground.spec import Problem, Spec, check
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.playground_form import PlaygroundForm, field_key
 from naptha_tui.tui.widgets.playground_results import GridTable, SampleDetail, SampleTable
@@ -78,8 +79,11 @@ class SweepEnded(Message):
 
 @dataclass
 class SessionLoaded(Message):
+    """A saved session was read (``problem``: why it could not be, and nothing changed)."""
+
     name: str
-    spec: Spec
+    spec: Spec | None
+    problem: str | None = None
 
 
 @dataclass
@@ -198,8 +202,12 @@ class PlaygroundScreen(NapthaScreen):
             return
         name = await self.app.push_screen_wait(LoadSessionModal(names))
         if name:
-            spec = await asyncio.to_thread(load_session, self.napp.paths, name)
-            self.post_message(SessionLoaded(name, spec))
+            try:
+                spec = await asyncio.to_thread(load_session, self.napp.paths, name)
+            except NapthaError as exc:  # a bad file in the sessions folder: said in the form
+                self.post_message(SessionLoaded(name, None, str(exc)))
+            else:
+                self.post_message(SessionLoaded(name, spec))
 
     # -- handlers: only these touch widgets ---------------------------------------------
     @on(ModelsListed)
@@ -250,6 +258,10 @@ class PlaygroundScreen(NapthaScreen):
 
     @on(SessionLoaded)
     def fill_session(self, message: SessionLoaded) -> None:
+        if message.spec is None:
+            # under the form's own line: "session NAME: FILE: cannot read: why"
+            self.form.show_problems([Problem(f"session {message.name}", str(message.problem))])
+            return
         self._session = message.name
         self.form.fill(message.spec)
         self.notify(f"loaded session {message.name}")

@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.proxy.routes import DeploymentRow, RouteEvent, RoutingStats, load_feed
 from naptha_tui.tui.format import ROUTE_HEADER, ms, route_cells, short_error
-from naptha_tui.tui.messages import NodeSampled
+from naptha_tui.tui.messages import ActionFailed, NodeSampled
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.server_table import STATUS_STYLE
 
@@ -219,10 +219,11 @@ class RoutesScreen(NapthaScreen):
         self._metrics_line = metrics_summary(message.metrics)
         self.show_status()
 
-    def show_failure(self, text: str, title: str) -> None:
-        if text != self._last_error:  # polling repeats a failure; say it once
-            self._last_error = text
-            super().show_failure(text, title)
+    @on(ActionFailed)
+    def say_each_failure_once(self, message: ActionFailed) -> None:
+        if message.text == self._last_error:  # polling repeats a failure; say it once
+            message.stop()  # the app's handler does not hear it again
+        self._last_error = message.text
 
     def on_resize(self) -> None:
         self.show_deployments()

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.planner import Verdict
+from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.format import gib_of
 
 VerdictSource = Callable[[str, str], Awaitable[Verdict]]
@@ -59,7 +60,7 @@ def verdict_text(v: Verdict, running: str, preset: str) -> Text:
     return Text("\n").join(lines)
 
 
-class SwapModal(ModalScreen[str | None]):
+class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
     """Presets to swap in for ``running``; the highlighted one's verdict shows below the list.
 
     Enter or ``y`` swaps (not when the planner refuses: the swap would refuse too), Escape

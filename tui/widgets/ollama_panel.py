@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.ollama.client import OllamaDown, tagged
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
+from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.format import decimal_size, percent, until
 from naptha_tui.tui.messages import ActionFailed, ActivityNoted
 
@@ -141,7 +142,7 @@ class PullModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class OllamaPanel(Vertical):
+class OllamaPanel(ReportsWorkerFailures, Vertical):
     """Ollama's library and loaded models, polled every ``POLL_S`` seconds."""
 
     DEFAULT_CSS = """

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch, TextArea
 from textual.widgets.selection_list import Selection
 
+from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.spec import (
     MODE_KINDS,
@@ -24,6 +25,7 @@ from naptha_tui.backends.playground.spec import (
     parse_temperatures,
     parse_tools,
 )
+from naptha_tui.tui.failures import ReportsWorkerFailures
 
 PARALLEL = (("default", "default"), ("true", "true"), ("false", "false"))
 """parallel_tool_calls: not sent, true, false."""
@@ -68,7 +70,7 @@ def _error(key: str) -> Static:
     return Static("", id=f"{key}-error", classes="field-error")
 
 
-class PlaygroundForm(VerticalScroll):
+class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
     """Model, conversation, tools, modes and sampling settings of one playground session."""
 
     can_focus = False  # its fields take focus; it scrolls to the focused one
@@ -232,12 +234,18 @@ class PlaygroundForm(VerticalScroll):
         if event.value.strip():
             self.read_tools_file(event.value.strip())
 
-    @work(thread=True, exclusive=True, group="playground-file", description="read tools file")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="playground-file",
+        exit_on_error=False,
+        description="read tools file",
+    )
     def read_tools_file(self, path: str) -> None:
         try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            self.post_message(self.ToolsFileRead(path, None, exc.strerror or str(exc)))
+            text = read_text_file(Path(path).expanduser())
+        except UnreadableFile as exc:  # a wrong file is the operator's to fix: under the field
+            self.post_message(self.ToolsFileRead(path, None, exc.reason))
         else:
             self.post_message(self.ToolsFileRead(path, text))
 

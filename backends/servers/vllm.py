@@ -271,16 +271,20 @@ THREADS_BIND_ENV = "VLLM_CPU_OMP_THREADS_BIND"
 def instance_cores(instance: int, instances: int, cpus: Sequence[int]) -> str:
     """``VLLM_CPU_OMP_THREADS_BIND`` for instance ``instance`` of ``instances`` on ``cpus``.
 
-    The usable CPUs are split into equal contiguous shares, one per instance (``0``, ``1`` on
-    two cores with two instances; ``0-3``, ``4-7`` on eight); with more instances than CPUs they
-    share round-robin. vLLM's own ``auto`` would bind each instance to the same cores of NUMA
-    node 0, and one server's spinning OpenMP threads then slow the others.
+    The usable CPUs are split into equal contiguous shares, one per instance; with more instances
+    than CPUs they share round-robin. In a share of two or more, the last CPU is left to the
+    instance's API server (measured on 2 cores, one server: OpenMP threads on one core and the API
+    server on the other did 1.75 requests/s, on both cores 1.14: benchmarks/README.md), as vLLM's
+    own ``auto`` does for one server. ``auto`` cannot serve several: it binds each to the same
+    cores of NUMA node 0.
     """
     if not cpus:
         return "auto"
     share = max(1, len(cpus) // instances)
     start = (instance * share) % len(cpus)
     mine = list(cpus[start : start + share])
+    if len(mine) > 1:
+        mine = mine[:-1]
     if len(mine) == 1 or mine != list(range(mine[0], mine[-1] + 1)):
         return ",".join(map(str, mine))
     return f"{mine[0]}-{mine[-1]}"

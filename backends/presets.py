@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib.resources
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.vllm_options import PROFILE_OPTIONS, VllmOptions
 from naptha_tui.backends.yamlfile import (
     ConfigFileError,
     FileProblem,
@@ -63,44 +65,36 @@ class ToolCapabilities(BaseModel):
         return value
 
 
-class Profile(BaseModel):
+class Profile(VllmOptions):
     """vLLM option defaults shared by presets: ``profiles/NAME.yaml``.
 
-    The option fields mirror :class:`Preset`'s (same names, types and bounds); only the keys a
-    profile file sets are applied, and a preset's own keys win.
+    It may set the options marked ``IN_PROFILES`` (:data:`PROFILE_OPTIONS`); only the keys its
+    file sets are applied, and a preset's own keys win.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     """The file's stem."""
     source: Path | None = None
     description: str = ""
-    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
-    max_num_seqs: int | None = Field(default=None, ge=1)
-    max_num_batched_tokens: int | None = Field(default=None, ge=1)
-    enable_prefix_caching: bool | None = None
-    enable_chunked_prefill: bool | None = None
-    tensor_parallel_size: int | None = Field(default=None, ge=1)
-    pipeline_parallel_size: int | None = Field(default=None, ge=1)
-    distributed_executor_backend: Literal["ray", "mp"] | None = None
+
+    @field_validator(
+        *(k for k in VllmOptions.model_fields if k not in PROFILE_OPTIONS), mode="before"
+    )
+    @classmethod
+    def _not_in_profiles(cls, value: object) -> NoReturn:
+        # runs only for the keys a file has, before their values are checked: "unknown key"
+        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
 
     def options(self) -> dict[str, Any]:
         """The vLLM options this profile's file sets (explicit nulls included)."""
         return self.model_dump(exclude_unset=True, exclude={"name", "source", "description"})
 
 
-PROFILE_OPTIONS = tuple(
-    k for k in Profile.model_fields if k not in {"name", "source", "description"}
-)
+class _PresetKeys(BaseModel):
+    """The keys a preset lists before its vLLM options.
 
-
-class Preset(BaseModel):
-    """How to run one model server, or reach a remote one.
-
-    ``kind: vllm`` (the default) starts a vLLM server; its options keep vLLM's own names (minus
-    the dashes). ``kind: remote`` adds another node's OpenAI-compatible endpoint to the proxy
-    (``base_url``, ``models``, optional ``api_key_env``); nothing is started for it.
+    A base of its own only to keep the field order (``presets show`` prints it): these, the
+    options of :class:`VllmOptions`, then :class:`Preset`'s own.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -142,26 +136,16 @@ class Preset(BaseModel):
     """Seconds a starting server's log may stay silent before it is restarted once (settings'
     default, 300, if unset; 0: never)."""
 
-    # the common vLLM options, typed; None means "vLLM's default" and renders no flag
-    max_model_len: int | None = Field(default=None, ge=1)
-    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
-    max_num_seqs: int | None = Field(default=None, ge=1)
-    max_num_batched_tokens: int | None = Field(default=None, ge=1)
-    enable_prefix_caching: bool | None = None
-    enable_chunked_prefill: bool | None = None
-    tensor_parallel_size: int | None = Field(default=None, ge=1)
-    pipeline_parallel_size: int | None = Field(default=None, ge=1)
-    """Pipeline stages, usually one per host (see the ``multinode-ray`` profile)."""
-    distributed_executor_backend: Literal["ray", "mp"] | None = None
-    """``ray`` to spread one server over several hosts; ``mp`` stays on this one."""
-    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] | None = None
-    enforce_eager: bool | None = None
-    enable_auto_tool_choice: bool | None = None
-    tool_call_parser: str | None = None
-    tool_parser_plugin: str | None = None
-    """A parser plugin file: absolute, or relative to the preset file."""
-    chat_template: str | None = None
-    """A template shipped in templates/ (by file name), or a path."""
+
+class Preset(VllmOptions, _PresetKeys):
+    """How to run one model server, or reach a remote one.
+
+    ``kind: vllm`` (the default) starts a vLLM server; its options keep vLLM's own names (minus
+    the dashes: :class:`VllmOptions`). ``kind: remote`` adds another node's OpenAI-compatible
+    endpoint to the proxy (``base_url``, ``models``, optional ``api_key_env``); nothing is
+    started for it.
+    """
+
     extra_args: list[str] = []
     """Flags passed through unchanged, e.g. ``["--trust-remote-code"]``."""
     sleep_mode: bool = False

@@ -28,9 +28,9 @@ from naptha_tui.backends.checks.vllm_surface import (
 )
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog, PresetError, load_preset_file
-from naptha_tui.backends.servers.vllm import BOOL_FLAGS, VALUE_FLAGS
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.cpu import CpuInfo, cpu_dtype, this_cpu
+from naptha_tui.backends.vllm_options import option_flag, option_flags
 from naptha_tui.backends.yamlfile import FILE_KEY, ConfigFileError, YamlDoc, load_yaml
 
 ProblemKind = Literal["invalid", "flag", "parser", "option", "template", "dtype"]
@@ -152,18 +152,10 @@ def plugin_parsers(preset: Preset) -> frozenset[str] | None:
 
 def _typed_flags(preset: Preset) -> dict[str, tuple[str, str | None]]:
     """Flag → (preset key, rendered value) for every typed key the preset sets."""
-    flags: dict[str, tuple[str, str | None]] = {}
-    for key in VALUE_FLAGS:
-        value = getattr(preset, key)
-        if value is not None:
-            flags[f"--{key.replace('_', '-')}"] = (key, str(value))
-    for key in BOOL_FLAGS:
-        value = getattr(preset, key)
-        if value is not None:
-            flags[f"--{'' if value else 'no-'}{key.replace('_', '-')}"] = (key, None)
-    for key in ("chat_template", "tool_parser_plugin"):
+    flags = {name: (key, value) for key, name, value in option_flags(preset)}
+    for key in ("chat_template", "tool_parser_plugin"):  # the order render_args gives them
         if getattr(preset, key) is not None:
-            flags[f"--{key.replace('_', '-')}"] = (key, None)
+            flags[option_flag(key)] = (key, None)
     return flags
 
 

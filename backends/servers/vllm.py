@@ -23,26 +23,7 @@ from naptha_tui.backends.servers.model_shape import PlanProblem, load_shape
 from naptha_tui.backends.servers.planner import KV_SPACE_ENV, default_cpu_kv_space_gib
 from naptha_tui.backends.servers.ports import is_loopback
 from naptha_tui.backends.telemetry.cpu import CpuInfo, DtypeChoice, cpu_dtype, this_cpu
-
-# preset field -> vLLM flag, in the order they are rendered
-VALUE_FLAGS = (
-    "max_model_len",
-    "gpu_memory_utilization",
-    "max_num_seqs",
-    "max_num_batched_tokens",
-    "tensor_parallel_size",
-    "pipeline_parallel_size",
-    "distributed_executor_backend",
-    "dtype",
-    "tool_call_parser",
-)
-BOOL_FLAGS = (
-    "enable_prefix_caching",
-    "enable_chunked_prefill",
-    "enforce_eager",
-    "enable_auto_tool_choice",
-)
-
+from naptha_tui.backends.vllm_options import option_flags
 
 GUARD_MIDDLEWARE = "naptha_vllm_guard.NapthaGuard"
 """vLLM's ``--middleware``: the server's key on every route but the probes (see the module)."""
@@ -139,14 +120,8 @@ def _resolve_file(preset: Preset, key: str, value: str, packaged: str | None) ->
 def render_args(preset: Preset, *, host: str, port: int, served_name: str) -> list[str]:
     """The vLLM flags for ``preset`` (without the program and model)."""
     args = ["--host", host, "--port", str(port), "--served-model-name", served_name]
-    for field in VALUE_FLAGS:
-        value = getattr(preset, field)
-        if value is not None:
-            args += [f"--{field.replace('_', '-')}", str(value)]
-    for field in BOOL_FLAGS:
-        value = getattr(preset, field)
-        if value is not None:
-            args.append(f"--{'' if value else 'no-'}{field.replace('_', '-')}")
+    for _, flag, value in option_flags(preset):
+        args += [flag] if value is None else [flag, value]
     if preset.chat_template is not None:
         template = _resolve_file(
             preset, "chat_template", preset.chat_template, "naptha_tui.templates"

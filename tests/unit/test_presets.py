@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from naptha_tui.backends.presets import (
-    PROFILE_OPTIONS,
     Preset,
     PresetCatalog,
     PresetError,
@@ -16,6 +15,7 @@ from naptha_tui.backends.presets import (
     shipped_profiles_dir,
 )
 from naptha_tui.backends.servers.vllm import render_args
+from naptha_tui.backends.vllm_options import PROFILE_OPTIONS, VllmOptions
 from naptha_tui.backends.yamlfile import ConfigFileError, FileProblem, load_yaml
 from tests.conftest import write_preset
 
@@ -175,11 +175,31 @@ def test_shipped_profiles_load() -> None:
     assert legacy.gpu_memory_utilization == 0.98
 
 
-def test_profile_fields_mirror_the_preset_fields() -> None:
-    for key in PROFILE_OPTIONS:
+def test_preset_and_profile_take_their_options_from_vllm_options() -> None:
+    # a profile says how a server uses its hardware; the model's own options stay in presets
+    assert PROFILE_OPTIONS == (
+        "gpu_memory_utilization",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "enable_prefix_caching",
+        "enable_chunked_prefill",
+        "tensor_parallel_size",
+        "pipeline_parallel_size",
+        "distributed_executor_backend",
+    )
+    for key, field in VllmOptions.model_fields.items():
         preset_field, profile_field = Preset.model_fields[key], Profile.model_fields[key]
-        assert preset_field.annotation == profile_field.annotation, key
-        assert preset_field.metadata == profile_field.metadata, key
+        assert preset_field.annotation == profile_field.annotation == field.annotation, key
+        assert preset_field.metadata == profile_field.metadata == field.metadata, key
+
+
+def test_profile_refuses_the_other_vllm_options(tmp_path: Path) -> None:
+    others = [k for k in VllmOptions.model_fields if k not in PROFILE_OPTIONS]
+    text = "".join(f"{key}: {'null' if i % 2 else 'nonsense'}\n" for i, key in enumerate(others))
+    with pytest.raises(ConfigFileError) as info:
+        load_profile_file(write_preset(tmp_path / "profiles", "p", text))
+    found = [(p.line, p.key, p.message) for p in info.value.problems]
+    assert found == [(i + 1, key, "unknown key") for i, key in enumerate(others)]
 
 
 def test_profile_merge_preset_wins(tmp_path: Path) -> None:

@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+import importlib.resources
 import json
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.presets import PresetCatalog, load_preset_file
+from naptha_tui.backends.presets import (
+    Preset,
+    PresetCatalog,
+    load_preset_file,
+    profile_files,
+    shipped_profiles_dir,
+)
 from naptha_tui.backends.runtimes.models import hf_dir
 from naptha_tui.backends.runtimes.runtime import Runtime, RuntimeProblem
-from naptha_tui.backends.servers.vllm import PresetProblem, plan_launch, render_args
+from naptha_tui.backends.servers.vllm import (
+    PresetProblem,
+    plan_launch,
+    render_args,
+    shipped_plugin_path,
+)
+from naptha_tui.backends.vllm_options import BOOL_FLAGS, VllmOptions, option_flag
 from tests.conftest import FAKE_VLLM, write_preset
 
 
@@ -176,3 +191,72 @@ def test_parsing_core_imports_nothing_from_vllm() -> None:
                 names = [node.module]
             bad = [n for n in names if n.split(".")[0] in {"vllm", "torch", "naptha_tui"}]
             assert not bad, f"{source.name} imports {bad}"
+
+
+GOLDEN_ARGV = Path(__file__).parents[1] / "fixtures" / "vllm_args.json"
+"""The flags each shipped preset and profile renders; after changing one on purpose, regenerate
+with ``.venv/bin/python -m tests.unit.test_vllm_args`` and read the diff."""
+
+EVERY_OPTION = """\
+model: a/b
+max_model_len: 10
+gpu_memory_utilization: 0.5
+max_num_seqs: 3
+max_num_batched_tokens: 4
+enable_prefix_caching: false
+enable_chunked_prefill: true
+tensor_parallel_size: 2
+pipeline_parallel_size: 3
+distributed_executor_backend: mp
+dtype: half
+enforce_eager: false
+enable_auto_tool_choice: true
+tool_call_parser: hermes
+tool_parser_plugin: naptha
+chat_template: smollm2_tool_use.jinja
+extra_args: [--x]
+sleep_mode: true
+"""
+
+
+def golden_cases(folder: Path) -> dict[str, Preset]:
+    """Every shipped preset, each shipped profile under a bare preset, and every typed key."""
+    cases = {p.name: p for p in PresetCatalog(None).load_all()[0]}
+    for name in profile_files([shipped_profiles_dir()]):
+        path = write_preset(folder, f"with-{name}", f"model: a/b\nprofile: {name}\n")
+        cases[f"profile {name}"] = load_preset_file(path)
+    cases["every option"] = load_preset_file(write_preset(folder, "every", EVERY_OPTION))
+    return cases
+
+
+def golden_argv(preset: Preset) -> list[str]:
+    """``render_args`` with the shipped files' folders written as ``{templates}``/``{plugin}``."""
+    templates = str(Path(str(importlib.resources.files("naptha_tui.templates"))))
+    plugin = str(shipped_plugin_path())
+    args = render_args(preset, host="127.0.0.1", port=8000, served_name="served")
+    return [a.replace(plugin, "{plugin}").replace(templates, "{templates}") for a in args]
+
+
+def test_shipped_presets_render_the_argv_they_always_did(tmp_path: Path) -> None:
+    expected = json.loads(GOLDEN_ARGV.read_text())
+    cases = golden_cases(tmp_path)
+    assert set(cases) == set(expected)
+    for name, preset in cases.items():
+        assert golden_argv(preset) == expected[name], name
+
+
+def test_every_vllm_option_renders_its_flag(tmp_path: Path) -> None:
+    preset = load_preset_file(write_preset(tmp_path, "every", EVERY_OPTION))
+    args = render_args(preset, host="127.0.0.1", port=8000, served_name="served")
+    for key in VllmOptions.model_fields:
+        assert getattr(preset, key) is not None, f"EVERY_OPTION lacks {key}"
+        assert option_flag(key) in args or option_flag(f"no_{key}") in args, key
+    switches = tuple(k for k in VllmOptions.model_fields if isinstance(getattr(preset, k), bool))
+    assert switches == BOOL_FLAGS
+
+
+if __name__ == "__main__" and sys.argv[1:] in ([], ["--update"]):
+    with tempfile.TemporaryDirectory() as tmp:
+        found = {name: golden_argv(p) for name, p in golden_cases(Path(tmp)).items()}
+    GOLDEN_ARGV.write_text(json.dumps(found, indent=1) + "\n")
+    print(f"wrote {GOLDEN_ARGV} ({len(found)} cases)")

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.servers import procs
-from naptha_tui.backends.servers.logs import death_reason
+from naptha_tui.backends.servers.logs import death_reason, loading_reason
 from naptha_tui.backends.state import NodeState, ProcessKind, ProcessRecord, StateFile
 
 Status = Literal["starting", "ready", "sleeping", "unhealthy", "crashed", "stopped", "down"]
@@ -127,7 +127,11 @@ class ManagedProcess:
     def judge(
         self, alive: bool, probe_ok: bool | None, probe_error: str | None, now: float
     ) -> tuple[Status, str | None]:
-        """The status rule, from what was observed; the reason says why it is not ready."""
+        """The status rule, from what was observed; the reason says why it is not ready.
+
+        A start in progress is not a fault: its reason is ``loading 42 s: <the log's last
+        line>``, never the probe's refused connection.
+        """
         r = self.record
         if r.desired == "stopped" and not alive:
             return "stopped", None
@@ -136,7 +140,7 @@ class ManagedProcess:
         if probe_ok:
             return "ready", None
         if r.ready_at is None and now - r.started_at < r.startup_timeout:
-            return "starting", probe_error
+            return "starting", loading_reason(r.log_path, now - r.started_at)
         return "unhealthy", probe_error
 
 

@@ -7,6 +7,7 @@ client is ``StaticOllama`` (a fixed host, expiries relative to the moment it ans
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from textual.widgets import OptionList
@@ -116,3 +117,19 @@ def test_swap_modal_shows_a_refusal(snap_compare: Any, paths: Paths) -> None:
 
     app = app_for(paths, node, FakeGpu(TWO_GPUS), StaticOllama(down=True))
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_swap)
+
+
+def test_dashboard_a_server_starting(snap_compare: Any, paths: Paths) -> None:
+    """Start-up reads as start-up: ``loading 42 s`` and the log's last line, in the REASON
+    column and, for the highlighted server, in full under the table."""
+    starting = replace(
+        server(
+            "smollm2-cpu",
+            "starting",
+            reason="loading 42 s: Loading weights took 0.41 seconds",
+            metrics_=None,
+        ),
+        uptime_s=42.0,
+    )
+    app = app_for(paths, FakeNode([starting]), FakeGpu(), StaticOllama(down=True))
+    assert snap_compare(app, terminal_size=(120, 32), run_before=settled)

@@ -8,7 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Log
+from textual.widgets import DataTable, Footer, Header, Log
 from textual.worker import get_current_worker
 
 from naptha_tui.tui.messages import (
@@ -251,6 +251,17 @@ class DashboardScreen(NapthaScreen):
     def action_open_log(self) -> None:
         if name := self._selected():
             self.app.push_screen(LogScreen(name, self.napp.paths.log_dir / f"{name}.log"))
+
+    @on(DataTable.RowSelected, "#servers")
+    def open_log_there(self, event: DataTable.RowSelected) -> None:
+        """Enter on a server: its log; for one that failed, at the line that says why."""
+        name = event.row_key.value
+        if name is None:
+            return
+        s = self.query_one(ServerTable).servers.get(name)
+        failed = s is not None and s.status in ("crashed", "unhealthy")
+        path = self.napp.paths.log_dir / f"{name}.log"
+        self.app.push_screen(LogScreen(name, path, at_error=failed))
 
     def action_open_proxy_log(self) -> None:
         self.app.push_screen(LogScreen("proxy", self.napp.paths.log_dir / "proxy.log"))

@@ -83,6 +83,7 @@ class ServerTable(DataTable[Cell]):
         self.cursor_type = "row"
         self.zebra_stripes = True
         self._shown: dict[str, list[Cell]] = {}
+        self._why = ""
         self.servers: dict[str, ServerStatus] = {}
         """The servers last shown, by name."""
         for key, label in COLUMNS:
@@ -93,15 +94,19 @@ class ServerTable(DataTable[Cell]):
 
     def _explain(self, name: str | None) -> None:
         """The highlighted server's reason in full under the table (the column is cut); for a
-        server that runs, the dtype it runs in and why (``auto`` follows the CPU)."""
+        server that runs, the dtype it runs in and why (``auto`` follows the CPU). A reason
+        quotes the log, so it is shown as plain text, never read as markup."""
         s = self.servers.get(name) if name is not None else None
         why = ""
         if s and s.reason and s.status != "ready":
             why = f"{s.name} {s.status}: {s.reason}"
+            if s.status in ("crashed", "unhealthy"):
+                why += " (Enter: its log)"
         elif s and s.dtype_reason:
             why = f"{s.name}: {s.dtype or 'vLLM default dtype'} ({s.dtype_reason})"
-        if why != self.border_subtitle:
-            self.border_subtitle = why
+        if why != self._why:
+            self._why = why
+            self.border_subtitle = Text(why) if why else None
 
     @property
     def selected(self) -> str | None:

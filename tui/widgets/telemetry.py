@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.markup import escape
 from textual.widgets import Static
 
 from naptha_tui.backends.telemetry.host import HostSample
@@ -47,7 +48,10 @@ class ProxyBar(Shown):
         if p.status == "stopped":
             style = "dim"
         models = f"  {len(p.models)} model(s): {', '.join(p.models)}" if p.models else ""
-        reason = f"  [red]{p.reason}[/red]" if p.reason and p.status != "ready" else ""
+        # a starting proxy's reason is its log's last line: plain text, and no fault
+        tone = "dim" if p.status == "starting" else "red"
+        shown = p.reason if p.status != "ready" else None
+        reason = f"  [{tone}]{escape(shown)}[/{tone}]" if shown else ""
         self.show_text(
             f"[b]Proxy[/b]  {p.url}/v1  [{style}]{p.status}[/{style}]{models}{reason}"
             f"\n[dim]key file: {p.key_file}[/dim]"

@@ -22,6 +22,13 @@ from typing import Literal
 import httpx
 import psutil
 
+from naptha_tui.backends.commandlog import (
+    CommandLog,
+    from_env,
+    from_file,
+    outcome_of,
+    signal_line,
+)
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import atomic_write, same_text
 from naptha_tui.backends.paths import Paths
@@ -140,6 +147,13 @@ class ProxyManager:
         self.paths.ensure(self.dir, private=True)
         return read_or_create_secret(self.key_file)
 
+    def key_source(self) -> str:
+        """Where the master key comes from, as the command log writes it (never the key)."""
+        env = self.settings.master_key_env
+        if env is not None and os.environ.get(env):
+            return from_env(env)
+        return from_file(self.key_file)
+
     def write_config(self, text: str) -> None:
         """Write a rendered config (0600, atomically)."""
         self.paths.ensure(self.dir, private=True)
@@ -213,7 +227,16 @@ class ProxyManager:
             self.install_hooks()
             self.write_config(new_text)
             atomic_write(self.keys_stamp_file, keys.stamp())
-            psutil.Process(record.pid).send_signal(signal.SIGHUP)
+            line = signal_line("HUP", [record.pid])
+            action = f"reload proxy (config {self.config_file})"
+            try:
+                psutil.Process(record.pid).send_signal(signal.SIGHUP)
+            except psutil.Error as exc:
+                CommandLog(self.paths).record(action, "signal", line, outcome_of(exc), False)
+                raise
+            CommandLog(self.paths).record(
+                action, "signal", line, "sent to the gunicorn master: new workers read the config"
+            )
             return record, "reloaded"
         if record is not None and alive:
             await self.stop()
@@ -245,6 +268,7 @@ class ProxyManager:
                 cwd=self.dir,
                 startup_timeout=self.settings.startup_timeout,
                 fields={"runtime": self.settings.runtime},
+                secrets_from={MASTER_KEY_ENV: self.key_source()},
             ),
         )
         with self.state.update() as state:
@@ -256,7 +280,7 @@ class ProxyManager:
         record = self.state.load().proxy
         if record is None:
             return False
-        await ManagedProcess(record).stop(self.grace_s)
+        await ManagedProcess(record).stop(self.grace_s, self.paths)
         with self.state.update() as state:
             state.proxy = None
         return True
@@ -341,4 +365,11 @@ class ProxyManager:
                     if child.create_time() >= since - 1:
                         child.kill()
                         killed.append(child.pid)
+        if killed:
+            CommandLog(self.paths).record(
+                "restart proxy workers stuck booting",
+                "signal",
+                signal_line("KILL", killed),
+                "gunicorn forks fresh ones",
+            )
         return killed

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from naptha_tui.backends.checks.doctor import Doctor, Finding
+from naptha_tui.backends.commandlog import CommandLog
 from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
@@ -33,6 +34,7 @@ from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.doctor import DoctorScreen
 from naptha_tui.tui.screens.eval import EvalScreen
+from naptha_tui.tui.screens.history import HistoryScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 
@@ -95,6 +97,7 @@ class NapthaTuiApp(App[None]):
         Binding("e", "open_eval", "Eval", id="eval.open"),
         # kept out of the footer: at 120 columns the dashboard's is already full
         Binding("d", "open_doctor", "Doctor", id="doctor.open", show=False),
+        Binding("h", "open_history", "History", id="history.open", show=False),
     ]
 
     def __init__(
@@ -118,7 +121,9 @@ class NapthaTuiApp(App[None]):
         self.up = list(up)
         self.playground = playground
         """Builds the playground engine for a target (the screen makes one per target)."""
-        self.ollama: Callable[[], OllamaLike] = ollama or (lambda: Ollama(settings.ollama.host))
+        self.ollama: Callable[[], OllamaLike] = ollama or (
+            lambda: Ollama(settings.ollama.host, log=CommandLog(paths))
+        )
         """Builds the Ollama client the dashboard's panel polls (one per panel)."""
         self.doctor: Callable[[], DoctorChecks] = doctor or (
             lambda: Doctor(paths, settings, ProxyManager(paths, settings), gpu=gpu)
@@ -165,6 +170,12 @@ class NapthaTuiApp(App[None]):
                 "key file) and what blocks a start (key d)",
                 self.action_open_doctor,
             )
+        if not isinstance(screen, HistoryScreen):
+            yield SystemCommand(
+                "History",
+                "The command log: what every action ran underneath, as shell lines (key h)",
+                self.action_open_history,
+            )
 
     def action_open_playground(self) -> None:
         self.push_screen(PlaygroundScreen())
@@ -174,6 +185,8 @@ class NapthaTuiApp(App[None]):
             return not isinstance(self.screen, (BenchScreen, ModalScreen))
         if action == "open_eval":
             return not isinstance(self.screen, (EvalScreen, ModalScreen))
+        if action == "open_history":
+            return not isinstance(self.screen, (HistoryScreen, ModalScreen))
         if action == "open_doctor":
             return not isinstance(self.screen, (DoctorScreen, ModalScreen))
         return True
@@ -185,6 +198,10 @@ class NapthaTuiApp(App[None]):
     def action_open_eval(self) -> None:
         if self.check_action("open_eval", ()):
             self.push_screen(EvalScreen())
+
+    def action_open_history(self) -> None:
+        if self.check_action("open_history", ()):
+            self.push_screen(HistoryScreen())
 
     def action_open_doctor(self) -> None:
         if self.check_action("open_doctor", ()):

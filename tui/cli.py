@@ -319,6 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_command(
         sub,
+        "history",
+        "what the panel's and the CLI's actions ran underneath, as shell lines",
+        Lazy("history", "history"),
+        description="The command log: every server started (its command line and the "
+        "variables it was given; keys as the file they come from), every signal sent (stop, "
+        "the proxy's reload), every call to a server's or Ollama's admin routes, by the panel "
+        "or the CLI, oldest first. Kept in the state dir (the last 1000).",
+    )
+    p.add_argument("-n", "--lines", type=int, default=20, metavar="N", help="the last N (20)")
+    json_flag(p, "the entries (time, via, action, kind, line, outcome, ok, argv, env)")
+
+    p = add_command(
+        sub,
         "doctor",
         "what this machine offers and what the node will do with it",
         Lazy("doctor", "doctor"),

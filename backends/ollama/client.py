@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from ollama import AsyncClient, ResponseError
 from ollama._client import _parse_host
 from pydantic import BaseModel
 
+from naptha_tui.backends.commandlog import CommandLog, curl_line, outcome_of
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.ollama.types import (
     ChatReply,
@@ -137,17 +139,21 @@ def _expiry(at: datetime | None, now: datetime) -> datetime | None:
 class Ollama:
     """An Ollama daemon, over ``ollama.AsyncClient``; ``async with Ollama(host) as ollama``."""
 
-    def __init__(self, host: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self, host: str | None = None, timeout: float = 5.0, log: CommandLog | None = None
+    ) -> None:
         """A client for the daemon at ``host``.
 
         Args:
             host: any ``OLLAMA_HOST`` form; None: ``OLLAMA_HOST``, else the default address.
             timeout: seconds for connecting and for quick reads (list, ps, version); a load
                 and the gaps between pull events may take up to ``LONG_READ_S``.
+            log: where loads, unloads and pulls are recorded (as ``curl`` lines); None: not.
         """
         self.host = resolve_host(host)
         """The normalised base URL, ``http://host:port``."""
         self.timeout = timeout
+        self.log = log
         self._quick = AsyncClient(host=self.host, timeout=httpx.Timeout(timeout))
         self._slow = AsyncClient(
             host=self.host, timeout=httpx.Timeout(timeout, read=max(timeout, LONG_READ_S))
@@ -195,6 +201,21 @@ class Ollama:
             raise OllamaError(
                 f"{self.host} answered, but not as Ollama does ({what}): {first}", model
             ) from exc
+
+    @contextmanager
+    def _logged(self, action: str, path: str, body: dict[str, Any]) -> Iterator[None]:
+        """Record the call in the command log with its outcome (when there is a log)."""
+        began = time.monotonic()
+        line = curl_line("POST", f"{self.host}{path}", body=body)
+        try:
+            yield
+        except BaseException as exc:
+            if self.log is not None:
+                outcome = f"failed: {exc}" if isinstance(exc, NapthaError) else outcome_of(exc)
+                self.log.record(action, "http", line, outcome, False)
+            raise
+        if self.log is not None:
+            self.log.record(action, "http", line, f"done in {time.monotonic() - began:.1f} s")
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -271,22 +292,23 @@ class Ollama:
         """
         name = self._check_name(name)
         last = None
-        with self._errors("pull", name):
-            stream = await self._slow.pull(name, stream=True)
-            async for part in stream:
-                last = part.status
-                yield PullProgress(
-                    status=part.status or "",
-                    digest=part.digest,
-                    total=part.total,
-                    completed=part.completed,
+        with self._logged(f"ollama pull {name}", "/api/pull", {"model": name}):
+            with self._errors("pull", name):
+                stream = await self._slow.pull(name, stream=True)
+                async for part in stream:
+                    last = part.status
+                    yield PullProgress(
+                        status=part.status or "",
+                        digest=part.digest,
+                        total=part.total,
+                        completed=part.completed,
+                    )
+            if last != "success":
+                raise OllamaError(
+                    f"Ollama at {self.host} ended the pull of model {name!r} before it "
+                    f"succeeded (last status: {last or 'none'})",
+                    name,
                 )
-        if last != "success":
-            raise OllamaError(
-                f"Ollama at {self.host} ended the pull of model {name!r} before it succeeded "
-                f"(last status: {last or 'none'})",
-                name,
-            )
 
     async def load(self, name: str, keep_alive: str | int | None = None) -> None:
         """Load ``name`` into memory (``POST /api/generate`` with an empty prompt).
@@ -301,8 +323,10 @@ class Ollama:
             OllamaError: ``model 'x' not found`` (HTTP 404) and other refusals.
         """
         name = self._check_name(name)
-        with self._errors("load", name):
-            await self._slow.generate(model=name, keep_alive=_keep_alive(keep_alive))
+        keep = _keep_alive(keep_alive)
+        body: dict[str, Any] = {"model": name} | ({"keep_alive": keep} if keep is not None else {})
+        with self._logged(f"ollama load {name}", "/api/generate", body), self._errors("load", name):
+            await self._slow.generate(model=name, keep_alive=keep)
 
     async def unload(self, name: str) -> None:
         """Unload ``name`` from memory now (``POST /api/generate`` with ``keep_alive: 0``).
@@ -312,7 +336,9 @@ class Ollama:
             OllamaError: ``model 'x' not found`` (HTTP 404) and other refusals.
         """
         name = self._check_name(name)
-        with self._errors("unload", name):
+        body = {"model": name, "keep_alive": 0}
+        action = f"ollama unload {name}"
+        with self._logged(action, "/api/generate", body), self._errors("unload", name):
             await self._quick.generate(model=name, keep_alive=0)
 
     async def chat(

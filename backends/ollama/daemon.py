@@ -261,7 +261,7 @@ async def _start(
 
 async def _forget(settings: Settings, paths: Paths, record: ProcessRecord) -> None:
     """Stop the managed daemon and drop its record."""
-    await ManagedProcess(record).stop(settings.stop_grace_seconds)
+    await ManagedProcess(record).stop(settings.stop_grace_seconds, paths)
     with state_file(paths).update() as current:
         found = current.servers.get(DAEMON_NAME)
         if found is not None and found.pid == record.pid:

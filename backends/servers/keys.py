@@ -14,6 +14,7 @@ import re
 import secrets
 from pathlib import Path
 
+from naptha_tui.backends.commandlog import from_env, from_file
 from naptha_tui.backends.paths import Paths
 
 KEY_ENV_PREFIX = "NAPTHA_KEY_"
@@ -74,6 +75,20 @@ class ServerKeys:
             st = p.stat()
             lines.append(f"{p.name} {st.st_ino} {st.st_mtime_ns}\n")
         return "".join(lines)
+
+    def source(self, env: str | None) -> str | None:
+        """Where :meth:`lookup` finds the key behind ``env``, as the command log writes it.
+
+        ``$(cat '<state>/keys/NAME.key')`` for a generated key file, ``$ENV`` for the
+        operator's variable; None without a reference.
+        """
+        if env is None:
+            return None
+        if env.startswith(KEY_ENV_PREFIX) and self.dir.is_dir():
+            for path in self.dir.glob("*.key"):
+                if key_env(path.stem) == env:
+                    return from_file(path)
+        return from_env(env)
 
     def lookup(self, env: str | None) -> str | None:
         """The key behind reference ``env``: a generated key file, else the environment."""

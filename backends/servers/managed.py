@@ -29,6 +29,14 @@ from typing import Any, Literal, TypeVar
 import psutil
 from pydantic import ValidationError
 
+from naptha_tui.backends.commandlog import (
+    CommandLog,
+    env_words,
+    exec_line,
+    outcome_of,
+    secret_values,
+    signal_line,
+)
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.servers import procs
 from naptha_tui.backends.servers.logs import death_reason, loading_reason
@@ -43,6 +51,12 @@ NODE_ENV = "NAPTHA_TUI_NODE"
 RECORD_ENV = "NAPTHA_TUI_RECORD"
 """Set in every child's environment: its record as JSON (without pid), for re-adoption."""
 _NOT_IN_ENV = {"pid", "create_time", "ready_at", "desired"}
+
+
+def _named(kind: ProcessKind, name: str) -> str:
+    """A child as the command log names it: ``server NAME``, ``proxy``, ``ollama daemon``."""
+    return {"vllm": f"server {name}", "proxy": "proxy", "ollama": "ollama daemon"}[kind]
+
 
 T = TypeVar("T")
 
@@ -66,6 +80,9 @@ class Spawn:
     startup_timeout: float
     fields: dict[str, Any] = field(default_factory=dict)
     """More record fields (preset, model, served_model_name, runtime, default_params)."""
+    secrets_from: dict[str, str] = field(default_factory=dict)
+    """Where each secret variable of ``env`` comes from (``commandlog.from_file``...): the
+    command log writes that, never the value."""
 
 
 class ManagedProcess:
@@ -99,7 +116,27 @@ class ManagedProcess:
             NODE_ENV: node_id(paths),
             RECORD_ENV: draft.model_dump_json(exclude=_NOT_IN_ENV),
         }
-        proc = procs.spawn(spec.argv, log_path, env, spec.cwd)
+        words = env_words(spec.env, sources=spec.secrets_from)
+
+        def said(outcome: str, ok: bool = True) -> None:
+            CommandLog(paths).record(
+                f"start {_named(spec.kind, spec.name)}",
+                "exec",
+                exec_line(spec.argv, words),
+                outcome,
+                ok,
+                argv=spec.argv,
+                env=words,
+                cwd=spec.cwd,
+                secrets=secret_values(spec.env),
+            )
+
+        try:
+            proc = procs.spawn(spec.argv, log_path, env, spec.cwd)
+        except OSError as exc:
+            said(outcome_of(exc), ok=False)
+            raise
+        said(f"started pid {proc.pid} (log {log_path})")
         record = draft.model_copy(update={"pid": proc.pid, "create_time": proc.create_time()})
         return cls(record)
 
@@ -113,16 +150,37 @@ class ManagedProcess:
         """Whether the process we started is still running."""
         return self.process() is not None
 
-    async def stop(self, grace_s: float) -> None:
-        """SIGTERM its process group, SIGKILL after ``grace_s``; also what a dead leader left."""
+    async def stop(self, grace_s: float, paths: Paths | None = None) -> None:
+        """SIGTERM its process group, SIGKILL after ``grace_s``; also what a dead leader left.
+
+        With ``paths``, the signals sent are recorded in the node's command log.
+        """
+        r = self.record
+        what = f"stop {_named(r.kind, r.name)}"
         proc = self.process()
         if proc is not None:
-            await procs.terminate(proc, grace_s)
+            began = time.monotonic()
+            killed = await procs.terminate(proc, grace_s)
+            if paths is not None:
+                took = time.monotonic() - began
+                CommandLog(paths).record(
+                    what,
+                    "signal",
+                    signal_line("TERM", [proc.pid], group=True),
+                    f"SIGKILL after {grace_s:.0f} s" if killed else f"stopped in {took:.1f} s",
+                )
             return
         # the leader died (kill -9, a crash); its engine core may still hold memory and a core
-        left = procs.leftovers(self.record.pid, self.record.create_time)
+        left = procs.leftovers(r.pid, r.create_time)
         if left:
             await procs.terminate_all(left, grace_s)
+            if paths is not None:
+                CommandLog(paths).record(
+                    f"{what} (what its dead leader left)",
+                    "signal",
+                    signal_line("TERM", [p.pid for p in left]),
+                    f"{len(left)} process(es) stopped",
+                )
 
     def judge(
         self, alive: bool, probe_ok: bool | None, probe_error: str | None, now: float

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from naptha_tui.backends.commandlog import CommandLog, curl_line, from_file, outcome_of
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
@@ -207,6 +208,7 @@ class Supervisor:
     def launch(self, plan: LaunchPlan) -> ProcessRecord:
         """Start one planned server, with its key, and record it."""
         key = self.keys.lookup(plan.api_key_env) or self.keys.key(plan.name)
+        source = self.keys.source(plan.api_key_env) or from_file(self.keys.file(plan.name))
         install_guard(self.paths)
         server = ManagedProcess.start(
             self.paths,
@@ -215,6 +217,7 @@ class Supervisor:
                 kind="vllm",
                 argv=plan.argv,
                 env={**plan.env, "VLLM_API_KEY": key},
+                secrets_from={"VLLM_API_KEY": source},
                 host=plan.host,
                 port=plan.port,
                 cwd=self.paths.ensure(self.paths.state_dir),
@@ -254,7 +257,7 @@ class Supervisor:
         record = self.state.load().servers.get(name)
         if record is None:
             return False
-        await ManagedProcess(record).stop(self.settings.stop_grace_seconds)
+        await ManagedProcess(record).stop(self.settings.stop_grace_seconds, self.paths)
         with self.state.update() as state:
             if keep and name in state.servers:
                 state.servers[name] = state.servers[name].model_copy(update={"desired": "stopped"})
@@ -284,17 +287,36 @@ class Supervisor:
         timeout: float = 120.0,
         body: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """One call to a server's admin routes; all but a ``GET`` go to the command log."""
         key = self.keys.lookup(record.api_key_env)
+        url = f"http://{record.host}:{record.port}{path}"
+        logged = method != "GET"  # /is_sleeping is asked at every status: a probe, no action
+        began = time.monotonic()
+
+        def said(outcome: str, ok: bool) -> None:
+            if logged:
+                auth = self.keys.source(record.api_key_env) if key else None
+                CommandLog(self.paths).record(
+                    f"{path.split('?')[0].strip('/')} {record.name}",
+                    "http",
+                    curl_line(method, url, auth, body),
+                    outcome,
+                    ok,
+                    secrets=[key or ""],
+                )
+
         try:
             got = await self.client().request(
                 method,
-                f"http://{record.host}:{record.port}{path}",
+                url,
                 headers={"Authorization": f"Bearer {key}"} if key else {},
                 json=body,
                 timeout=timeout,
             )
         except httpx.HTTPError as exc:
+            said(outcome_of(exc), False)
             raise NapthaError(f"server {record.name}: {method} {path} failed: {exc!r}") from exc
+        said(f"{got.status_code} in {time.monotonic() - began:.2f} s", got.status_code < 400)
         if got.status_code == 404:
             raise NapthaError(
                 f"server {record.name}: {path} is not served (404): sleep mode needs "

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from naptha_tui.backends.commandlog import CommandLog
 from naptha_tui.backends.ollama.client import Ollama, offered_models, tagged
 from naptha_tui.backends.ollama.daemon import DAEMON_NAME, DaemonState, daemon_state, ensure_daemon
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
@@ -69,7 +70,7 @@ def _with_client(paths: Paths, settings: Settings, use: Callable[[Ollama], Await
 
     async def run() -> T:
         host = (await _daemon(paths, settings)).host
-        async with Ollama(host) as client:
+        async with Ollama(host, log=CommandLog(paths)) as client:
             return await use(client)
 
     return asyncio.run(run())

@@ -1,4 +1,4 @@
-"""The ``eval`` command's flags: BFCL's cases through the node.
+"""The ``eval`` command's flags, made from the evaluation's field table (``evals/fields``).
 
 Standard library only, like ``tui/cli.py``.
 """
@@ -7,36 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from naptha_tui.tui.cli_parts import Lazy, add_command, json_flag, non_negative, positive
+from naptha_tui.backends.evals.fields import EVAL
+from naptha_tui.tui.cli_parts import Lazy, add_command, add_fields, json_flag, run_flags
 
-DEFAULT_CATEGORIES = (
-    "simple_python,multiple,parallel,parallel_multiple,irrelevance,live_simple,live_multiple,"
-    "live_irrelevance"
-)
-
-
-def _temperatures(text: str) -> tuple[float, ...]:
-    out = []
-    for piece in text.replace(" ", "").split(","):
-        if not piece:
-            continue
-        try:
-            value = float(piece)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{piece!r} is not a number") from None
-        if not 0 <= value <= 2:
-            raise argparse.ArgumentTypeError(f"{piece} is out of range [0, 2]")
-        out.append(value)
-    if not out:
-        raise argparse.ArgumentTypeError("at least one temperature")
-    return tuple(dict.fromkeys(out))
-
-
-def _categories(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    if not names:
-        raise argparse.ArgumentTypeError("at least one category")
-    return names  # checked against the installed files when the command runs
+DEFAULT_CATEGORIES = ",".join(EVAL.default("categories"))
+"""``--categories`` when not given."""
 
 
 def eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,31 +28,8 @@ def eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "what guided decoding buys. The result is saved in the state dir (`eval list`, "
         "`eval show RUN`, `eval compare A B`). Ctrl-C stops and keeps what ran.",
     )
-    p.add_argument("--model", metavar="M", help="a model the proxy serves")
-    p.add_argument(
-        "--categories",
-        type=_categories,
-        default=_categories(DEFAULT_CATEGORIES),
-        metavar="A,B",
-        help=f"comma-separated BFCL v4 categories ({DEFAULT_CATEGORIES.replace(',', ', ')})",
-    )
-    p.add_argument("--limit", type=positive, metavar="N", help="the first N cases of each")
-    p.add_argument("--temperatures", type=_temperatures, default=(0.0,), metavar="T,T", help="(0)")
-    p.add_argument(
-        "--guided",
-        action="store_true",
-        help="also run each case guided: tool_choice required, strict tools",
-    )
-    p.add_argument("--seed", type=non_negative, metavar="N", help="sent with every request")
-    p.add_argument(
-        "--max-tokens", type=positive, default=256, metavar="N", help="per request (256)"
-    )
-    p.add_argument(
-        "--concurrency", type=positive, default=4, metavar="N", help="requests in flight (4)"
-    )
-    p.add_argument("--label", metavar="TEXT", help="a word for the saved run's name")
-    p.add_argument("--no-save", action="store_true", help="do not save the result")
-    json_flag(p, "the result document, one record per case and sample,")
+    add_fields(p, EVAL)
+    run_flags(p, "the result document, one record per case and sample,")
     actions = p.add_subparsers(title="actions", required=False, metavar="{setup,list,compare,show}")
     q = add_command(
         actions,

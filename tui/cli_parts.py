@@ -9,10 +9,11 @@ import argparse
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from naptha_tui.backends.paths import Paths
+    from naptha_tui.backends.runs.fields import Fields
     from naptha_tui.backends.settings import Settings
 
 Command = Callable[[argparse.Namespace, "Paths", "Settings"], int]
@@ -111,6 +112,69 @@ def fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
     return value
+
+
+def argument_type(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A field's reading of its text as an argparse type: its ValueError names the problem."""
+
+    def typed(text: str) -> Any:
+        try:
+            return read(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc.args[0])) from None
+
+    typed.__name__ = read.__name__
+    return typed
+
+
+KIND_TYPES: dict[str, Callable[[str], Any]] = {
+    "whole": int,
+    "positive": positive,
+    "non_negative": non_negative,
+    "number": float,
+    "rate": rate,
+    "fraction": fraction,
+    "seconds": seconds,
+}
+"""The argument type each kind of field takes (the others are text)."""
+
+
+def add_fields(p: argparse.ArgumentParser, table: Fields) -> dict[str, argparse._ArgumentGroup]:
+    """A flag for each field of ``table`` that has one, in its order; the groups, by title."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in table:
+        if f.flag is None:
+            continue
+        where: argparse._ActionsContainer = p
+        if f.group is not None:
+            where = groups.get(f.group) or groups.setdefault(f.group, p.add_argument_group(f.group))
+        options: dict[str, Any] = {"dest": f.key}
+        if f.help_text:
+            options["help"] = f.help_text
+        if f.kind == "switch":
+            options["action"] = "store_true"
+        else:
+            options["default"] = f.default
+            if f.metavar:
+                options["metavar"] = f.metavar
+            if f.kind == "choice":
+                options["choices"] = f.choices
+            kind_type = argument_type(f.arg) if f.arg else KIND_TYPES.get(f.kind)
+            if kind_type is not None:
+                options["type"] = kind_type
+        options.update(f.cli)
+        where.add_argument(f.flag, **options)
+    return groups
+
+
+def run_flags(
+    p: argparse.ArgumentParser, result: str, group: argparse._ArgumentGroup | None = None
+) -> None:
+    """What every run command takes besides its fields: a label, --no-save, --json."""
+    where: argparse._ActionsContainer = group or p
+    where.add_argument("--label", metavar="TEXT", help="a word for the saved run's name")
+    where.add_argument("--no-save", action="store_true", help="do not save the result")
+    json_flag(p, result)
 
 
 def add_command(

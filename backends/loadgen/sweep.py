@@ -16,10 +16,9 @@ from typing import Any
 
 from .arrivals import Arrivals
 from .client import Access
+from .config import DEFAULT_RUNS, BenchConfig
 from .live import Progress
-from .run import BenchConfig, LoadTest
-
-DEFAULT_RUNS = 10
+from .run import LoadTest
 
 
 def between(low: float, high: float, runs: int) -> list[float]:

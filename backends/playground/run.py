@@ -25,11 +25,12 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from naptha_tui.backends.presets import ToolCapabilities
+from naptha_tui.backends.runs.fields import Problem
 
 from .judge import Verdict, mismatches, verdict
 from .lint import PromptTokens, lint
 from .results import DEFAULT_CONCURRENCY, Sample
-from .spec import Mode, Problem, Spec, check, request_body, sample_seed
+from .spec import Mode, Spec, check, request_body, sample_seed
 
 REQUEST_TIMEOUT_S = 600.0
 

@@ -17,6 +17,8 @@ from typing import Any, Literal, get_args
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
+from naptha_tui.backends.runs.fields import MAX_TEMPERATURE, Problem
+
 ModeKind = Literal[
     "plain",
     "tools-auto",
@@ -35,19 +37,7 @@ SESSION_KEYS = frozenset(
     {"model", "messages", "stream", "stream_options", "logprobs", "return_tokens_as_token_ids"}
 )
 """Request keys ``extra_body`` may not override: the sweep and its raw text depend on them."""
-MAX_TEMPERATURE = 2.0
 MAX_SAMPLES = 1000
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad input: the field it is in and what is wrong."""
-
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from naptha_tui.backends.evals.cases import Case
-from naptha_tui.backends.evals.form import cells_of
 from naptha_tui.backends.evals.records import Cell, Progress, Record
+from naptha_tui.backends.evals.report import cells_of
 from naptha_tui.backends.evals.run import EvalConfig, EvalRun
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from naptha_tui.backends.loadgen.form import read_form
+from naptha_tui.backends.loadgen.fields import read_form
 from naptha_tui.backends.loadgen.results import bench_dir
 from naptha_tui.backends.paths import Paths
 from naptha_tui.tui.screens.bench import BenchScreen

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from naptha_tui.backends.playground import examples
-from naptha_tui.backends.playground.spec import MODE_NAMES, Problem, Spec
+from naptha_tui.backends.playground.spec import MODE_NAMES, Spec
+from naptha_tui.backends.runs.fields import Problem
 
 WEATHER = examples.TOOLS[0]
 TIMER = examples.TOOLS[-1]

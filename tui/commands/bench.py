@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.loadgen.arrivals import Arrivals
 from naptha_tui.backends.loadgen.client import Access, resolve_model
+from naptha_tui.backends.loadgen.config import BenchConfig
+from naptha_tui.backends.loadgen.fields import build
 from naptha_tui.backends.loadgen.live import Progress
-from naptha_tui.backends.loadgen.metrics import parse_goodput, parse_percentiles, report_lines
+from naptha_tui.backends.loadgen.metrics import report_lines
 from naptha_tui.backends.loadgen.plot import sweep_plot
 from naptha_tui.backends.loadgen.results import (
     compare,
@@ -25,9 +26,8 @@ from naptha_tui.backends.loadgen.results import (
     run_summaries,
     save_run,
 )
-from naptha_tui.backends.loadgen.run import BenchConfig, LoadTest
+from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
-from naptha_tui.backends.loadgen.workloads import AgentWorkload, RandomWorkload, ThinkTime
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
@@ -36,60 +36,7 @@ from naptha_tui.tui.format import table
 
 def config_from_args(args: argparse.Namespace, model: str) -> BenchConfig:
     """The run the flags describe; every problem named at once, nothing sent."""
-    workload_kind = args.workload or ("agents" if args.agents else "random")
-    problems: list[str] = []
-    workload: RandomWorkload | AgentWorkload
-    if workload_kind == "agents":
-        try:
-            think = ThinkTime.parse(args.think_time)
-        except NapthaError as exc:
-            problems.append(str(exc))
-            think = ThinkTime()
-        workload = AgentWorkload(
-            agents=args.agents or 100,
-            turns=args.turns,
-            think_time=think,
-            tool_probability=args.tool_probability,
-            output_len=args.random_output_len,
-        )
-    else:
-        if args.agents:
-            problems.append("--agents goes with --workload agents, not random")
-        workload = RandomWorkload(
-            args.num_prompts, args.random_input_len, args.random_output_len, args.random_range_ratio
-        )
-    goodput: dict[str, float] = {}
-    percentiles: list[float] = [99.0]
-    try:
-        goodput = parse_goodput(args.goodput or [])
-    except NapthaError as exc:
-        problems.append(str(exc))
-    try:
-        percentiles = parse_percentiles(args.metric_percentiles)
-    except NapthaError as exc:
-        problems.append(str(exc))
-    config = BenchConfig(
-        model=model,
-        workload=workload,
-        arrivals=Arrivals(
-            args.request_rate,
-            args.burstiness,
-            args.ramp_up_strategy,
-            args.ramp_up_start_rps,
-            args.ramp_up_end_rps,
-        ),
-        max_concurrency=args.max_concurrency,
-        seed=args.seed,
-        endpoint=args.endpoint,
-        temperature=args.temperature,
-        ignore_eos=args.ignore_eos,
-        percentiles=tuple(percentiles),
-        goodput=goodput,
-        timeout_s=args.timeout,
-        connections=args.connections,
-        max_duration_s=args.max_duration,
-    )
-    problems += config.problems()
+    config, problems = build(lambda key: getattr(args, key), model)
     if problems:
         raise NapthaError("; ".join(problems))
     return config
@@ -127,7 +74,7 @@ def bench(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
 
 async def _bench(args: argparse.Namespace, paths: Paths, settings: Settings) -> dict[str, Any]:
     async with Node(paths, settings) as node:
-        access: Access = node.bench_access(args.server)
+        access: Access = node.bench_access(args.target)
     async with httpx.AsyncClient() as client:
         model = await resolve_model(client, access, args.model)
     config = config_from_args(args, model)
@@ -144,7 +91,7 @@ async def _bench(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
         print(f"sweep {i}/{n}: {label}", file=sys.stderr, flush=True)
 
     loop = asyncio.get_running_loop()
-    runner = Sweep(config, access, args.sweep) if args.sweep else LoadTest(config, access)
+    runner = Sweep(config, access, args.runs) if args.runs else LoadTest(config, access)
 
     def interrupted() -> None:
         print("stopping: Ctrl-C again to quit at once", file=sys.stderr, flush=True)

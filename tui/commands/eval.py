@@ -11,6 +11,8 @@ import signal
 from typing import Any
 
 from naptha_tui.backends.evals.cases import check_categories
+from naptha_tui.backends.evals.config import EvalConfig, EvalInputError
+from naptha_tui.backends.evals.fields import build
 from naptha_tui.backends.evals.records import Progress, Record
 from naptha_tui.backends.evals.results import (
     compare,
@@ -20,7 +22,7 @@ from naptha_tui.backends.evals.results import (
     run_summaries,
     save_run,
 )
-from naptha_tui.backends.evals.run import EvalConfig, EvalInputError, EvalRun
+from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import BfclInstall, install, locate, require
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
@@ -33,17 +35,8 @@ PROGRESS_EVERY_S = 2.0
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """The run the flags describe; every problem named at once, nothing sent."""
-    config = EvalConfig(
-        model=args.model or "",
-        categories=tuple(args.categories),
-        temperatures=tuple(args.temperatures),
-        guided=args.guided,
-        limit=args.limit,
-        seed=args.seed,
-        max_tokens=args.max_tokens,
-        concurrency=args.concurrency,
-    )
-    if problems := config.problems():
+    config, problems = build(lambda key: getattr(args, key))
+    if problems:
         raise EvalInputError("; ".join(problems))
     return config
 

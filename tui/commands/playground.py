@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
@@ -22,24 +21,16 @@ from naptha_tui.backends.playground.sessions import (
     save_session,
 )
 from naptha_tui.backends.playground.spec import (
-    Problem,
     Spec,
     check,
     parse_temperatures,
     parse_tools,
     schema_problem,
 )
+from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, table
-
-
-class BadInput(NapthaError):
-    """Problems with the command's input; nothing was sent."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
 
 
 def _read(path: str, field: str) -> str:

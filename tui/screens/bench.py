@@ -29,18 +29,13 @@ from textual_plotext import PlotextPlot
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.loadgen.client import resolve_model, served_models
-from naptha_tui.backends.loadgen.form import (
-    BenchPlan,
-    FormInvalid,
-    FormProblem,
-    field_problem,
-    read_form,
-)
+from naptha_tui.backends.loadgen.fields import BENCH, BenchPlan, read_form
 from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.plot import draw_sweep
 from naptha_tui.backends.loadgen.results import compare_lines, load_run, run_summaries, save_run
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
+from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.tui.commands.bench import result_lines, sweep_lines
 from naptha_tui.tui.messages import ActionFailed
 from naptha_tui.tui.screens.base import NapthaScreen
@@ -79,7 +74,7 @@ class ModelsListed(Message):
 class BenchRefused(Message):
     """Checked against the target, the form is wrong (a model it does not serve): nothing sent."""
 
-    problems: list[FormProblem]
+    problems: list[Problem]
 
 
 @dataclass
@@ -218,7 +213,7 @@ class BenchScreen(NapthaScreen):
             async with httpx.AsyncClient() as client:
                 await resolve_model(client, access, plan.config.model)
         except NapthaError as exc:  # a model it does not serve, a target that does not answer
-            self.post_message(BenchRefused([field_problem(str(exc))]))
+            self.post_message(BenchRefused([BENCH.problem(str(exc))]))
             return
         except asyncio.CancelledError:
             self.post_message(BenchAbandoned())
@@ -343,11 +338,11 @@ class BenchScreen(NapthaScreen):
     def say(self, text: str, style: str = "") -> None:
         self.status.update(Text(text, style=style))
 
-    def refuse(self, problems: list[FormProblem]) -> None:
+    def refuse(self, problems: list[Problem]) -> None:
         """Nothing was sent: each problem under its field, the first one in the status line."""
         self.form.show_problems(problems)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        self.say(f"nothing was sent: {problems[0].message}{more}", "red")
+        self.say(f"nothing was sent: {problems[0]}{more}", "red")
 
     def begin(self, plan: BenchPlan, label: str) -> None:
         """A run was started against ``label``: the live view starts over."""
@@ -415,7 +410,7 @@ class BenchScreen(NapthaScreen):
             return
         try:
             plan = read_form(self.form.values())
-        except FormInvalid as exc:
+        except BadInput as exc:
             self.refuse(exc.problems)
             return
         self.form.show_problems([])

@@ -31,8 +31,10 @@ from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPa
 from textual.worker import Worker
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.evals.form import FormInvalid, FormProblem, cells_of, read_form, refusal
+from naptha_tui.backends.evals.config import EvalConfig
+from naptha_tui.backends.evals.fields import read_form, refusal
 from naptha_tui.backends.evals.records import Cell, Progress, Record
+from naptha_tui.backends.evals.report import cells_of
 from naptha_tui.backends.evals.results import (
     Row,
     compare,
@@ -42,7 +44,7 @@ from naptha_tui.backends.evals.results import (
     run_summaries,
     save_run,
 )
-from naptha_tui.backends.evals.run import EvalConfig, EvalRun
+from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import (
     BfclInstall,
     EvalSetupError,
@@ -51,6 +53,7 @@ from naptha_tui.backends.evals.setup import (
     require,
 )
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.tui.messages import ActionFailed
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.eval_cases import CaseDetail, FailedTable
@@ -99,7 +102,7 @@ class ModelsListed(Message):
 class EvalRefused(Message):
     """``prepare`` refused the run (a model not served, no setup): nothing was sent."""
 
-    problems: list[FormProblem]
+    problems: list[Problem]
 
 
 @dataclass
@@ -440,11 +443,11 @@ class EvalScreen(NapthaScreen):
     def say(self, text: str, style: str = "") -> None:
         self.status.update(Text(text, style=style))
 
-    def refuse(self, problems: list[FormProblem]) -> None:
+    def refuse(self, problems: list[Problem]) -> None:
         """Nothing was sent: each problem under its field, the first one in the status line."""
         self.form.show_problems(problems)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        self.say(f"nothing was sent: {problems[0].message}{more}", "red")
+        self.say(f"nothing was sent: {problems[0]}{more}", "red")
 
     def begin(self, config: EvalConfig, progress: Progress, cases: int) -> None:
         """A run was started: the live view and the tables start over."""
@@ -515,7 +518,7 @@ class EvalScreen(NapthaScreen):
             return
         try:
             config = read_form(self.form.values())
-        except FormInvalid as exc:
+        except BadInput as exc:
             self.refuse(exc.problems)
             return
         self.form.show_problems([])

@@ -33,7 +33,8 @@ from naptha_tui.backends.playground.sessions import (
     save_session,
     sdk_snippet,
 )
-from naptha_tui.backends.playground.spec import Problem, Spec, check
+from naptha_tui.backends.playground.spec import Spec, check
+from naptha_tui.backends.runs.fields import Problem
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.playground_form import PlaygroundForm, field_key
 from naptha_tui.tui.widgets.playground_results import GridTable, SampleDetail, SampleTable

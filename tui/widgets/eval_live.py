@@ -11,14 +11,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
-from naptha_tui.backends.evals.form import (
+from naptha_tui.backends.evals.records import Cell, Progress
+from naptha_tui.backends.evals.report import (
     AccuracyRow,
     TotalRow,
     accuracy_rows,
     pct,
     total_rows,
 )
-from naptha_tui.backends.evals.records import Cell, Progress
 
 
 def _acc(p: Progress) -> str:

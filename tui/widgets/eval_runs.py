@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from naptha_tui.backends.evals.form import COMPARE_HEADER, compare_cells
+from naptha_tui.backends.evals.report import COMPARE_HEADER, compare_cells
 from naptha_tui.backends.evals.results import Row
 from naptha_tui.tui.widgets.run_marks import RunMarks
 

@@ -20,12 +20,13 @@ from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.spec import (
     MODE_KINDS,
-    Problem,
     Spec,
     parse_temperatures,
     parse_tools,
 )
+from naptha_tui.backends.runs.fields import Problem
 from naptha_tui.tui.failures import ReportsWorkerFailures
+from naptha_tui.tui.widgets.model_choice import ModelChoice
 
 PARALLEL = (("default", "default"), ("true", "true"), ("false", "false"))
 """parallel_tool_calls: not sent, true, false."""
@@ -103,7 +104,7 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._served: list[str] = []
+        self.models = ModelChoice(lambda: self.model, "the proxy")
         self._tool_names: list[str] = []
         self._loaded = Spec()
         """The last session filled in: what the form cannot show is kept from it."""
@@ -181,28 +182,11 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
     @property
     def served(self) -> list[str]:
         """The models the proxy served when last asked."""
-        return list(self._served)
+        return list(self.models.served)
 
     def set_served(self, served: list[str], error: str | None = None) -> None:
         """The models the proxy serves (``error``: why none could be listed)."""
-        self._served = list(served)
-        current = self.model.value
-        keep = current if isinstance(current, str) else None
-        self._model_options(keep)
-        if keep is None and served:
-            self.model.value = served[0]
-        if error:
-            self.model.prompt = "the proxy does not answer"
-        elif not served:
-            self.model.prompt = "the proxy serves no model yet"
-
-    def _model_options(self, keep: str | None) -> None:
-        options = [(m, m) for m in self._served]
-        if keep and keep not in self._served:
-            options.append((f"{keep} (not served)", keep))
-        self.model.set_options(options)
-        if keep:
-            self.model.value = keep
+        self.models.set_served(served, error)
 
     # -- tools and modes -----------------------------------------------------------------
     @on(TextArea.Changed, "#tools")
@@ -327,7 +311,7 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
     def fill(self, spec: Spec) -> None:
         """Show ``spec`` in the form (a loaded session)."""
         self._loaded = spec
-        self._model_options(spec.model or None)
+        self.models.choose(spec.model)
         self.system.value = spec.system
         self.prompt.value = spec.prompt
         self.conversation.text = (

@@ -1,0 +1,407 @@
+"""The load test's settings, once: the ``bench`` flags, the Bench screen's form and its reader.
+
+:data:`BENCH` is the field table (``vllm bench serve``'s flag names where they mean the same;
+defaults from the run's own dataclasses). :func:`build` makes the run from any source of
+values, the command's parsed flags or the form: the same defaults, the same core checks
+(``BenchConfig.problems``, ``parse_goodput``, ``ThinkTime.parse``). :func:`read_form` reads
+the form, every problem at once under its field (the flag said as the form's label).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.runs.fields import Field, Fields, FormValue, Reader
+
+from .arrivals import Arrivals
+from .config import DEFAULT_RUNS, BenchConfig
+from .metrics import parse_goodput, parse_percentiles
+from .workloads import AgentWorkload, RandomWorkload, ThinkTime
+
+RANDOM = "random prompts (as vllm bench serve)"
+AGENTS = "agent simulation"
+ARRIVALS = "arrivals"
+REPORT = "requests and report"
+
+BENCH = Fields(
+    Field(
+        "workload",
+        "workload",
+        "choice",
+        "random",
+        "random prompts (default) or the agent simulation (default when --agents is given)",
+        "--workload",
+        choices=("random", "agents"),
+        choice_labels=("random prompts", "agents"),
+        cli={"default": None},  # none said: --agents chooses the agent simulation
+    ),
+    Field(
+        "target",
+        "target",
+        help="send to this server directly, not the proxy",
+        flag="--server",
+        metavar="NAME",
+    ),
+    Field(
+        "model",
+        "model",
+        help="the model (default: the first one served)",
+        flag="--model",
+        metavar="M",
+        missing="choose a model the target serves",
+    ),
+    Field(
+        "endpoint",
+        "endpoint",
+        "choice",
+        BenchConfig.endpoint,
+        "/v1/chat/completions (default) or /v1/completions",
+        "--endpoint",
+        choices=("chat", "completions"),
+        form=False,
+    ),
+    Field(
+        "num_prompts",
+        "num prompts",
+        "positive",
+        RandomWorkload.num_prompts,
+        flag="--num-prompts",
+        metavar="N",
+        group=RANDOM,
+        says_default=True,
+    ),
+    Field(
+        "input_len",
+        "input len",
+        "positive",
+        RandomWorkload.input_len,
+        flag="--random-input-len",
+        metavar="N",
+        group=RANDOM,
+        says_default=True,
+    ),
+    Field(
+        "output_len",
+        "output len",
+        "positive",
+        RandomWorkload.output_len,
+        flag="--random-output-len",
+        metavar="N",
+        group=RANDOM,
+        says_default=True,
+    ),
+    Field(
+        "range_ratio",
+        "range ratio",
+        "number",
+        RandomWorkload.range_ratio,
+        "length spread",
+        "--random-range-ratio",
+        metavar="R",
+        group=RANDOM,
+        says_default=True,
+        form=False,
+    ),
+    Field(
+        "agents",
+        "agents",
+        "positive",
+        AgentWorkload.agents,
+        "simulated agents",
+        "--agents",
+        metavar="N",
+        group=AGENTS,
+        cli={"default": None},  # given, it chooses the agent simulation
+    ),
+    Field(
+        "turns",
+        "turns",
+        "positive",
+        AgentWorkload.turns,
+        "turns each",
+        "--turns",
+        metavar="T",
+        group=AGENTS,
+        says_default=True,
+    ),
+    Field(
+        "think_time",
+        "think time",
+        "text",
+        str(AgentWorkload.think_time),
+        "between turns: seconds, exp:MEAN or uniform:LOW,HIGH",
+        "--think-time",
+        metavar="SPEC",
+        group=AGENTS,
+        says_default=True,
+        placeholder="2, exp:2, uniform:1,3",
+    ),
+    Field(
+        "tool_probability",
+        "tool probability",
+        "fraction",
+        AgentWorkload.tool_probability,
+        "chance a turn calls the lookup tool first",
+        "--tool-probability",
+        metavar="P",
+        group=AGENTS,
+        says_default=True,
+    ),
+    Field(
+        "request_rate",
+        "request rate",
+        "rate",
+        Arrivals.request_rate,
+        "open loop, requests (agents: first turns) per second; inf sends all at once",
+        "--request-rate",
+        metavar="RPS",
+        group=ARRIVALS,
+        placeholder="req/s, inf: all at once",
+    ),
+    Field(
+        "burstiness",
+        "burstiness",
+        "rate",
+        Arrivals.burstiness,
+        "1 is Poisson, else gamma",
+        "--burstiness",
+        metavar="B",
+        group=ARRIVALS,
+        says_default=True,
+        form=False,
+    ),
+    Field(
+        "max_concurrency",
+        "max concurrency",
+        "positive",
+        BenchConfig.max_concurrency,
+        "closed loop: at most N in flight",
+        "--max-concurrency",
+        metavar="N",
+        group=ARRIVALS,
+        placeholder="no limit",
+    ),
+    Field(
+        "ramp_up",
+        "ramp-up",
+        "choice",
+        Arrivals.ramp_up,
+        flag="--ramp-up-strategy",
+        group=ARRIVALS,
+        choices=("linear", "exponential"),
+        form=False,
+    ),
+    Field(
+        "ramp_up_start_rps",
+        "ramp-up start",
+        "rate",
+        Arrivals.ramp_up_start_rps,
+        flag="--ramp-up-start-rps",
+        metavar="RPS",
+        group=ARRIVALS,
+        form=False,
+    ),
+    Field(
+        "ramp_up_end_rps",
+        "ramp-up end",
+        "rate",
+        Arrivals.ramp_up_end_rps,
+        flag="--ramp-up-end-rps",
+        metavar="RPS",
+        group=ARRIVALS,
+        form=False,
+    ),
+    Field(
+        "seed",
+        "seed",
+        "whole",
+        BenchConfig.seed,
+        "the same seed, the same prompts",
+        "--seed",
+        metavar="N",
+        group=ARRIVALS,
+        says_default=True,
+    ),
+    Field(
+        "temperature",
+        "temperature",
+        "number",
+        BenchConfig.temperature,
+        flag="--temperature",
+        metavar="T",
+        group=REPORT,
+        says_default=True,
+        form=False,
+    ),
+    Field(
+        "ignore_eos",
+        "ignore eos",
+        "switch",
+        BenchConfig.ignore_eos,
+        "generate exactly the output length (vLLM)",
+        "--ignore-eos",
+        group=REPORT,
+        form=False,
+    ),
+    Field(
+        "goodput",
+        "goodput",
+        "words",
+        (),
+        "SLOs for goodput, e.g. ttft:500 tpot:50 (ttft, tpot, e2el)",
+        "--goodput",
+        metavar="METRIC:MS",
+        group=REPORT,
+        placeholder="e.g. ttft:500 tpot:50",
+        cli={"nargs": "+", "default": None},
+    ),
+    Field(
+        "percentiles",
+        "percentiles",
+        "text",
+        ",".join(f"{p:g}" for p in BenchConfig.percentiles),
+        "percentiles to report",
+        "--metric-percentiles",
+        metavar="P,P",
+        group=REPORT,
+        says_default=True,
+        form=False,
+    ),
+    Field(
+        "runs",
+        "sweep runs",
+        "positive",
+        DEFAULT_RUNS,
+        "GuideLLM-style sweep of RUNS runs",
+        "--sweep",
+        metavar="RUNS",
+        group=REPORT,
+        says_default=True,
+        cli={"nargs": "?", "const": DEFAULT_RUNS, "default": None},
+    ),
+    Field(
+        "max_duration",
+        "max duration",
+        "seconds",
+        BenchConfig.max_duration_s,
+        "stop after S seconds",
+        "--max-duration",
+        metavar="S",
+        group=REPORT,
+        form=False,
+    ),
+    Field(
+        "connections",
+        "connections",
+        "positive",
+        BenchConfig.connections,
+        "connection pool size",
+        "--connections",
+        metavar="N",
+        group=REPORT,
+        form=False,
+    ),
+    Field(
+        "timeout",
+        "timeout",
+        "seconds",
+        BenchConfig.timeout_s,
+        "per request",
+        "--timeout",
+        metavar="S",
+        group=REPORT,
+        says_default=True,
+        form=False,
+    ),
+    aliases={"goodput": "goodput"},  # parse_goodput's messages: "goodput 'x': ..."
+)
+"""Every setting of a load test, in the order of ``bench --help``."""
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What the form asks for: one run, or a sweep of ``sweep_runs`` runs."""
+
+    config: BenchConfig
+    sweep_runs: int | None = None
+
+
+def build(get: Callable[[str], Any], model: str) -> tuple[BenchConfig, list[str]]:
+    """The run the values describe (``get(key)``: a field's value), and its core problems.
+
+    The workload is the one chosen, else the agent simulation when ``agents`` is given.
+    """
+    kind = get("workload") or ("agents" if get("agents") else "random")
+    problems: list[str] = []
+    workload: RandomWorkload | AgentWorkload
+    if kind == "agents":
+        think = ThinkTime()
+        try:
+            think = ThinkTime.parse(get("think_time"))
+        except NapthaError as exc:
+            problems.append(str(exc))
+        agents = get("agents")
+        workload = AgentWorkload(
+            agents=BENCH.default("agents") if agents is None else agents,
+            turns=get("turns"),
+            think_time=think,
+            tool_probability=get("tool_probability"),
+            output_len=get("output_len"),
+        )
+    else:
+        workload = RandomWorkload(
+            get("num_prompts"), get("input_len"), get("output_len"), get("range_ratio")
+        )
+    goodput: dict[str, float] = {}
+    percentiles: list[float] = list(BenchConfig.percentiles)
+    try:
+        goodput = parse_goodput(get("goodput") or [])
+    except NapthaError as exc:
+        problems.append(str(exc))
+    try:
+        percentiles = parse_percentiles(get("percentiles"))
+    except NapthaError as exc:
+        problems.append(str(exc))
+    config = BenchConfig(
+        model=model,
+        workload=workload,
+        arrivals=Arrivals(
+            get("request_rate"),
+            get("burstiness"),
+            get("ramp_up"),
+            get("ramp_up_start_rps"),
+            get("ramp_up_end_rps"),
+        ),
+        max_concurrency=get("max_concurrency"),
+        seed=get("seed"),
+        endpoint=get("endpoint"),
+        temperature=get("temperature"),
+        ignore_eos=get("ignore_eos"),
+        percentiles=tuple(percentiles),
+        goodput=goodput,
+        timeout_s=get("timeout"),
+        connections=get("connections"),
+        max_duration_s=get("max_duration"),
+    )
+    return config, problems + config.problems()
+
+
+def read_form(values: Mapping[str, FormValue]) -> BenchPlan:
+    """The run the form describes; ``BadInput`` names every problem, by field.
+
+    ``values`` holds the text of each form field of :data:`BENCH` (a missing one takes its
+    default), ``workload`` (``random`` or ``agents``) and ``sweep`` (a bool: ``runs`` counts
+    then).
+    """
+    r = Reader(BENCH, values)
+    config, problems = build(r.get, r.get("model") or "-")
+    sweep_runs: int | None = None
+    if values.get("sweep"):
+        sweep_runs = r.get("runs")
+        if sweep_runs is not None and sweep_runs < 2:
+            r.fail("runs", f"a sweep needs at least 2 runs (got {sweep_runs})")
+    r.check(problems)
+    return r.done(BenchPlan(config, sweep_runs))

@@ -79,7 +79,6 @@ def chosen_categories(chosen: FormValue) -> tuple[str, ...]:
 EVAL = Fields(
     Field(
         "model",
-        "model",
         help="a model the proxy serves",
         flag="--model",
         metavar="M",
@@ -87,19 +86,16 @@ EVAL = Fields(
     ),
     Field(
         "categories",
-        "categories",
         "names",
         EvalConfig.categories,
-        "comma-separated BFCL v4 categories",
+        "comma-separated BFCL v4 categories ({default})",
         "--categories",
         metavar="A,B",
         choices=SUPPORTED,
-        says_default=True,
         read=chosen_categories,
         arg=categories_arg,
     ),
     Field(
-        "limit",
         "limit",
         "positive",
         EvalConfig.limit,
@@ -110,18 +106,16 @@ EVAL = Fields(
     ),
     Field(
         "temperatures",
-        "temperatures",
         "text",
         EvalConfig.temperatures,
-        flag="--temperatures",
+        "({default})",
+        "--temperatures",
         metavar="T,T",
-        says_default=True,
         placeholder="0, 0.7",
         read=lambda raw: numbers(str(raw)),
         arg=temperatures_arg,
     ),
     Field(
-        "guided",
         "guided",
         "switch",
         EvalConfig.guided,
@@ -130,7 +124,6 @@ EVAL = Fields(
         hint="a second pass with tool_choice required and strict tools (not for irrelevance)",
     ),
     Field(
-        "seed",
         "seed",
         "non_negative",
         EvalConfig.seed,
@@ -141,23 +134,19 @@ EVAL = Fields(
     ),
     Field(
         "max_tokens",
-        "max tokens",
         "positive",
         EvalConfig.max_tokens,
-        "per request",
+        "per request ({default})",
         "--max-tokens",
         metavar="N",
-        says_default=True,
     ),
     Field(
         "concurrency",
-        "concurrency",
         "positive",
         EvalConfig.concurrency,
-        "requests in flight",
+        "requests in flight ({default})",
         "--concurrency",
         metavar="N",
-        says_default=True,
     ),
 )
 """Every setting of an evaluation, in the order of ``eval --help``."""

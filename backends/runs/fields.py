@@ -93,23 +93,21 @@ class Field:
     """One setting of a run: what the command's flag, the form's field and the reader share."""
 
     key: str
-    label: str
-    """As the form shows it; problems name the field so."""
     kind: Kind = "text"
     default: Any = None
     """The run's default (``None``: optional, none unless given)."""
     help: str = ""
-    """The flag's help."""
+    """The flag's help; ``{default}`` in it is the default: ``per request ({default})``."""
     flag: str | None = None
     """The headless command's flag (``--num-prompts``); core problems name the field by it."""
     metavar: str | None = None
     group: str | None = None
     """The flag's group in the command's help."""
+    label: str = ""
+    """As the form shows it (else the key, spaced); problems name the field so."""
     choices: tuple[str, ...] = ()
     choice_labels: tuple[str, ...] = ()
     """How the form names each choice (else as the choice itself)."""
-    says_default: bool = False
-    """The flag's help ends with the default in parentheses: ``per request (600)``."""
     form: bool = True
     """Shown in the panel's form (else a form run takes the default)."""
     placeholder: str = ""
@@ -124,6 +122,10 @@ class Field:
     arg: Callable[[str], Any] | None = None
     """The flag's reading of its text (else the kind's): ValueError names the problem."""
 
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.key.replace("_", " "))
+
     @property
     def dom_id(self) -> str:
         return self.key.replace("_", "-")
@@ -135,9 +137,7 @@ class Field:
 
     @property
     def help_text(self) -> str:
-        if not self.says_default:
-            return self.help
-        return f"{self.help} ({self.text})".lstrip()
+        return self.help.replace("{default}", self.text)
 
 
 class Fields:

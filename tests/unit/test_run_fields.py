@@ -36,7 +36,7 @@ def test_values_read_as_the_form_shows_them() -> None:
 
 
 def test_a_core_message_names_the_fields_label() -> None:
-    table = Fields(Field("rate", "request rate", "rate", 1.0, flag="--request-rate"))
+    table = Fields(Field("rate", "rate", 1.0, flag="--request-rate", label="request rate"))
     assert table.problem("--request-rate must be above 0 (got 0)") == Problem(
         "rate", "request rate must be above 0 (got 0)", named=True
     )
@@ -45,9 +45,9 @@ def test_a_core_message_names_the_fields_label() -> None:
 
 def test_the_reader_names_every_problem_and_skips_the_core_on_a_bad_field() -> None:
     table = Fields(
-        Field("n", "num", "positive", 5, flag="--n"),
-        Field("limit", "limit", "positive", None, flag="--limit"),
-        Field("model", "model", missing="choose one"),
+        Field("n", "positive", 5, flag="--n", label="num"),
+        Field("limit", "positive", None, flag="--limit"),
+        Field("model", missing="choose one"),
     )
     r = Reader(table, {"n": "many", "limit": "", "model": " "})
     assert (r.get("n"), r.get("limit"), r.get("model")) == (5, None, "")

@@ -14,42 +14,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from naptha_tui.backends import saved_runs
-from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runs.store import RunStore
 
 from .records import Record
 
 
-def evals_state_dir(paths: Paths) -> Path:
-    return paths.state_dir / "evals"
+def _kind_problem(doc: Any) -> str | None:
+    if isinstance(doc, dict) and doc.get("kind") == "bfcl" and "records" in doc:
+        return None
+    return "not an eval result (no kind 'bfcl' with records)"
 
 
-def save_run(paths: Paths, result: Mapping[str, Any], label: str) -> str:
-    """Save ``result`` under a new name; returns the name."""
-    folder = paths.ensure(evals_state_dir(paths), private=True)
-    name = saved_runs.new_name(folder, label)
-    saved_runs.write(folder, name, {**result, "name": name})
-    return name
-
-
-def list_runs(paths: Paths) -> list[str]:
-    return saved_runs.names(evals_state_dir(paths))
-
-
-def load_run(paths: Paths, name_or_file: str) -> dict[str, Any]:
-    """A saved run by name (``eval list``) or a path to a result file.
-
-    Raises:
-        NapthaError: no such run, or not a readable evaluation result.
-    """
-    path, doc = saved_runs.read(evals_state_dir(paths), name_or_file, "eval")
-    if not isinstance(doc, dict) or doc.get("kind") != "bfcl" or "records" not in doc:
-        raise NapthaError(f"{path}: not an eval result (no kind 'bfcl' with records)")
-    return doc
+RUNS = RunStore("evals", "eval", _kind_problem)
+"""The saved evaluations: ``<state dir>/evals/RUN.json``."""
+evals_state_dir = RUNS.folder_of
+save_run = RUNS.save
+list_runs = RUNS.names
+load_run = RUNS.load
 
 
 def records(doc: Mapping[str, Any], failed_only: bool = False) -> list[Record]:
@@ -67,27 +51,27 @@ def headline(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def summary(name: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """A saved run in one line (``eval list``)."""
+    config = doc.get("config") or {}
+    return {
+        "name": name,
+        "model": doc.get("model"),
+        "preset": doc.get("preset"),
+        "categories": config.get("categories"),
+        "temperatures": config.get("temperatures"),
+        "guided": config.get("guided"),
+        "limit": config.get("limit"),
+        "done": doc.get("done"),
+        "planned": doc.get("planned"),
+        "cancelled": doc.get("cancelled", False),
+        "accuracy": headline(doc),
+    }
+
+
 def run_summaries(paths: Paths) -> list[dict[str, Any]]:
     """One line per saved run, oldest first."""
-    out = []
-    for name, doc in saved_runs.loadable(list_runs(paths), lambda n: load_run(paths, n)):
-        config = doc.get("config") or {}
-        out.append(
-            {
-                "name": name,
-                "model": doc.get("model"),
-                "preset": doc.get("preset"),
-                "categories": config.get("categories"),
-                "temperatures": config.get("temperatures"),
-                "guided": config.get("guided"),
-                "limit": config.get("limit"),
-                "done": doc.get("done"),
-                "planned": doc.get("planned"),
-                "cancelled": doc.get("cancelled", False),
-                "accuracy": headline(doc),
-            }
-        )
-    return out
+    return RUNS.summaries(paths, summary)
 
 
 @dataclass(frozen=True)

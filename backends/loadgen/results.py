@@ -11,12 +11,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from naptha_tui.backends import saved_runs
-from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runs.store import RunStore
 
 HEADLINE = (
     "completed",
@@ -39,50 +37,42 @@ HEADLINE = (
 LOWER_IS_BETTER = {"failed", "duration", "client_cpu_per_request_ms"}
 
 
-def bench_dir(paths: Paths) -> Path:
-    return paths.state_dir / "bench"
+def _kind_problem(doc: Any) -> str | None:
+    return (
+        None
+        if isinstance(doc, dict) and "completed" in doc
+        else ("not a bench result (no 'completed')")
+    )
 
 
-def save_run(paths: Paths, result: Mapping[str, Any], label: str) -> str:
-    """Save ``result`` under a new name; returns the name."""
-    folder = paths.ensure(bench_dir(paths), private=True)
-    name = saved_runs.new_name(folder, label)
-    saved_runs.write(folder, name, {"name": name, **result})
-    return name
+RUNS = RunStore("bench", "bench", _kind_problem, name_first=True)
+"""The saved load tests: ``<state dir>/bench/RUN.json``."""
+bench_dir = RUNS.folder_of
+save_run = RUNS.save
+load_run = RUNS.load
+list_runs = RUNS.names
 
 
-def load_run(paths: Paths, name_or_file: str) -> dict[str, Any]:
-    """A saved run by name (``bench list``) or a path to a result file."""
-    path, doc = saved_runs.read(bench_dir(paths), name_or_file, "bench")
-    if not isinstance(doc, dict) or "completed" not in doc:
-        raise NapthaError(f"{path}: not a bench result (no 'completed')")
-    return doc
-
-
-def list_runs(paths: Paths) -> list[str]:
-    return saved_runs.names(bench_dir(paths))
+def summary(name: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """A saved run in one line: name, workload, model, headline figures (``bench list``)."""
+    config = doc.get("config") or {}
+    return {
+        "name": name,
+        "model": config.get("model"),
+        "workload": (config.get("workload") or {}).get("kind"),
+        "completed": doc.get("completed"),
+        "failed": doc.get("failed"),
+        "request_throughput": doc.get("request_throughput"),
+        "median_ttft_ms": doc.get("median_ttft_ms"),
+        "median_tpot_ms": doc.get("median_tpot_ms"),
+        "cancelled": doc.get("cancelled", False),
+        "sweep": "sweep" in doc,
+    }
 
 
 def run_summaries(paths: Paths) -> list[dict[str, Any]]:
-    """One line per saved run, oldest first: name, workload, model, headline figures."""
-    out = []
-    for name, doc in saved_runs.loadable(list_runs(paths), lambda n: load_run(paths, n)):
-        config = doc.get("config") or {}
-        out.append(
-            {
-                "name": name,
-                "model": config.get("model"),
-                "workload": (config.get("workload") or {}).get("kind"),
-                "completed": doc.get("completed"),
-                "failed": doc.get("failed"),
-                "request_throughput": doc.get("request_throughput"),
-                "median_ttft_ms": doc.get("median_ttft_ms"),
-                "median_tpot_ms": doc.get("median_tpot_ms"),
-                "cancelled": doc.get("cancelled", False),
-                "sweep": "sweep" in doc,
-            }
-        )
-    return out
+    """One line per saved run, oldest first."""
+    return RUNS.summaries(paths, summary)
 
 
 @dataclass(frozen=True)

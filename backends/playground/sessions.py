@@ -1,8 +1,9 @@
 """Playground sessions saved as YAML in the state dir, and samples copied as runnable code.
 
 A session is a :class:`~.spec.Spec` in ``<state dir>/playground/NAME.yaml`` (0600: prompts may be
-private). A sample copies as a curl command or an OpenAI SDK snippet that sends the same request
-to the proxy; the key is read from the key file or ``$NAPTHA_API_KEY``, never written out.
+private), kept in a store of the runs' kind (``runs/store.py``) in its own format. A sample
+copies as a curl command or an OpenAI SDK snippet that sends the same request to the proxy;
+the key is read from the key file or ``$NAPTHA_API_KEY``, never written out.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import yaml
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.files import atomic_write
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runs.store import RunStore
 from naptha_tui.backends.yamlfile import ConfigFileError, FileProblem, load_yaml, parse_model
 
 from .spec import Spec
@@ -41,8 +42,10 @@ OPENAI_PARAMS = {
 """Request keys the OpenAI SDK takes as arguments; the rest (vLLM's) go in ``extra_body``."""
 
 
-def sessions_dir(paths: Paths) -> Path:
-    return paths.state_dir / "playground"
+SESSIONS = RunStore("playground", "playground", suffix=".yaml")
+"""Saved sessions: ``<state dir>/playground/NAME.yaml``, named by the operator."""
+sessions_dir = SESSIONS.folder_of
+list_sessions = SESSIONS.names
 
 
 def session_file(paths: Paths, name: str) -> Path:
@@ -53,11 +56,9 @@ def session_file(paths: Paths, name: str) -> Path:
 
 def save_session(paths: Paths, name: str, spec: Spec) -> Path:
     """Write ``spec`` as session ``name`` (replacing one of that name)."""
-    path = session_file(paths, name)
-    paths.ensure(path.parent, private=True)
+    session_file(paths, name)  # a name the folder takes
     doc = spec.model_dump(by_alias=True, exclude_defaults=True)
-    atomic_write(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-    return path
+    return SESSIONS.write(paths, name, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
 
 
 def load_session(paths: Paths, name_or_file: str) -> Spec:
@@ -78,11 +79,6 @@ def load_session(paths: Paths, name_or_file: str) -> Spec:
     if doc.root is None:  # a saved session always holds a spec; an empty file is a wrong one
         raise ConfigFileError(path, [FileProblem(path, None, None, "empty: no session in it")])
     return parse_model(doc, Spec)
-
-
-def list_sessions(paths: Paths) -> list[str]:
-    folder = sessions_dir(paths)
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 def _key_expr(key_file: str | None) -> str:

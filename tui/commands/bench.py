@@ -29,6 +29,7 @@ from naptha_tui.backends.loadgen.results import (
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runs.store import comparison
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.format import table
@@ -208,15 +209,7 @@ def bench_list(args: argparse.Namespace, paths: Paths, settings: Settings) -> in
 def bench_compare(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     a, b = load_run(paths, args.a), load_run(paths, args.b)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "a": a.get("name"),
-                    "b": b.get("name"),
-                    "rows": [r.to_json() for r in compare(a, b)],
-                }
-            )
-        )
+        print(json.dumps(comparison(a, b, compare(a, b))))
     else:
         print("\n".join(compare_lines(a, b)))
     return 0

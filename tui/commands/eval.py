@@ -25,6 +25,7 @@ from naptha_tui.backends.evals.results import (
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import BfclInstall, install, locate, require
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runs.store import comparison
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.commands import print_json, say_err
@@ -228,8 +229,7 @@ def eval_compare(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
     a, b = load_run(paths, args.a), load_run(paths, args.b)
     rows = compare(a, b)
     if args.json:
-        doc = {"a": a.get("name"), "b": b.get("name"), "rows": [r.to_json() for r in rows]}
-        print(json.dumps(doc))
+        print(json.dumps(comparison(a, b, rows)))
         return 0
 
     def pct(v: float | None) -> str:

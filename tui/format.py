@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Any
 
 from rich.text import Text
 
 from naptha_tui.backends.ollama.types import LoadedModel, PullProgress
+from naptha_tui.backends.runs.text import table as table  # the commands' tables
 from naptha_tui.backends.telemetry.cpu import CpuInfo
 from naptha_tui.backends.telemetry.vllm_metrics import level
 from naptha_tui.proxy.routes import RouteEvent
@@ -140,15 +140,6 @@ def route_cells(e: RouteEvent, tz: tzinfo | None = None) -> list[str]:
         tokens(e.tokens_in, e.tokens_out),
         str(e.retries),
     ]
-
-
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    """Left-aligned columns two spaces apart, the header first; no trailing blanks."""
-    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
 
 
 PLAYGROUND_GRID_HEADER = ("MODE", "TEMP", "SAMPLES", "VALID", "RATE", "ERRORS", "MEAN MS")

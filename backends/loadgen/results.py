@@ -7,7 +7,6 @@ figures side by side with the difference, so two presets (or two seeds) can be j
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,25 +109,3 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     return [Row(f, num(a, f), num(b, f)) for f in fields if f in a or f in b]
-
-
-def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
-    rows = compare(a, b)
-    name_a, name_b = str(a.get("name", "A"))[:22], str(b.get("name", "B"))[:22]
-    head = f"{'':<28} {name_a:>22} {name_b:>22} {'B-A':>10} {'B/A':>7}"
-    lines = [head]
-
-    def cell(v: float | None) -> str:
-        return "—" if v is None else f"{v:.2f}"
-
-    for r in rows:
-        ratio = "—" if r.ratio is None else f"{r.ratio:.2f}x"
-        diff = "—" if r.diff is None else f"{r.diff:+.2f}"
-        lines.append(f"{r.field:<28} {cell(r.a):>22} {cell(r.b):>22} {diff:>10} {ratio:>7}")
-    for side, doc in (("A", a), ("B", b)):
-        config = doc.get("config") or {}
-        lines.append(
-            f"{side}: {config.get('model')} via {(doc.get('target') or {}).get('label')}, "
-            f"{json.dumps(config.get('workload'))}, seed {config.get('seed')}"
-        )
-    return lines

@@ -32,11 +32,12 @@ from naptha_tui.backends.loadgen.client import resolve_model, served_models
 from naptha_tui.backends.loadgen.fields import BENCH, BenchPlan, read_form
 from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.plot import draw_sweep
-from naptha_tui.backends.loadgen.results import compare_lines, load_run, run_summaries, save_run
+from naptha_tui.backends.loadgen.report import compare_lines, result_lines
+from naptha_tui.backends.loadgen.results import RUNS, load_run, run_summaries
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.runs.fields import BadInput, Problem
-from naptha_tui.tui.commands.bench import result_lines, sweep_lines
+from naptha_tui.backends.runs.lifecycle import keep
 from naptha_tui.tui.messages import ActionFailed
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.bench_form import BenchForm
@@ -239,14 +240,8 @@ class BenchScreen(NapthaScreen):
                 result = await runner.run(progressed)
         finally:
             self._runner = None
-        try:
-            result["name"] = await asyncio.to_thread(
-                save_run, self.napp.paths, result, access.label
-            )
-        except (OSError, NapthaError) as exc:  # the result is still shown
-            self.post_message(BenchFinished(result, f"not saved: {exc}"))
-            return
-        self.post_message(BenchFinished(result))
+        not_saved = await asyncio.to_thread(keep, RUNS, self.napp.paths, result, access.label)
+        self.post_message(BenchFinished(result, not_saved))
 
     @work(exclusive=True, group="bench-runs", exit_on_error=False, description="saved runs")
     async def list_runs(self) -> None:
@@ -384,13 +379,9 @@ class BenchScreen(NapthaScreen):
             self.say(f"done: {done}{saved}", "green")
 
     def show_report(self, result: dict[str, Any]) -> None:
-        points = result.get("sweep") or []
         # the panel draws the sweep as a widget: the report keeps the table, not the text plot
-        lines = result_lines({k: v for k, v in result.items() if k != "sweep"})
-        if points:
-            lines += ["", *sweep_lines(points)]
-        self.report.update(Text("\n".join(lines)))
-        self.show_sweep(points)
+        self.report.update(Text("\n".join(result_lines(result, plot=False))))
+        self.show_sweep(result.get("sweep") or [])
 
     def show_sweep(self, points: list[dict[str, Any]]) -> None:
         # the plot takes the sparklines' room: the report keeps its height

@@ -34,15 +34,14 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.fields import read_form, refusal
 from naptha_tui.backends.evals.records import Cell, Progress, Record
-from naptha_tui.backends.evals.report import cells_of
+from naptha_tui.backends.evals.report import about_lines, cells_of, notes_lines
 from naptha_tui.backends.evals.results import (
+    RUNS,
     Row,
     compare,
-    describe,
     load_run,
     records,
     run_summaries,
-    save_run,
 )
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import (
@@ -54,6 +53,7 @@ from naptha_tui.backends.evals.setup import (
 )
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runs.fields import BadInput, Problem
+from naptha_tui.backends.runs.lifecycle import keep
 from naptha_tui.tui.messages import ActionFailed
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.eval_cases import CaseDetail, FailedTable
@@ -165,16 +165,10 @@ class RunsCompared(Message):
 
 def notes_text(doc: dict[str, Any]) -> Text:
     """What the run measured, whether it stopped early, and what was skipped (as ``eval``)."""
-    out = Text(f"{describe(doc)} via {doc.get('proxy_url')}")
-    if doc.get("cancelled"):
-        out.append(
-            f"\nstopped early: {doc.get('done')} of {doc.get('planned')} samples ran", "yellow"
-        )
-    for s in doc.get("skipped") or []:
-        where = f"function {s['function']!r}" + (
-            f", parameter {s['parameter']!r}" if s.get("parameter") else ""
-        )
-        out.append(f"\nskipped {s['case_id']}: {where}: {s['message']}", "yellow")
+    first, *rest = notes_lines(doc)
+    out = Text(first)
+    for line in rest:
+        out.append(f"\n{line}", "yellow")
     return out
 
 
@@ -330,12 +324,8 @@ class EvalScreen(NapthaScreen):
         finally:
             self._run = None
             await run.aclose()
-        try:
-            result["name"] = await asyncio.to_thread(save_run, paths, result, config.model)
-        except (OSError, NapthaError) as exc:  # the result is still shown
-            self.post_message(EvalFinished(result, failed, f"not saved: {exc}"))
-            return
-        self.post_message(EvalFinished(result, failed))
+        not_saved = await asyncio.to_thread(keep, RUNS, paths, result, config.model)
+        self.post_message(EvalFinished(result, failed, not_saved))
 
     @work(exclusive=True, group="eval-runs", exit_on_error=False, description="saved runs")
     async def list_runs(self) -> None:
@@ -505,9 +495,7 @@ class EvalScreen(NapthaScreen):
 
     def show_comparison(self, a: dict[str, Any], b: dict[str, Any], rows: list[Row]) -> None:
         self.compared.set_rows(rows)
-        self.compare_about.update(
-            Text(f"A: {a.get('name')}: {describe(a)}\nB: {b.get('name')}: {describe(b)}")
-        )
+        self.compare_about.update(Text("\n".join(about_lines(a, b))))
         self.tabs.active = "tab-compare"
         self.say("A and B compared: accuracy per category, and the cases that flipped")
 

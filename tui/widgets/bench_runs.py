@@ -10,14 +10,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from naptha_tui.backends.loadgen.report import list_cells
 from naptha_tui.tui.widgets.run_marks import RunMarks
 
 COLUMNS = ("RUN", "MODEL", "WORKLOAD", "OK/FAIL", "REQ/S", "TTFT ms", "TPOT ms", "")
 """As ``bench list``, narrower: TTFT and TPOT are medians; A or B before a marked run."""
-
-
-def _num(value: Any, fmt: str) -> str:
-    return "—" if value is None else format(value, fmt)
 
 
 class RunsTable(DataTable[str | Text]):
@@ -59,17 +56,9 @@ class RunsTable(DataTable[str | Text]):
         self.marks.keep(names)
         self.clear()
         for r in runs:
-            self.add_row(
-                self.marks.label(r["name"]),
-                str(r["model"]),
-                str(r["workload"]) + (" sweep" if r["sweep"] else ""),
-                f"{r['completed']}/{r['failed']}",
-                _num(r["request_throughput"], ".2f"),
-                _num(r["median_ttft_ms"], ".0f"),
-                _num(r["median_tpot_ms"], ".1f"),
-                Text("stopped", "yellow") if r["cancelled"] else "",
-                key=r["name"],
-            )
+            _, *cells, stopped = list_cells(r)
+            mark = Text(stopped, "yellow") if stopped else ""
+            self.add_row(self.marks.label(r["name"]), *cells, mark, key=r["name"])
         if names:
             self.move_cursor(row=len(names) - 1)  # the newest
 

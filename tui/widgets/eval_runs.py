@@ -14,17 +14,13 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from naptha_tui.backends.evals.report import COMPARE_HEADER, compare_cells
+from naptha_tui.backends.evals.report import COMPARE_HEADER, accuracy_text, compare_cells
 from naptha_tui.backends.evals.results import Row
 from naptha_tui.tui.widgets.run_marks import RunMarks
 
 COLUMNS = ("RUN", "MODEL", "CATEGORIES", "DONE", "ACCURACY", "")
 """As ``eval list``; the accuracy is pooled per temperature and pass."""
 CATEGORIES_WIDTH = 24
-
-
-def headline(accuracy: dict[str, float | None]) -> str:
-    return "  ".join(f"{k} {'n/a' if v is None else format(v, '.1%')}" for k, v in accuracy.items())
 
 
 class EvalRunsTable(DataTable[str | Text]):
@@ -74,7 +70,7 @@ class EvalRunsTable(DataTable[str | Text]):
                 str(r["model"]),
                 cats,
                 f"{r['done']}/{r['planned']}",
-                headline(r.get("accuracy") or {}),
+                accuracy_text(r.get("accuracy") or {}),
                 Text("stopped", "yellow") if r.get("cancelled") else "",
                 key=r["name"],
             )

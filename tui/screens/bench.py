@@ -32,22 +32,41 @@ from naptha_tui.backends.loadgen.client import resolve_model, served_models
 from naptha_tui.backends.loadgen.fields import BENCH, BenchPlan, read_form
 from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.plot import draw_sweep
-from naptha_tui.backends.loadgen.report import compare_lines, result_lines
+from naptha_tui.backends.loadgen.report import compare_lines, list_cells, result_lines
 from naptha_tui.backends.loadgen.results import RUNS, load_run, run_summaries
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.backends.runs.lifecycle import keep
-from naptha_tui.tui.messages import ActionFailed
+from naptha_tui.tui.messages import (
+    ActionFailed,
+    ModelsListed,
+    RunAbandoned,
+    RunFinished,
+    RunProgressed,
+    RunRefused,
+    RunsCompared,
+    RunsListed,
+    SavedRunLoaded,
+)
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.bench_form import BenchForm
 from naptha_tui.tui.widgets.bench_live import BenchLive
-from naptha_tui.tui.widgets.bench_runs import RunsTable
+from naptha_tui.tui.widgets.saved_runs import SavedRunsTable, stopped
 
 IDLE_REPORT = (
     "A run's report shows here when it ends (or is stopped), as `naptha-tui bench` prints it.\n"
     "Every run is saved in the state dir: `naptha-tui bench list`, `bench compare A B`."
 )
+
+RUNS_COLUMNS = ("RUN", "MODEL", "WORKLOAD", "OK/FAIL", "REQ/S", "TTFT ms", "TPOT ms", "")
+"""As ``bench list``, narrower: TTFT and TPOT are medians; A or B before a marked run."""
+
+
+def run_cells(run: dict[str, Any]) -> list[str | Text]:
+    """A saved run's row after its name: ``bench list``'s cells, stopped in yellow."""
+    return [*list_cells(run)[1:-1], stopped(run)]
+
 
 RUNS_HINT = "Enter shows a run's report · space marks A, then B · c compares A and B"
 RUNNING_REPORT = (
@@ -60,22 +79,6 @@ class TargetsListed(Message):
     """The node's ready servers (each a target besides the proxy)."""
 
     servers: list[str]
-
-
-@dataclass
-class ModelsListed(Message):
-    """What the chosen target serves (``error``: it did not answer)."""
-
-    server: str | None
-    models: list[str]
-    error: str | None = None
-
-
-@dataclass
-class BenchRefused(Message):
-    """Checked against the target, the form is wrong (a model it does not serve): nothing sent."""
-
-    problems: list[Problem]
 
 
 @dataclass
@@ -94,46 +97,6 @@ class StageStarted(Message):
     stages: int
 
 
-class BenchProgressed(Message):
-    """A Progress snapshot of the running load test (a burst keeps only the latest)."""
-
-    def __init__(self, progress: Progress) -> None:
-        super().__init__()
-        self.progress = progress
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, BenchProgressed)
-
-
-@dataclass
-class BenchFinished(Message):
-    """The run ended (``result["cancelled"]``: stopped early), and was saved."""
-
-    result: dict[str, Any]
-    save_error: str | None = None
-    """Why it could not be saved (it is shown all the same)."""
-
-
-@dataclass
-class RunsListed(Message):
-    runs: list[dict[str, Any]]
-
-
-@dataclass
-class SavedRunLoaded(Message):
-    result: dict[str, Any]
-
-
-@dataclass
-class RunsCompared(Message):
-    lines: list[str]
-
-
-@dataclass
-class BenchAbandoned(Message):
-    """Escape came before the run started: nothing was sent."""
-
-
 class BenchScreen(NapthaScreen):
     """Load the proxy (or one server) with random prompts or simulated agents."""
 
@@ -148,7 +111,7 @@ class BenchScreen(NapthaScreen):
     status = getters.query_one("#bench-status", Static)
     report = getters.query_one("#bench-report", Static)
     plot = getters.query_one("#bench-plot", PlotextPlot)
-    runs = getters.query_one(RunsTable)
+    runs = getters.query_one(SavedRunsTable)
     tabs = getters.query_one(TabbedContent)
 
     def __init__(self) -> None:
@@ -171,7 +134,7 @@ class BenchScreen(NapthaScreen):
                     with TabPane("Report", id="tab-report"), VerticalScroll(id="bench-report-box"):
                         yield Static(Text(IDLE_REPORT, style="dim"), id="bench-report")
                     with TabPane("Saved runs", id="tab-runs"):
-                        yield RunsTable(id="bench-runs")
+                        yield SavedRunsTable(RUNS_COLUMNS, run_cells, id="bench-runs")
                         yield Static(Text(RUNS_HINT, style="dim"), id="bench-runs-hint")
                 yield PlotextPlot(id="bench-plot")
         yield Footer()
@@ -203,9 +166,9 @@ class BenchScreen(NapthaScreen):
             async with httpx.AsyncClient() as client:
                 models = await served_models(client, access)
         except NapthaError as exc:
-            self.post_message(ModelsListed(server, [], str(exc)))
+            self.post_message(ModelsListed([], str(exc), server))
             return
-        self.post_message(ModelsListed(server, models))
+        self.post_message(ModelsListed(models, server=server))
 
     @work(exclusive=True, group="bench", exit_on_error=False, description="bench")
     async def run_bench(self, plan: BenchPlan, server: str | None) -> None:
@@ -214,10 +177,10 @@ class BenchScreen(NapthaScreen):
             async with httpx.AsyncClient() as client:
                 await resolve_model(client, access, plan.config.model)
         except NapthaError as exc:  # a model it does not serve, a target that does not answer
-            self.post_message(BenchRefused([BENCH.problem(str(exc))]))
+            self.post_message(RunRefused([BENCH.problem(str(exc))]))
             return
         except asyncio.CancelledError:
-            self.post_message(BenchAbandoned())
+            self.post_message(RunAbandoned())
             raise
         config = plan.config
         runner: LoadTest | Sweep
@@ -228,7 +191,7 @@ class BenchScreen(NapthaScreen):
         self.post_message(BenchStarted(plan, access.label))
 
         def progressed(p: Progress) -> None:
-            self.post_message(BenchProgressed(p))
+            self.post_message(RunProgressed(p))
 
         def stage(label: str, index: int, stages: int) -> None:
             self.post_message(StageStarted(label, index, stages))
@@ -241,7 +204,7 @@ class BenchScreen(NapthaScreen):
         finally:
             self._runner = None
         not_saved = await asyncio.to_thread(keep, RUNS, self.napp.paths, result, access.label)
-        self.post_message(BenchFinished(result, not_saved))
+        self.post_message(RunFinished(result, not_saved))
 
     @work(exclusive=True, group="bench-runs", exit_on_error=False, description="saved runs")
     async def list_runs(self) -> None:
@@ -254,8 +217,8 @@ class BenchScreen(NapthaScreen):
 
     @work(exclusive=True, group="bench-run", exit_on_error=False, description="compare")
     async def compare_runs(self, a: str, b: str) -> None:
-        docs = [await asyncio.to_thread(load_run, self.napp.paths, n) for n in (a, b)]
-        self.post_message(RunsCompared(compare_lines(*docs)))
+        da, db = [await asyncio.to_thread(load_run, self.napp.paths, n) for n in (a, b)]
+        self.post_message(RunsCompared(da, db))
 
     # -- handlers: only these touch widgets ---------------------------------------------
     @on(TargetsListed)
@@ -274,11 +237,11 @@ class BenchScreen(NapthaScreen):
         if message.error:
             self.say(message.error, "red")
 
-    @on(BenchRefused)
-    def show_refused(self, message: BenchRefused) -> None:
+    @on(RunRefused)
+    def show_refused(self, message: RunRefused) -> None:
         self.refuse(message.problems)
 
-    @on(BenchAbandoned)
+    @on(RunAbandoned)
     def show_abandoned(self) -> None:
         self.say("stopped before anything was sent", "yellow")
 
@@ -290,26 +253,26 @@ class BenchScreen(NapthaScreen):
     def show_stage(self, message: StageStarted) -> None:
         self.stage(message.label, message.index, message.stages)
 
-    @on(BenchProgressed)
-    def show_progressed(self, message: BenchProgressed) -> None:
+    @on(RunProgressed)
+    def show_progressed(self, message: RunProgressed) -> None:
         self.show_progress(message.progress)
 
-    @on(BenchFinished)
-    def show_finished(self, message: BenchFinished) -> None:
+    @on(RunFinished)
+    def show_finished(self, message: RunFinished) -> None:
         self.show_result(message.result)
-        if message.save_error:
-            self.post_message(ActionFailed(message.save_error, "bench"))
+        if message.not_saved:
+            self.post_message(ActionFailed(message.not_saved, "bench"))
 
     @on(RunsListed)
     def show_runs(self, message: RunsListed) -> None:
         self.runs.set_runs(message.runs)
 
-    @on(RunsTable.ShowRun)
-    def show_run_pressed(self, message: RunsTable.ShowRun) -> None:
+    @on(SavedRunsTable.ShowRun)
+    def show_run_pressed(self, message: SavedRunsTable.ShowRun) -> None:
         self.open_run(message.name)
 
-    @on(RunsTable.CompareRuns)
-    def compare_pressed(self, message: RunsTable.CompareRuns) -> None:
+    @on(SavedRunsTable.CompareRuns)
+    def compare_pressed(self, message: SavedRunsTable.CompareRuns) -> None:
         self.compare_runs(message.a, message.b)
 
     @on(SavedRunLoaded)
@@ -320,7 +283,7 @@ class BenchScreen(NapthaScreen):
 
     @on(RunsCompared)
     def show_compared(self, message: RunsCompared) -> None:
-        self.report.update(Text("\n".join(message.lines)))
+        self.report.update(Text("\n".join(compare_lines(message.a, message.b))))
         self.show_sweep([])
         self.tabs.active = "tab-report"
         self.say("A and B compared: B-A and B/A per figure", "")

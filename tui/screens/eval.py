@@ -54,13 +54,24 @@ from naptha_tui.backends.evals.setup import (
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.backends.runs.lifecycle import keep
-from naptha_tui.tui.messages import ActionFailed
+from naptha_tui.tui.messages import (
+    ActionFailed,
+    ModelsListed,
+    RunAbandoned,
+    RunFinished,
+    RunProgressed,
+    RunRefused,
+    RunsCompared,
+    RunsListed,
+    SavedRunLoaded,
+)
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.eval_cases import CaseDetail, FailedTable
 from naptha_tui.tui.widgets.eval_form import EvalForm
 from naptha_tui.tui.widgets.eval_live import AccuracyTable, EvalLive
-from naptha_tui.tui.widgets.eval_runs import CompareTable, EvalRunsTable
+from naptha_tui.tui.widgets.eval_runs import RUNS_COLUMNS, CompareTable, run_cells
 from naptha_tui.tui.widgets.eval_setup import SetupBox
+from naptha_tui.tui.widgets.saved_runs import SavedRunsTable
 
 IDLE_NOTES = (
     "The accuracy per category, temperature and pass fills in here as the run goes.\n"
@@ -91,26 +102,6 @@ class SetupFailed(Message):
 
 
 @dataclass
-class ModelsListed(Message):
-    """What the proxy serves (``error``: it did not answer)."""
-
-    models: list[str]
-    error: str | None = None
-
-
-@dataclass
-class EvalRefused(Message):
-    """``prepare`` refused the run (a model not served, no setup): nothing was sent."""
-
-    problems: list[Problem]
-
-
-@dataclass
-class EvalAbandoned(Message):
-    """Escape came before the run started: nothing was sent."""
-
-
-@dataclass
 class EvalStarted(Message):
     config: EvalConfig
     progress: Progress
@@ -118,49 +109,11 @@ class EvalStarted(Message):
     cases: int
 
 
-class EvalProgressed(Message):
-    """A Progress of the running evaluation (a burst keeps only the latest)."""
-
-    def __init__(self, progress: Progress) -> None:
-        super().__init__()
-        self.progress = progress
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, EvalProgressed)
-
-
 @dataclass
 class CaseFailed(Message):
     """A sample failed (never coalesced: each one joins the failed cases)."""
 
     record: Record
-
-
-@dataclass
-class EvalFinished(Message):
-    """The run ended (``result["cancelled"]``: stopped early), and was saved."""
-
-    result: dict[str, Any]
-    failed: list[Record]
-    save_error: str | None = None
-    """Why it could not be saved (it is shown all the same)."""
-
-
-@dataclass
-class RunsListed(Message):
-    runs: list[dict[str, Any]]
-
-
-@dataclass
-class SavedRunLoaded(Message):
-    result: dict[str, Any]
-
-
-@dataclass
-class RunsCompared(Message):
-    a: dict[str, Any]
-    b: dict[str, Any]
-    rows: list[Row]
 
 
 def notes_text(doc: dict[str, Any]) -> Text:
@@ -199,7 +152,7 @@ class EvalScreen(NapthaScreen):
     failed = getters.query_one(FailedTable)
     failed_hint = getters.query_one("#eval-failed-hint", Static)
     detail = getters.query_one(CaseDetail)
-    runs = getters.query_one(EvalRunsTable)
+    runs = getters.query_one(SavedRunsTable)
     compared = getters.query_one(CompareTable)
     compare_about = getters.query_one("#eval-compare-about", Static)
     tabs = getters.query_one(TabbedContent)
@@ -230,7 +183,7 @@ class EvalScreen(NapthaScreen):
                         yield FailedTable(id="eval-failed")
                         yield CaseDetail(id="eval-case")
                     with TabPane("Saved runs", id="tab-runs"):
-                        yield EvalRunsTable(id="eval-runs")
+                        yield SavedRunsTable(RUNS_COLUMNS, run_cells, id="eval-runs")
                         yield Static(Text(RUNS_HINT, style="dim"), id="eval-runs-hint")
                     with TabPane("Compare", id="tab-compare"):
                         yield Static(Text(COMPARE_HINT, style="dim"), id="eval-compare-about")
@@ -304,17 +257,17 @@ class EvalScreen(NapthaScreen):
         except NapthaError as exc:  # not set up, a model not served, a category, no proxy
             if isinstance(exc, EvalSetupError):
                 self.post_message(SetupFound(await asyncio.to_thread(locate, paths)))
-            self.post_message(EvalRefused(refusal(exc)))
+            self.post_message(RunRefused(refusal(exc)))
             return
         except asyncio.CancelledError:
-            self.post_message(EvalAbandoned())
+            self.post_message(RunAbandoned())
             raise
         self._run = run
         cases = sum(len(c) for c in plan.cases.values())
         self.post_message(EvalStarted(config, run.progress(), cases))
 
         def progressed(p: Progress) -> None:
-            self.post_message(EvalProgressed(p))
+            self.post_message(RunProgressed(p))
             if p.last is not None and p.last.failed:
                 self.post_message(CaseFailed(p.last))
 
@@ -325,7 +278,7 @@ class EvalScreen(NapthaScreen):
             self._run = None
             await run.aclose()
         not_saved = await asyncio.to_thread(keep, RUNS, paths, result, config.model)
-        self.post_message(EvalFinished(result, failed, not_saved))
+        self.post_message(RunFinished(result, not_saved, failed))
 
     @work(exclusive=True, group="eval-runs", exit_on_error=False, description="saved runs")
     async def list_runs(self) -> None:
@@ -339,7 +292,7 @@ class EvalScreen(NapthaScreen):
     @work(exclusive=True, group="eval-run", exit_on_error=False, description="compare")
     async def compare_runs(self, a: str, b: str) -> None:
         da, db = [await asyncio.to_thread(load_run, self.napp.paths, n) for n in (a, b)]
-        self.post_message(RunsCompared(da, db, compare(da, db)))
+        self.post_message(RunsCompared(da, db))
 
     # -- handlers: only these touch widgets ---------------------------------------------
     @on(SetupFound)
@@ -373,11 +326,11 @@ class EvalScreen(NapthaScreen):
         if message.error:
             self.say(message.error, "red")
 
-    @on(EvalRefused)
-    def show_refused(self, message: EvalRefused) -> None:
+    @on(RunRefused)
+    def show_refused(self, message: RunRefused) -> None:
         self.refuse(message.problems)
 
-    @on(EvalAbandoned)
+    @on(RunAbandoned)
     def show_abandoned(self) -> None:
         self.say("stopped before anything was sent", "yellow")
 
@@ -385,19 +338,19 @@ class EvalScreen(NapthaScreen):
     def show_started(self, message: EvalStarted) -> None:
         self.begin(message.config, message.progress, message.cases)
 
-    @on(EvalProgressed)
-    def show_progressed(self, message: EvalProgressed) -> None:
+    @on(RunProgressed)
+    def show_progressed(self, message: RunProgressed) -> None:
         self.show_progress(message.progress)
 
     @on(CaseFailed)
     def show_case_failed(self, message: CaseFailed) -> None:
         self.add_failed(message.record)
 
-    @on(EvalFinished)
-    def show_finished(self, message: EvalFinished) -> None:
-        self.show_result(message.result, message.failed)
-        if message.save_error:
-            self.post_message(ActionFailed(message.save_error, "eval"))
+    @on(RunFinished)
+    def show_finished(self, message: RunFinished) -> None:
+        self.show_result(message.result, message.details)
+        if message.not_saved:
+            self.post_message(ActionFailed(message.not_saved, "eval"))
 
     @on(FailedTable.Inspect)
     def inspect(self, message: FailedTable.Inspect) -> None:
@@ -407,12 +360,12 @@ class EvalScreen(NapthaScreen):
     def show_runs(self, message: RunsListed) -> None:
         self.runs.set_runs(message.runs)
 
-    @on(EvalRunsTable.ShowRun)
-    def show_run_pressed(self, message: EvalRunsTable.ShowRun) -> None:
+    @on(SavedRunsTable.ShowRun)
+    def show_run_pressed(self, message: SavedRunsTable.ShowRun) -> None:
         self.open_run(message.name)
 
-    @on(EvalRunsTable.CompareRuns)
-    def compare_pressed(self, message: EvalRunsTable.CompareRuns) -> None:
+    @on(SavedRunsTable.CompareRuns)
+    def compare_pressed(self, message: SavedRunsTable.CompareRuns) -> None:
         self.compare_runs(message.a, message.b)
 
     @on(SavedRunLoaded)
@@ -423,7 +376,7 @@ class EvalScreen(NapthaScreen):
 
     @on(RunsCompared)
     def show_compared(self, message: RunsCompared) -> None:
-        self.show_comparison(message.a, message.b, message.rows)
+        self.show_comparison(message.a, message.b, compare(message.a, message.b))
 
     @on(Button.Pressed, "#start")
     def start_pressed(self) -> None:

@@ -35,6 +35,7 @@ from naptha_tui.backends.playground.sessions import (
 )
 from naptha_tui.backends.playground.spec import Spec, check
 from naptha_tui.backends.runs.fields import Problem
+from naptha_tui.tui.messages import ModelsListed
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.widgets.playground_form import PlaygroundForm, field_key
 from naptha_tui.tui.widgets.playground_results import GridTable, SampleDetail, SampleTable
@@ -43,13 +44,6 @@ from naptha_tui.tui.widgets.playground_sessions import LoadSessionModal, SaveSes
 if TYPE_CHECKING:
     from naptha_tui.tui.app import PlaygroundEngine
 
-
-@dataclass
-class ModelsListed(Message):
-    """The proxy listed its models (``error``: it did not answer)."""
-
-    models: list[str]
-    error: str | None = None
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Saved load-test runs (``run_summaries``): Enter shows one, space marks A and B, c compares."""
+"""Saved runs, one row each (a feature's ``run_summaries``): Enter shows one, space marks A
+and B, c compares them. The Bench and Eval screens each hold one, with their own columns."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,24 +12,23 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from naptha_tui.backends.loadgen.report import list_cells
 from naptha_tui.tui.widgets.run_marks import RunMarks
 
-COLUMNS = ("RUN", "MODEL", "WORKLOAD", "OK/FAIL", "REQ/S", "TTFT ms", "TPOT ms", "")
-"""As ``bench list``, narrower: TTFT and TPOT are medians; A or B before a marked run."""
+Cells = Callable[[dict[str, Any]], Sequence[str | Text]]
+"""A run's summary as its row, after the name (which the table shows with its mark)."""
 
 
-class RunsTable(DataTable[str | Text]):
-    """One row per saved run, oldest first (as ``bench list``)."""
+class SavedRunsTable(DataTable[str | Text]):
+    """One row per saved run, oldest first (as the feature's ``list`` command)."""
 
     BINDINGS = [
-        Binding("space", "mark", "Mark A/B", id="bench.mark"),
-        Binding("c", "compare", "Compare A/B", id="bench.compare"),
+        Binding("space", "mark", "Mark A/B", id="runs.mark"),
+        Binding("c", "compare", "Compare A/B", id="runs.compare"),
     ]
 
     @dataclass
     class ShowRun(Message):
-        """Show this saved run's report."""
+        """Show this saved run."""
 
         name: str
 
@@ -38,8 +39,10 @@ class RunsTable(DataTable[str | Text]):
         a: str
         b: str
 
-    def __init__(self, id: str | None = None) -> None:
+    def __init__(self, columns: Sequence[str], cells: Cells, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.columns_shown = tuple(columns)
+        self.cells = cells
         self.marks = RunMarks(self)
 
     @property
@@ -48,7 +51,7 @@ class RunsTable(DataTable[str | Text]):
         return self.marks.names
 
     def on_mount(self) -> None:
-        for i, label in enumerate(COLUMNS):
+        for i, label in enumerate(self.columns_shown):
             self.add_column(label, key=f"c{i}")
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
@@ -56,9 +59,7 @@ class RunsTable(DataTable[str | Text]):
         self.marks.keep(names)
         self.clear()
         for r in runs:
-            _, *cells, stopped = list_cells(r)
-            mark = Text(stopped, "yellow") if stopped else ""
-            self.add_row(self.marks.label(r["name"]), *cells, mark, key=r["name"])
+            self.add_row(self.marks.label(r["name"]), *self.cells(r), key=r["name"])
         if names:
             self.move_cursor(row=len(names) - 1)  # the newest
 
@@ -74,3 +75,8 @@ class RunsTable(DataTable[str | Text]):
         pair = self.marks.pair()
         if pair is not None:
             self.post_message(self.CompareRuns(*pair))
+
+
+def stopped(run: dict[str, Any]) -> Text | str:
+    """The last cell of a run stopped early."""
+    return Text("stopped", "yellow") if run.get("cancelled") else ""

@@ -17,9 +17,19 @@ children) / wall seconds -> percent of one core; RSS (process and children) at t
 frames (ms of CPU per second) to the JSON.
 
 Goal (issue): the panel at most 2% of a core, RSS at most 150 MB, first frame within 1.5 s.
+
+The log screen on a 100 MB log (issue 20): a small app on the same kind of pty opens
+``LogScreen`` on a generated vLLM-shaped log of ``--log-mb`` MB (a match near its start, its
+last line a marker) when sent ``o``. First paint: seconds from the key until the log's last line
+is on the terminal. Search hit: ``/needle-0001`` typed, then seconds from Enter until the line
+that holds it (near the file's start: the search reads the whole file from the end, by blocks)
+is on the terminal. Median of 3 opens (1 with ``--quick``). Goal: 0.5 s each. ``--log-only``
+measures only this (no node is started).
+
 The last line of output is one JSON object.
 
     .venv/bin/python benchmarks/panel.py [--quick] [--fakes-only] [--py-spy FILE]
+    .venv/bin/python benchmarks/panel.py --log-only [--quick] [--log-mb 100]
 """
 
 from __future__ import annotations
@@ -57,6 +67,32 @@ COLS, ROWS = 120, 36
 MARKER = b"Servers"
 REFRESH_S = 1.0
 GOAL = {"cpu_pct_max": 2.0, "rss_mb_max": 150, "first_frame_s_max": 1.5}
+LOG_GOAL = {"log_first_paint_s_max": 0.5, "log_search_hit_s_max": 0.5}
+LOG_LAST = b"LAST-LINE-MARKER"
+LOG_HIT = b"NEEDLE-0001"
+LOG_READY = b"READY-TO-OPEN"
+
+LOG_APP = """
+import sys
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from naptha_tui.tui.screens.log import LogScreen
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Static("READY-TO-OPEN")
+
+    def on_key(self, event) -> None:
+        if event.key == "o" and not isinstance(self.screen, LogScreen):
+            self.push_screen(LogScreen("bench", Path(sys.argv[1])))
+
+
+Host().run()
+"""
 
 BARE_APP = """
 from textual.app import App, ComposeResult
@@ -172,10 +208,13 @@ def node_processes(doc: dict[str, Any]) -> list[psutil.Process]:
 
 # -- an app on a pseudo terminal -------------------------------------------------------------
 class PtyApp:
-    """A Textual app on a pty of COLSxROWS, its output drained; notes when MARKER shows."""
+    """A Textual app on a pty of COLSxROWS, its output drained; notes when ``marker`` shows."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], marker: bytes = MARKER
+    ) -> None:
         self.name = name
+        self.marker = marker
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         self.started = time.monotonic()
@@ -202,9 +241,9 @@ class PtyApp:
                 return
             if not chunk:
                 return
-            tail = bytes(self.output[-len(MARKER) :])
+            tail = bytes(self.output[-len(self.marker) :])
             self.output += chunk
-            if self.first_frame is None and MARKER in tail + chunk:
+            if self.first_frame is None and self.marker in tail + chunk:
                 self.first_frame = time.monotonic() - self.started
                 self.marked.set()
 
@@ -213,6 +252,19 @@ class PtyApp:
             text = bytes(self.output[-1500:]).decode(errors="replace")
             raise SystemExit(f"{self.name}: no first frame after {timeout} s; output: {text!r}")
         return self.first_frame
+
+    def wait_for(self, text: bytes, since: int, timeout: float) -> float:
+        """Seconds until ``text`` is in the output written after byte ``since``."""
+        began = time.monotonic()
+        while text not in bytes(self.output[since:]):
+            if time.monotonic() - began > timeout:
+                tail = bytes(self.output[-1500:]).decode(errors="replace")
+                raise SystemExit(f"{self.name}: no {text!r} after {timeout} s; output: {tail!r}")
+            time.sleep(0.001)
+        return time.monotonic() - began
+
+    def send(self, keys: bytes) -> None:
+        os.write(self.master, keys)
 
     def processes(self) -> list[psutil.Process]:
         proc = psutil.Process(self.proc.pid)
@@ -376,6 +428,74 @@ def run_apps(env: dict[str, str], root: Path, apps: list[PtyApp], args: Any) -> 
     return figures
 
 
+# -- the log screen on a big log -------------------------------------------------------------
+def write_big_log(path: Path, mb: int) -> int:
+    """A vLLM-shaped log of ``mb`` MB: the match near its start, a traceback every 10 MB, the
+    marker as its last line; its size in bytes."""
+    block = "".join(
+        f"(APIServer pid=4242) INFO 12-08 10:{i // 60 % 60:02d}:{i % 60:02d} [loggers.py:123] "
+        f"Engine 000: Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: "
+        f"{i % 97}.0 tokens/s, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.0%\n"
+        + (
+            "(APIServer pid=4242) WARNING 12-08 10:00:00 [x.py:1] a warning\n"
+            if i % 1000 == 0
+            else ""
+        )
+        for i in range(20_000)
+    ).encode()
+    trace = b'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: x\n'
+    with path.open("wb") as fh:
+        fh.write(b"(APIServer pid=4242) INFO Uvicorn NEEDLE-0001 started\n")
+        mark = 10 << 20
+        while fh.tell() < mb << 20:
+            fh.write(block)
+            if fh.tell() > mark:
+                fh.write(trace)
+                mark += 10 << 20
+        fh.write(LOG_LAST + b"\n")
+        return fh.tell()
+
+
+def log_screen(root: Path, env: dict[str, str], runs: int, mb: int) -> dict[str, Any]:
+    """First paint and search hit of the log screen on a ``mb`` MB log (see the docstring)."""
+    log = root / "big.log"
+    size = write_big_log(log, mb)
+    app_py = root / "log_app.py"
+    app_py.write_text(LOG_APP)
+    paints, hits = [], []
+    for _ in range(runs):
+        app = PtyApp("log", [sys.executable, str(app_py), str(log)], env, marker=LOG_READY)
+        try:
+            app.wait_first_frame(30)
+            time.sleep(0.3)  # the first frame settles
+            mark = len(app.output)
+            app.send(b"o")
+            paints.append(round(app.wait_for(LOG_LAST, mark, 30), 3))
+            time.sleep(0.3)
+            app.send(b"/needle-0001")
+            time.sleep(0.5)  # the query echoed in the search field
+            mark = len(app.output)
+            app.send(b"\r")
+            hits.append(round(app.wait_for(LOG_HIT, mark, 30), 3))
+        finally:
+            app.stop()
+    paint, hit = statistics.median(paints), statistics.median(hits)
+    say(f"log screen on {size / 2**20:.0f} MB: first paint {paints} s, search hit {hits} s")
+    met = {
+        "log_first_paint_s": paint <= LOG_GOAL["log_first_paint_s_max"],
+        "log_search_hit_s": hit <= LOG_GOAL["log_search_hit_s_max"],
+    }
+    return {
+        "log_mb": round(size / 2**20, 1),
+        "log_first_paint_s": paint,
+        "log_first_paint_runs": paints,
+        "log_search_hit_s": hit,
+        "log_search_hit_runs": hits,
+        "log_goal": LOG_GOAL,
+        "log_met": met | {"all": all(met.values())},
+    }
+
+
 # -- profile (optional) -------------------------------------------------------------------
 IDLE_LEAVES = ("Condition.wait", "Event.wait", "Queue.get", "_worker (concurrent")
 OWN = (" (tui/", " (backends/", " (proxy/")
@@ -420,7 +540,11 @@ def busiest_frames(raw: Path, seconds: float, rate: int, top: int = 25) -> dict[
 
 
 def report(
-    args: argparse.Namespace, servers: list[str], fig: dict[str, Any], left: list[int]
+    args: argparse.Namespace,
+    servers: list[str],
+    fig: dict[str, Any],
+    left: list[int],
+    logs: dict[str, Any],
 ) -> None:
     panel, bare = fig["panel"], fig["bare"]
     met = {
@@ -453,7 +577,7 @@ def report(
     }
     if "profile_ms_per_s" in panel:
         doc["profile_ms_per_s"] = panel["profile_ms_per_s"]
-    print(json.dumps(doc))
+    print(json.dumps(doc | logs))
 
 
 def main() -> None:
@@ -465,10 +589,22 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", metavar="FILE", help="then py-spy the idle panel (raw stacks to FILE)"
     )
+    parser.add_argument("--log-only", action="store_true", help="only the log screen's figures")
+    parser.add_argument("--log-mb", type=int, default=100, help="the big log's size, MB (100)")
     args = parser.parse_args()
     args.window = args.window or (10.0 if args.quick else 30.0)
+    log_runs = 1 if args.quick else 3
 
     preflight()
+    if args.log_only:
+        with tempfile.TemporaryDirectory(prefix="naptha-bench-log-") as tmp:
+            logs = log_screen(Path(tmp), node_env(Path(tmp)), log_runs, args.log_mb)
+        print(
+            json.dumps(
+                {"bench": "panel-log", "quick": args.quick, "terminal": f"{COLS}x{ROWS}"} | logs
+            )
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="naptha-bench-panel-") as tmp:
         root = Path(tmp)
         env = node_env(root)
@@ -480,7 +616,8 @@ def main() -> None:
             figures = run_apps(env, root, apps, args)
         finally:
             left = take_down(env, apps, seen)
-    report(args, servers, figures, left)
+        logs = log_screen(root, env, log_runs, args.log_mb)
+    report(args, servers, figures, left, logs)
 
 
 if __name__ == "__main__":

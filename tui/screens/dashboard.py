@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Log
 from textual.worker import get_current_worker
 
+from naptha_tui.backends.viewprefs import ViewPrefs
 from naptha_tui.tui.messages import (
     ActivityNoted,
     GpuSampled,
@@ -248,9 +249,13 @@ class DashboardScreen(NapthaScreen):
         ):
             yield SystemCommand(title, text, action)
 
+    def _open_log(self, name: str, at_error: bool = False) -> None:
+        path = self.napp.paths.log_dir / f"{name}.log"
+        self.app.push_screen(LogScreen(name, path, at_error, ViewPrefs(self.napp.paths)))
+
     def action_open_log(self) -> None:
         if name := self._selected():
-            self.app.push_screen(LogScreen(name, self.napp.paths.log_dir / f"{name}.log"))
+            self._open_log(name)
 
     @on(DataTable.RowSelected, "#servers")
     def open_log_there(self, event: DataTable.RowSelected) -> None:
@@ -259,12 +264,10 @@ class DashboardScreen(NapthaScreen):
         if name is None:
             return
         s = self.query_one(ServerTable).servers.get(name)
-        failed = s is not None and s.status in ("crashed", "unhealthy")
-        path = self.napp.paths.log_dir / f"{name}.log"
-        self.app.push_screen(LogScreen(name, path, at_error=failed))
+        self._open_log(name, at_error=s is not None and s.status in ("crashed", "unhealthy"))
 
     def action_open_proxy_log(self) -> None:
-        self.app.push_screen(LogScreen("proxy", self.napp.paths.log_dir / "proxy.log"))
+        self._open_log("proxy")
 
     def action_routes(self) -> None:
         self.app.push_screen(RoutesScreen())

@@ -1,0 +1,87 @@
+"""SVG snapshots of the log screen (issue 20 item 4): a search's match marked among coloured
+error and warning lines; the same log wrapped; a failed server's log opened at its root cause.
+
+The home folder is the test's root, so the header shows ``~/state/logs/NAME.log``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.viewprefs import LOG_WRAP, ViewPrefs
+from naptha_tui.tui.screens.log import LogScreen
+from naptha_tui.tui.widgets.log_view import LogView
+from tests.fakes.node import FakeNode, server
+from tests.tui.log_common import settle, vllm_log, write_log
+from tests.tui.test_dashboard import app_with
+from tests.unit.test_startup_reason import ENGINE_THEN_API
+
+SIZE = (120, 30)
+
+
+@pytest.fixture
+def home(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = paths.state_dir.parent
+    monkeypatch.setenv("HOME", str(root))
+    return root
+
+
+async def wait_log(pilot: Any, key: str) -> LogView:
+    await pilot.pause(0.2)
+    await pilot.press(key)
+    for _ in range(100):
+        screen = pilot.app.screen
+        if isinstance(screen, LogScreen) and screen.query_one(LogView).lines:
+            break
+        await pilot.pause(0.05)
+    view: LogView = pilot.app.screen.query_one(LogView)
+    await pilot.pause(0.2)
+    return view
+
+
+async def search_uvicorn(pilot: Any) -> None:
+    view = await wait_log(pilot, "l")
+    await pilot.press("slash", *"uvicorn", "enter")
+    await settle(pilot, view)
+    await pilot.press("N")
+    await settle(pilot, view)
+    await pilot.pause(0.2)
+
+
+async def wrapped(pilot: Any) -> None:
+    view = await wait_log(pilot, "l")
+    await pilot.press("t")  # the first traceback
+    await settle(pilot, view)
+    await pilot.pause(0.2)
+
+
+async def at_error(pilot: Any) -> None:
+    await wait_log(pilot, "enter")
+
+
+def test_log_search_match_marked_errors_and_warnings_coloured(
+    snap_compare: Any, paths: Paths, home: Path
+) -> None:
+    write_log(paths.log_dir / "smollm2-cpu.log", vllm_log())
+    app = app_with(paths, FakeNode([server()]))
+    assert snap_compare(app, terminal_size=SIZE, run_before=search_uvicorn)
+
+
+def test_log_wrapped_at_the_first_traceback(snap_compare: Any, paths: Paths, home: Path) -> None:
+    write_log(paths.log_dir / "smollm2-cpu.log", vllm_log())
+    ViewPrefs(paths).set(LOG_WRAP, True)
+    app = app_with(paths, FakeNode([server()]))
+    assert snap_compare(app, terminal_size=SIZE, run_before=wrapped)
+
+
+def test_log_of_a_failed_server_opened_at_its_root_cause(
+    snap_compare: Any, paths: Paths, home: Path
+) -> None:
+    paths.log_dir.mkdir(parents=True)
+    (paths.log_dir / "qwen.log").write_text(ENGINE_THEN_API + "(APIServer pid=10) INFO bye\n" * 40)
+    node = FakeNode([server("qwen", "crashed", 8101, "ValueError: max_model_len 99999")])
+    app = app_with(paths, node)
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_error)

@@ -8,6 +8,10 @@ coloured, a search's matches highlighted, the line a jump landed on marked; line
 sideways. Searches run in a thread worker; a second one watches the file (a ``stat`` every
 :data:`POLL_S`) and the view follows the end when it is there and not paused.
 
+What may read the whole file (a search, a traceback) runs in those workers, on a descriptor of
+its own. Reading the window's lines (a few 64 KB blocks of a local file, less time than a frame)
+is done where the view needs them, on the UI thread, so a scroll never shows a blank page.
+
 It subclasses Textual's ``Log`` so that ``lines`` is the window's text, as before.
 """
 

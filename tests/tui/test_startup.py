@@ -60,7 +60,7 @@ async def test_enter_on_a_crashed_server_opens_its_log_at_the_error(paths: Paths
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one(ServerTable)
         await until(pilot, lambda: table.row_count == 1)
-        assert (table.border_subtitle or "").endswith("(Enter: its log)")
+        assert table.border_subtitle == f"qwen crashed: {why}"
         table.focus()
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, LogScreen))

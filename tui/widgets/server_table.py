@@ -100,8 +100,6 @@ class ServerTable(DataTable[Cell]):
         why = ""
         if s and s.reason and s.status != "ready":
             why = f"{s.name} {s.status}: {s.reason}"
-            if s.status in ("crashed", "unhealthy"):
-                why += " (Enter: its log)"
         elif s and s.dtype_reason:
             why = f"{s.name}: {s.dtype or 'vLLM default dtype'} ({s.dtype_reason})"
         if why != self._why:

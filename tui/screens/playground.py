@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from naptha_tui.tui.app import PlaygroundEngine
 
 
-
 @dataclass
 class SweepPrepared(Message):
     """``prepare`` answered: problems (nothing is sent) or warnings and the sweep to come."""

@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from naptha_tui.backends.runs.text import table
+from naptha_tui.backends.runs.store import RunKind
+from naptha_tui.backends.runs.text import came_back_lines, table
 
 from .records import Cell, Progress, Record, totals
-from .results import Row, compare, describe
+from .results import RUNS, Row, compare, describe, summary
 
 
 def cells_of(doc: Mapping[str, Any]) -> list[Cell]:
@@ -218,12 +219,7 @@ def failed_lines(r: Record) -> list[str]:
     out.append(f"  tool_calls: {_calls(r)}")
     if r.decoded is not None:
         out.append(f"  decoded: {json.dumps(r.decoded, ensure_ascii=False)[:600]}")
-    if r.content:
-        out.append(f"  content: {json.dumps(r.content, ensure_ascii=False)[:400]}")
-    if r.raw is not None and r.raw != r.content:
-        out.append(f"  raw ({r.raw_source}): {json.dumps(r.raw, ensure_ascii=False)[:400]}")
-    if r.raw_note:
-        out.append(f"  raw: {r.raw_note}")
+    out += came_back_lines(r.content, r.raw, r.raw_source, r.raw_note, 400, ascii_only=False)
     out += [f"  mismatch: {m}" for m in r.mismatches]
     out.append(f"  reason: {r.verdict.reason}")
     return out
@@ -258,3 +254,7 @@ def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """Accuracy per category, temperature and pass in A and B, the cases that flipped."""
     rows = [compare_cells(r) for r in compare(a, b)]
     return [*table(rows, COMPARE_HEADER).splitlines(), *about_lines(a, b)]
+
+
+EVAL_RUNS = RunKind(RUNS, summary, LIST_HEADER, list_cells, compare, compare_lines)
+"""Saved evaluations: ``eval list``, ``eval compare`` and the Eval screen's Saved runs."""

@@ -13,12 +13,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from naptha_tui.backends.runs.store import RunKind
 from naptha_tui.backends.runs.text import maybe, table
 
 from .live import Progress
 from .metrics import report_lines
 from .plot import sweep_plot
-from .results import compare
+from .results import RUNS, compare, summary
 
 LIST_HEADER = ("RUN", "MODEL", "WORKLOAD", "OK/FAILED", "REQ/S", "TTFT P50", "TPOT P50", "")
 """``bench list``'s columns (the panel's table names them shorter)."""
@@ -141,3 +142,7 @@ def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
             f"{json.dumps(config.get('workload'))}, seed {config.get('seed')}"
         )
     return lines
+
+
+BENCH_RUNS = RunKind(RUNS, summary, LIST_HEADER, list_cells, compare, compare_lines)
+"""Saved load tests: ``bench list``, ``bench compare`` and the Bench screen's Saved runs."""

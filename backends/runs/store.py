@@ -7,8 +7,9 @@ store of its own folder and suffix. A run's name is its start time and label
 in a 0700 folder, written in one rename.
 
 What a document of each kind holds, how it sums up in a list and how two compare stay with
-the feature (``loadgen/results.py``, ``evals/results.py``); :func:`comparison` is the shape
-both ``compare --json`` print.
+the feature (``loadgen/results.py``, ``evals/results.py``), which says them in a
+:class:`RunKind` (``report.py``); :func:`comparison` is the shape both ``compare --json``
+print.
 """
 
 from __future__ import annotations
@@ -125,3 +126,21 @@ class RunStore:
 def comparison(a: Mapping[str, Any], b: Mapping[str, Any], rows: Sequence[Row]) -> Doc:
     """Two runs compared, as ``compare --json`` prints it: their names and the rows."""
     return {"a": a.get("name"), "b": b.get("name"), "rows": [r.to_json() for r in rows]}
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """A feature's saved runs as ``list``, ``compare`` and the Saved runs tab see them."""
+
+    store: RunStore
+    summary: Callable[[str, Doc], Doc]
+    """A run in one line (``bench list --json``'s objects)."""
+    list_header: Sequence[str]
+    list_cells: Callable[[Doc], list[str]]
+    """A run's line as the list's cells, ``list_header`` naming them."""
+    compare: Callable[[Doc, Doc], Sequence[Row]]
+    compare_lines: Callable[[Doc, Doc], list[str]]
+
+    def summaries(self, paths: Paths) -> list[Doc]:
+        """One line per saved run that loads, oldest first."""
+        return self.store.summaries(paths, self.summary)

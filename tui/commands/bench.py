@@ -14,23 +14,16 @@ from naptha_tui.backends.loadgen.client import Access, resolve_model
 from naptha_tui.backends.loadgen.config import BenchConfig
 from naptha_tui.backends.loadgen.fields import build
 from naptha_tui.backends.loadgen.live import Progress
-from naptha_tui.backends.loadgen.report import (
-    LIST_HEADER,
-    compare_lines,
-    list_cells,
-    progress_line,
-    result_lines,
-)
-from naptha_tui.backends.loadgen.results import compare, load_run, run_summaries, save_run
+from naptha_tui.backends.loadgen.report import BENCH_RUNS, progress_line, result_lines
+from naptha_tui.backends.loadgen.results import load_run, save_run
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runs.lifecycle import Every, ctrl_c_cancels
-from naptha_tui.backends.runs.store import comparison
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.commands import say_err
-from naptha_tui.tui.format import table
+from naptha_tui.tui.commands.runs import compare_saved, list_saved
 
 
 def config_from_args(args: argparse.Namespace, model: str) -> BenchConfig:
@@ -81,23 +74,11 @@ async def _bench(args: argparse.Namespace, paths: Paths, settings: Settings) -> 
 
 
 def bench_list(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    runs = run_summaries(paths)
-    if args.json:
-        print(json.dumps(runs))
-    elif not runs:
-        print("no saved bench runs")
-    else:
-        print(table([list_cells(r) for r in runs], LIST_HEADER))
-    return 0
+    return list_saved(BENCH_RUNS, args, paths, lambda: "no saved bench runs")
 
 
 def bench_compare(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    a, b = load_run(paths, args.a), load_run(paths, args.b)
-    if args.json:
-        print(json.dumps(comparison(a, b, compare(a, b))))
-    else:
-        print("\n".join(compare_lines(a, b)))
-    return 0
+    return compare_saved(BENCH_RUNS, args, paths)
 
 
 def bench_show(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:

@@ -13,29 +13,20 @@ from naptha_tui.backends.evals.config import EvalConfig, EvalInputError
 from naptha_tui.backends.evals.fields import build
 from naptha_tui.backends.evals.records import Progress
 from naptha_tui.backends.evals.report import (
-    LIST_HEADER,
-    compare_lines,
+    EVAL_RUNS,
     failed_lines,
-    list_cells,
     progress_line,
     summary_lines,
 )
-from naptha_tui.backends.evals.results import (
-    compare,
-    load_run,
-    records,
-    run_summaries,
-    save_run,
-)
+from naptha_tui.backends.evals.results import load_run, records, save_run
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import BfclInstall, install, locate, require
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runs.lifecycle import Every, ctrl_c_cancels
-from naptha_tui.backends.runs.store import comparison
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.commands import print_json, say_err
-from naptha_tui.tui.format import table
+from naptha_tui.tui.commands.runs import compare_saved, list_saved
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -96,24 +87,15 @@ def print_line(line: str) -> None:
 
 
 def eval_list(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    runs = run_summaries(paths)
-    if args.json:
-        print(json.dumps(runs))
-    elif not runs:
-        found = locate(paths)
-        print("no saved eval runs" + ("" if found.ready else " (first: `naptha-tui eval setup`)"))
-    else:
-        print(table([list_cells(r) for r in runs], LIST_HEADER))
-    return 0
+    def none() -> str:
+        ready = locate(paths).ready
+        return "no saved eval runs" + ("" if ready else " (first: `naptha-tui eval setup`)")
+
+    return list_saved(EVAL_RUNS, args, paths, none)
 
 
 def eval_compare(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
-    a, b = load_run(paths, args.a), load_run(paths, args.b)
-    if args.json:
-        print(json.dumps(comparison(a, b, compare(a, b))))
-    else:
-        print("\n".join(compare_lines(a, b)))
-    return 0
+    return compare_saved(EVAL_RUNS, args, paths)
 
 
 def eval_show(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
+from naptha_tui.backends.playground.layers import ExplainingPlayground
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.backends.playground.run import Playground, Prepared
 from naptha_tui.backends.playground.sessions import (
@@ -28,6 +29,7 @@ from naptha_tui.backends.playground.spec import (
     schema_problem,
 )
 from naptha_tui.backends.runs.fields import BadInput, Problem
+from naptha_tui.backends.runs.text import came_back_lines
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, table
@@ -146,14 +148,11 @@ def sample_lines(s: Sample) -> list[str]:
     out = [head]
     if s.tool_calls:
         out.append(f"  tool_calls: {_calls_text(s)}")
-    if s.content:
-        out.append(f"  content: {json.dumps(s.content)[:300]}")
-    if s.raw is not None and s.raw != s.content:
-        out.append(f"  raw ({s.raw_source}): {json.dumps(s.raw)[:300]}")
-    if s.raw_note:
-        out.append(f"  raw: {s.raw_note}")
+    out += came_back_lines(s.content, s.raw, s.raw_source, s.raw_note, 300)
     out += [f"  problem: {p}" for p in s.verdict.problems]
     out += [f"  mismatch: {m.message()}" for m in s.mismatches]
+    if s.layer is not None:
+        out.append(f"  layer: {s.layer}: {s.layer_reason}")
     return out
 
 
@@ -212,7 +211,8 @@ async def _try(
 ) -> None:
     async with Node(paths, settings) as node:
         target = node.playground_target()
-    async with Playground(target) as playground:
+    engine = ExplainingPlayground if getattr(args, "explain", False) else Playground
+    async with engine(target) as playground:
         prepared = await playground.prepare(sweep.spec)
         if prepared.problems:
             raise BadInput(prepared.problems)

@@ -30,8 +30,7 @@ from naptha_tui.backends.loadgen.client import resolve_model, served_models
 from naptha_tui.backends.loadgen.fields import BENCH, BenchPlan, read_form
 from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.plot import draw_sweep
-from naptha_tui.backends.loadgen.report import compare_lines, list_cells, result_lines
-from naptha_tui.backends.loadgen.results import RUNS, summary
+from naptha_tui.backends.loadgen.report import BENCH_RUNS, compare_lines, list_cells, result_lines
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.runs.fields import Problem
@@ -78,7 +77,7 @@ class BenchScreen(RunScreen):
 
     CSS_PATH = "bench.tcss"
     KIND = "bench"
-    STORE = RUNS
+    RUNS = BENCH_RUNS
     IDLE = "ctrl+r starts the load test"
     BUSY = "a load test is running: Escape stops it"
     ASKING = "asking the target for its models…"
@@ -112,9 +111,6 @@ class BenchScreen(RunScreen):
 
     def run_cells(self, run: dict[str, Any]) -> Sequence[str | Text]:
         return [*list_cells(run)[1:-1], stopped(run)]
-
-    def summary(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
-        return summary(name, doc)
 
     def mounted(self) -> None:
         self.plot.border_title = "Latency vs throughput"

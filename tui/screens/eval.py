@@ -33,8 +33,8 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.fields import read_form, refusal
 from naptha_tui.backends.evals.records import Cell, Progress, Record
-from naptha_tui.backends.evals.report import about_lines, cells_of, notes_lines
-from naptha_tui.backends.evals.results import RUNS, compare, records, summary
+from naptha_tui.backends.evals.report import EVAL_RUNS, about_lines, cells_of, notes_lines
+from naptha_tui.backends.evals.results import compare, records
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import (
     BfclInstall,
@@ -118,7 +118,7 @@ class EvalScreen(RunScreen):
 
     CSS_PATH = "eval.tcss"
     KIND = "eval"
-    STORE = RUNS
+    RUNS = EVAL_RUNS
     IDLE = "ctrl+r starts the evaluation"
     BUSY = "an evaluation is running: Escape stops it"
     ASKING = "loading the cases, asking the proxy for its models…"
@@ -166,9 +166,6 @@ class EvalScreen(RunScreen):
 
     def run_cells(self, run: dict[str, Any]) -> Sequence[str | Text]:
         return run_cells(run)
-
-    def summary(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
-        return summary(name, doc)
 
     def mounted(self) -> None:
         self.setup_box.display = False  # until the install is found missing

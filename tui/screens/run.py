@@ -34,7 +34,7 @@ from textual.worker import Worker
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.backends.runs.lifecycle import Cancellable, keep
-from naptha_tui.backends.runs.store import RunStore
+from naptha_tui.backends.runs.store import RunKind
 from naptha_tui.tui.messages import (
     ActionFailed,
     ModelsListed,
@@ -61,7 +61,8 @@ class RunScreen(NapthaScreen):
 
     KIND: ClassVar[str]
     """``bench``, ``eval``: the sub-title, the ids and how failures are titled."""
-    STORE: ClassVar[RunStore]
+    RUNS: ClassVar[RunKind]
+    """The feature's saved runs: its store, their summaries and how two compare."""
     IDLE: ClassVar[str]
     """The status line before a run: ``ctrl+r starts the load test``."""
     BUSY: ClassVar[str]
@@ -200,26 +201,23 @@ class RunScreen(NapthaScreen):
         finally:
             self._job = None
             await self.release(job)
-        not_saved = await asyncio.to_thread(keep, self.STORE, self.napp.paths, result, label)
+        store = self.RUNS.store
+        not_saved = await asyncio.to_thread(keep, store, self.napp.paths, result, label)
         self.post_message(RunFinished(result, not_saved, details))
 
     @work(exclusive=True, group="saved-runs", exit_on_error=False, description="saved runs")
     async def list_runs(self) -> None:
-        found = await asyncio.to_thread(self.STORE.summaries, self.napp.paths, self.summary)
-        self.post_message(RunsListed(found))
-
-    def summary(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
-        """A saved run's one-line summary (the feature's ``results.summary``)."""
-        raise NotImplementedError
+        self.post_message(RunsListed(await asyncio.to_thread(self.RUNS.summaries, self.napp.paths)))
 
     @work(exclusive=True, group="saved-run", exit_on_error=False, description="saved run")
     async def open_run(self, name: str) -> None:
-        doc = await asyncio.to_thread(self.STORE.load, self.napp.paths, name)
+        doc = await asyncio.to_thread(self.RUNS.store.load, self.napp.paths, name)
         self.post_message(SavedRunLoaded(doc))
 
     @work(exclusive=True, group="saved-run", exit_on_error=False, description="compare")
     async def compare_runs(self, a: str, b: str) -> None:
-        da, db = [await asyncio.to_thread(self.STORE.load, self.napp.paths, n) for n in (a, b)]
+        load = self.RUNS.store.load
+        da, db = [await asyncio.to_thread(load, self.napp.paths, n) for n in (a, b)]
         self.post_message(RunsCompared(da, db))
 
     # -- handlers: only these touch widgets ---------------------------------------------

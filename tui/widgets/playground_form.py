@@ -24,7 +24,7 @@ from naptha_tui.backends.playground.spec import (
     parse_temperatures,
     parse_tools,
 )
-from naptha_tui.backends.runs.fields import Problem
+from naptha_tui.backends.runs.fields import Problem, as_text
 from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.widgets.model_choice import ModelChoice
 
@@ -61,6 +61,11 @@ def mode_names(tool_names: Iterable[str], keep: Iterable[str] = ()) -> list[str]
     """The modes offered: every kind, ``tool:NAME`` per tool, and any chosen mode besides."""
     names = [k for k in MODE_KINDS if k != "tool"] + [f"tool:{n}" for n in tool_names if n]
     return names + [m for m in keep if m not in names]
+
+
+def first(key: str) -> str:
+    """A Spec field's default as the form's first text (the defaults are the Spec's)."""
+    return as_text(Spec.model_fields[key].default)
 
 
 def _row(label: str, *widgets: Any, id: str | None = None) -> Horizontal:
@@ -159,13 +164,13 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
             "parallel calls",
             Select[str](PARALLEL, value="default", allow_blank=False, id="parallel", compact=True),
         )
-        yield _row("temperatures", Input("0", id="temperatures", compact=True))
+        yield _row("temperatures", Input(first("temperatures"), id="temperatures", compact=True))
         yield _error("temperatures")
         yield _row(
             "samples",
-            Input("1", id="samples", compact=True, type="integer"),
+            Input(first("samples"), id="samples", compact=True, type="integer"),
             Label("max tokens", classes="inline-label"),
-            Input("256", id="max-tokens", compact=True, type="integer"),
+            Input(first("max_tokens"), id="max-tokens", compact=True, type="integer"),
         )
         yield _error("samples")
         yield _error("max-tokens")

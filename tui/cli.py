@@ -111,6 +111,11 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--save", metavar="NAME", help="save the session (in the state dir)")
     p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
     p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="name the layer where each sample's call broke (about 3 more requests a sample)",
+    )
     json_flag(p, "one object per sample, then the grid (last line)")
 
 

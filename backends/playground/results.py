@@ -44,6 +44,9 @@ class Sample:
     completion_tokens: int | None = None
     deployment: str | None = None
     error: str | None = None
+    layer: str | None = None
+    """Where the call broke (``layers.attribute``), set only when explained (``--explain``)."""
+    layer_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,7 +69,7 @@ class Sample:
             "completion_tokens": self.completion_tokens,
             "deployment": self.deployment,
             "error": self.error,
-        }
+        } | ({"layer": self.layer, "layer_reason": self.layer_reason} if self.layer else {})
 
 
 @dataclass
@@ -84,6 +87,8 @@ class Cell:
     expected: int = 0
     """Samples judged against the session's ``expect_tool``."""
     latency_s: float = 0.0
+    layers: dict[str, int] = field(default_factory=dict)
+    """Explained samples per layer (``--explain``)."""
 
     @property
     def valid_rate(self) -> float | None:
@@ -93,6 +98,8 @@ class Cell:
         self.samples += 1
         self.latency_s += s.latency_s
         self.errors += s.error is not None
+        if s.layer is not None:
+            self.layers[s.layer] = self.layers.get(s.layer, 0) + 1
         if s.verdict.right_tool is not None:
             self.expected += 1
             self.right_tool += s.verdict.right_tool
@@ -113,7 +120,7 @@ class Cell:
             "mean_latency_ms": round(self.latency_s / self.samples * 1000, 1)
             if self.samples
             else None,
-        }
+        } | ({"layers": dict(self.layers)} if self.layers else {})
 
 
 class Grid:

@@ -9,7 +9,8 @@ Serves on 127.0.0.1 (a free port) what the playground speaks to:
   four characters of the messages and tools as JSON) and ``POST /detokenize`` (ids back to the
   text through the same vocabulary the logprobs used).
 
-``/v1`` paths need ``Bearer PROXY_KEY``, the server paths ``Bearer SERVER_KEY`` (401 otherwise).
+``/v1`` paths need ``Bearer PROXY_KEY``, the server paths (and a chat completion for one of
+``server_models``) ``Bearer SERVER_KEY`` (401 otherwise).
 Every request is recorded (path, headers, JSON body); :attr:`FakeProxy.chat` counts chat
 completions. What a chat completion answers is a :class:`Reply` (or a function of the request
 body that returns one).
@@ -66,6 +67,9 @@ class FakeProxy(HttpThread):
     models: list[str] = field(default_factory=lambda: ["m"])
     max_model_len: int = 2048
     reply: Reply | Callable[[dict[str, Any]], Reply] = field(default_factory=Reply)
+    server_models: tuple[str, ...] = ()
+    """Served names of the server behind the proxy: a chat completion for one of them is a
+    request straight to the server (``SERVER_KEY``), as ``--explain`` sends."""
     seen: list[Seen] = field(default_factory=list)
     _vocab: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -122,7 +126,8 @@ class FakeProxy(HttpThread):
             def record(self, body: Any) -> bool:
                 with fake._lock:
                     fake.seen.append(Seen(self.command, self.path, dict(self.headers), body))
-                key = PROXY_KEY if self.path.startswith("/v1/") else SERVER_KEY
+                direct = isinstance(body, dict) and body.get("model") in fake.server_models
+                key = PROXY_KEY if self.path.startswith("/v1/") and not direct else SERVER_KEY
                 if self.headers.get("Authorization") != f"Bearer {key}":
                     self.send_json(401, {"error": {"message": "Unauthorized"}})
                     return False

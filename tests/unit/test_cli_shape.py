@@ -66,7 +66,7 @@ HELP_FLAGS: dict[tuple[str, ...], set[str]] = {
         "--schema", "--regex", "--choice", "--grammar", "--strict", "--parallel-tool-calls",
         "--no-parallel-tool-calls", "--temperatures", "--samples", "--max-tokens", "--seed",
         "--stream", "--extra-body", "--expect-tool", "--concurrency", "--session", "--save",
-        "--list-sessions", "--curl", "--json",
+        "--list-sessions", "--curl", "--explain", "--json",
     },
     ("bench",): {
         "--workload", "--server", "--model", "--endpoint", "--num-prompts", "--random-input-len",

@@ -244,3 +244,9 @@ def report(args: argparse.Namespace, sweep: Sweep, prepared: Prepared) -> None:
         print(json.dumps(doc), flush=True)
     else:
         print("\n" + grid_table(sweep))
+        layers: dict[str, int] = {}
+        for c in sweep.grid.cells.values():
+            for layer, n in c.layers.items():
+                layers[layer] = layers.get(layer, 0) + n
+        if layers:
+            print("layers: " + ", ".join(f"{k} {n}" for k, n in layers.items()))

@@ -39,6 +39,8 @@ def playground_target(
             preset=record.preset,
             parser=preset.tool_call_parser if preset else None,
             caps=preset.tools if preset else None,
+            chat_template=preset.chat_template if preset else None,
+            template_base=preset.source.parent if preset and preset.source else None,
         )
     for r in state.remotes.values():
         try:

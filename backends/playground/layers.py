@@ -12,6 +12,7 @@ it runs only when asked (``try --explain``): it costs a sample about three more 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from naptha_tui.backends import toolcalls
+from naptha_tui.backends.checks.template_check import check_preset_template
 
 from .judge import FAMILIES, check_calls
 from .results import Sample
@@ -287,6 +289,16 @@ async def _rendered(pg: Playground, spec: Spec, mode: Mode, info: ModelInfo) -> 
     return out
 
 
+async def _render_check(info: ModelInfo) -> tuple[str, ...]:
+    """The project's render check of the preset's template (``presets check``'s), if any."""
+    if info.chat_template is None:
+        return ()
+    got = await asyncio.to_thread(
+        check_preset_template, info.chat_template, base=info.template_base
+    )
+    return tuple(got)
+
+
 async def _streamed(pg: Playground, url: str, body: dict[str, Any], key: str | None) -> Answer:
     chunks: list[dict[str, Any]] = []
     headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -349,6 +361,7 @@ async def gather(pg: Playground, spec: Spec, mode: Mode, s: Sample) -> Evidence:
         notes["other"] = f"{type(exc).__name__}: {exc}"  # that layer is not judged
         proxied, streamed = (None, mine) if spec.stream else (mine, None)
     return Evidence(
+        template_problems=await _render_check(info) if mode.uses_tools else (),
         prompt=notes.get("prompt"),
         prompt_tokens=notes.get("count"),
         max_model_len=notes.get("max_model_len"),

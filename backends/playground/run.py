@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -53,6 +54,10 @@ class ModelInfo:
     parser: str | None = None
     """The server's ``tool_call_parser``."""
     caps: ToolCapabilities | None = None
+    chat_template: str | None = None
+    """The preset's ``chat_template`` (a shipped name or a path), for ``--explain``."""
+    template_base: Path | None = None
+    """The folder a relative ``chat_template`` is relative to (the preset's)."""
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,9 @@ class FakeProxy(HttpThread):
     models: list[str] = field(default_factory=lambda: ["m"])
     max_model_len: int = 2048
     reply: Reply | Callable[[dict[str, Any]], Reply] = field(default_factory=Reply)
+    rendered: str | None = None
+    """What ``/tokenize`` renders a chat into (one token, so ``/detokenize`` gives it back);
+    None: no tokens."""
     server_models: tuple[str, ...] = ()
     """Served names of the server behind the proxy: a chat completion for one of them is a
     request straight to the server (``SERVER_KEY``), as ``--explain`` sends."""
@@ -152,7 +155,7 @@ class FakeProxy(HttpThread):
                         {
                             "count": fake.count(body),
                             "max_model_len": fake.max_model_len,
-                            "tokens": [],
+                            "tokens": [fake.token_id(fake.rendered)] if fake.rendered else [],
                         },
                     )
                 elif self.path == "/detokenize":

@@ -314,3 +314,39 @@ def test_try_without_explain_sends_no_extra_request(
     node_proxy.seen.clear()
     code, out, _ = run_try(capsys, *BASE, "--mode", "tools-required")
     assert code == 0 and "layer" not in out and len(node_proxy.chat) == 1
+
+
+async def test_explain_reads_the_rendered_prompt_and_blames_a_template_without_tools(
+    fake: FakeProxy,
+) -> None:
+    fake.reply = replies()
+    fake.rendered = "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"
+    [s] = (await explain(fake)).samples
+    assert s.layer == "template", s.layer_reason
+    assert s.layer_reason == (
+        "the rendered prompt does not hold tool 'get_weather': the template dropped tools"
+    )
+    [detok_prompt] = [r for r in fake.requests("/detokenize") if len(r.body["tokens"]) == 1]
+    assert detok_prompt.body["model"] == "served-m"
+
+
+async def test_explain_runs_the_presets_render_check(fake: FakeProxy, tmp_path: Any) -> None:
+    fake.reply = replies()
+    fake.rendered = PROMPT
+    (tmp_path / "bare.jinja").write_text(
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+        "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+    )
+    info = ModelInfo(
+        server=ServerAccess(fake.url, SERVER_KEY, "served-m"),
+        parser="hermes",
+        chat_template="bare.jinja",
+        template_base=tmp_path,
+    )
+    sweep = Sweep(weather_spec())
+    async with ExplainingPlayground(Target(fake.url, PROXY_KEY, None, {"m": info})) as pg:
+        await sweep.run(pg)
+    [s] = sweep.samples
+    assert s.layer == "template", s.layer_reason
+    assert s.layer_reason is not None
+    assert s.layer_reason.startswith("the preset's template fails the render check: ")

@@ -75,7 +75,7 @@ class StageStarted(Message):
 class BenchScreen(RunScreen):
     """Load the proxy (or one server) with random prompts or simulated agents."""
 
-    CSS_PATH = "bench.tcss"
+    CSS_PATH = ["run.tcss", "bench.tcss"]
     KIND = "bench"
     RUNS = BENCH_RUNS
     IDLE = "ctrl+r starts the load test"

@@ -116,7 +116,7 @@ def counts(cells: list[Cell]) -> str:
 class EvalScreen(RunScreen):
     """Tool-calling accuracy on BFCL's cases through the proxy, per temperature, guided or not."""
 
-    CSS_PATH = "eval.tcss"
+    CSS_PATH = ["run.tcss", "eval.tcss"]
     KIND = "eval"
     RUNS = EVAL_RUNS
     IDLE = "ctrl+r starts the evaluation"

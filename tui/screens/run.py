@@ -104,13 +104,13 @@ class RunScreen(NapthaScreen):
     def compose(self) -> ComposeResult:
         k = self.KIND
         yield Header()
-        with Horizontal(id=f"{k}-body"):
-            yield self.make_form(f"{k}-form")
-            with Vertical(id=f"{k}-main"):
+        with Horizontal(id=f"{k}-body", classes="run-body"):
+            yield self.make_form(f"{k}-form").add_class("run-form")
+            with Vertical(id=f"{k}-main", classes="run-main"):
                 yield from self.compose_above()
-                yield Static(Text(self.IDLE, style="dim"), id=f"{k}-status")
-                yield self.make_live(f"{k}-live")
-                with TabbedContent(id=f"{k}-tabs"):
+                yield Static(Text(self.IDLE, style="dim"), id=f"{k}-status", classes="run-status")
+                yield self.make_live(f"{k}-live").add_class("run-live")
+                with TabbedContent(id=f"{k}-tabs", classes="run-tabs"):
                     yield from self.compose_tabs()
                 yield from self.compose_below()
         yield Footer()
@@ -135,8 +135,10 @@ class RunScreen(NapthaScreen):
 
     def saved_runs_tab(self) -> ComposeResult:
         with TabPane("Saved runs", id="tab-runs"):
-            yield SavedRunsTable(self.RUNS_COLUMNS, self.run_cells, id=f"{self.KIND}-runs")
-            yield Static(Text(self.RUNS_HINT, style="dim"), id=f"{self.KIND}-runs-hint")
+            runs = SavedRunsTable(self.RUNS_COLUMNS, self.run_cells, id=f"{self.KIND}-runs")
+            yield runs.add_class("run-runs")
+            hint = Text(self.RUNS_HINT, style="dim")
+            yield Static(hint, id=f"{self.KIND}-runs-hint", classes="run-runs-hint")
 
     def run_cells(self, run: dict[str, Any]) -> Sequence[str | Text]:
         """A saved run's row after its name (the feature's ``list`` cells)."""

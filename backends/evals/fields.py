@@ -90,7 +90,7 @@ EVAL = Fields(
         EvalConfig.categories,
         "comma-separated BFCL v4 categories ({default})",
         "--categories",
-        metavar="A,B",
+        "A,B",
         choices=SUPPORTED,
         read=chosen_categories,
         arg=categories_arg,
@@ -101,7 +101,7 @@ EVAL = Fields(
         EvalConfig.limit,
         "the first N cases of each",
         "--limit",
-        metavar="N",
+        "N",
         placeholder="all cases",
     ),
     Field(
@@ -110,7 +110,7 @@ EVAL = Fields(
         EvalConfig.temperatures,
         "({default})",
         "--temperatures",
-        metavar="T,T",
+        "T,T",
         placeholder="0, 0.7",
         read=lambda raw: numbers(str(raw)),
         arg=temperatures_arg,
@@ -129,7 +129,7 @@ EVAL = Fields(
         EvalConfig.seed,
         "sent with every request",
         "--seed",
-        metavar="N",
+        "N",
         placeholder="none",
     ),
     Field(
@@ -138,7 +138,7 @@ EVAL = Fields(
         EvalConfig.max_tokens,
         "per request ({default})",
         "--max-tokens",
-        metavar="N",
+        "N",
     ),
     Field(
         "concurrency",
@@ -146,7 +146,7 @@ EVAL = Fields(
         EvalConfig.concurrency,
         "requests in flight ({default})",
         "--concurrency",
-        metavar="N",
+        "N",
     ),
 )
 """Every setting of an evaluation, in the order of ``eval --help``."""

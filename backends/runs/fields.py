@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from naptha_tui.backends.errors import NapthaError
@@ -143,12 +143,20 @@ class Field:
 class Fields:
     """A run's fields in order (the command's help and the form follow it).
 
-    ``aliases``: other words core messages start with for a field (``goodput 'x': ...``).
+    A string among them is a group's title: the fields after it are its flags, in the
+    command's help. ``aliases``: other words core messages start with for a field
+    (``goodput 'x': ...``).
     """
 
-    def __init__(self, *fields: Field, aliases: Mapping[str, str] | None = None) -> None:
-        self.by_key = {f.key: f for f in fields}
-        self.names = {f.flag: f.key for f in fields if f.flag}
+    def __init__(self, *items: Field | str, aliases: Mapping[str, str] | None = None) -> None:
+        self.by_key: dict[str, Field] = {}
+        group = None
+        for item in items:
+            if isinstance(item, str):
+                group = item
+            else:
+                self.by_key[item.key] = replace(item, group=item.group or group)
+        self.names = {f.flag: f.key for f in self if f.flag}
         self.names.update(aliases or {})
 
     def __getitem__(self, key: str) -> Field:

@@ -114,7 +114,7 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument(
         "--explain",
         action="store_true",
-        help="name the layer where each sample's call broke (about 3 more requests a sample)",
+        help="name the layer where each sample's call broke (about 5 more requests a sample)",
     )
     json_flag(p, "one object per sample, then the grid (last line)")
 

@@ -4,10 +4,11 @@
 rendered (vLLM's ``/tokenize`` with the messages and tools, detokenized) and its token count
 against ``max_model_len``; the model's raw text (logprobs, ``/detokenize``); the server's
 parsed answer asked directly; the same request through the proxy; and the same request
-streamed through the proxy, reassembled as the OpenAI SDK does (:func:`reassemble`).
+streamed through the proxy, reassembled as the OpenAI SDK does (:func:`reassemble`), and
+streamed from the server directly (the server parser's streaming answer).
 :func:`attribute` walks the layers in that order and names the first one where the evidence
 parts, with one line saying why. :func:`gather` makes the extra requests that evidence needs;
-it runs only when asked (``try --explain``): it costs a sample about three more requests.
+it runs only when asked (``try --explain``): it costs a sample about five more requests.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Evidence:
     proxied: Answer | None = None
     streamed: Answer | None = None
     """Streamed through the proxy, the deltas reassembled as the OpenAI SDK does."""
+    streamed_direct: Answer | None = None
+    """Streamed from the server directly (its parser's streaming answer), reassembled so."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,15 @@ def attribute(spec: Spec, mode: Mode, ev: Evidence) -> Attribution:
             return Attribution(
                 "model", f"the model's call does not validate: {'; '.join(checked.problems)}"
             )
+    ok_direct = ev.direct is not None and not ev.direct.error
+    if ok_direct and ev.streamed_direct is not None and ev.direct is not None:
+        diff = ev.streamed_direct.error or _same(ev.direct, ev.streamed_direct)
+        if diff:
+            runs = ev.server_parser or "a parser not known here"
+            return Attribution(
+                "parser",
+                f"the server's parser ({runs}) answers differently streamed: {diff}",
+            )
     if ev.direct is not None and not ev.direct.error and ev.proxied is not None:
         diff = _same(ev.direct, ev.proxied)
         if ev.proxied.error:
@@ -245,10 +257,15 @@ def attribute(spec: Spec, mode: Mode, ev: Evidence) -> Attribution:
         if ev.streamed.error:
             diff = ev.streamed.error
         if diff:
+            where = (
+                "; streamed from the server directly it agrees: the proxy's stream translation"
+                if ok_direct and ev.streamed_direct is not None
+                else ""
+            )
             return Attribution(
                 "stream",
-                "streamed (deltas reassembled as the OpenAI SDK does) and non-streamed "
-                f"answers differ: {diff}",
+                "streamed through the proxy (deltas reassembled as the OpenAI SDK does) and "
+                f"non-streamed answers differ: {diff}{where}",
             )
     answer = ev.proxied or ev.direct
     if mode.uses_tools and answer is not None:
@@ -316,10 +333,10 @@ async def _streamed(pg: Playground, url: str, body: dict[str, Any], key: str | N
 async def gather(pg: Playground, spec: Spec, mode: Mode, s: Sample) -> Evidence:
     """The evidence for sample ``s``: its own answer and the extra requests the layers need.
 
-    The same request (same seed and temperature) goes to the server directly and, streamed or
-    not (whichever ``s`` was not), through the proxy; the rendered prompt comes from the
-    server's ``/tokenize``. Only for models whose server the node runs; a remote model gets
-    the proxied and streamed answers alone.
+    The same request (same seed and temperature) goes to the server directly, streamed and
+    not, and, streamed or not (whichever ``s`` was not), through the proxy; the rendered prompt
+    comes from the server's ``/tokenize``. Only for models whose server the node runs; a remote
+    model gets the proxied and streamed answers alone.
     """
     info = pg.target.models.get(spec.model, ModelInfo())
     mine = Answer(s.content, tuple(s.tool_calls), s.error)
@@ -346,6 +363,17 @@ async def gather(pg: Playground, spec: Spec, mode: Mode, s: Sample) -> Evidence:
             )
         except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
             direct = Answer(error=f"{type(exc).__name__}: {exc}")
+        try:
+            streamed_direct: Answer | None = await _streamed(
+                pg,
+                f"{server.base_url}/v1/chat/completions",
+                body | {"model": server.served_name, "stream": True},
+                server.key,
+            )
+        except (httpx.HTTPError, ValueError) as exc:
+            streamed_direct = Answer(error=f"{type(exc).__name__}: {exc}")
+    else:
+        streamed_direct = None
     proxied: Answer | None
     streamed: Answer | None
     try:
@@ -371,6 +399,7 @@ async def gather(pg: Playground, spec: Spec, mode: Mode, s: Sample) -> Evidence:
         direct=direct,
         proxied=proxied,
         streamed=streamed,
+        streamed_direct=streamed_direct,
     )
 
 

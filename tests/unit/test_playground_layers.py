@@ -251,8 +251,10 @@ async def test_explain_sends_the_extra_requests_and_names_none(fake: FakeProxy) 
     chats = fake.chat
     direct = [c.body for c in chats if c.body["model"] == "served-m"]
     streamed = [c.body for c in chats if c.body["model"] == "m" and c.body.get("stream")]
-    assert len(chats) == 3 and len(direct) == 1 and len(streamed) == 1
-    assert direct[0]["tool_choice"] == "required" and direct[0].get("seed") == s.seed
+    # the sample; straight to the server, unstreamed and streamed; its streamed proxy twin
+    assert len(chats) == 4 and len(direct) == 2 and len(streamed) == 1
+    assert [d.get("stream", False) for d in direct] in ([False, True], [True, False])
+    assert all(d["tool_choice"] == "required" and d.get("seed") == s.seed for d in direct)
     [tok] = fake.requests("/tokenize")
     assert tok.body["tools"] == weather_spec().tools
     assert s.to_json()["layer"] == "none"
@@ -265,6 +267,10 @@ async def test_explain_blames_the_stream_when_streamed_calls_arrive_as_content(
     fake.reply = replies(streamed_as_content=True)
     sweep = await explain(fake, samples=2)
     assert [s.layer for s in sweep.samples] == ["stream", "stream"]
+    reason = sweep.samples[0].layer_reason or ""
+    assert reason.endswith(
+        "streamed from the server directly it agrees: the proxy's stream translation"
+    ), reason
     assert sweep.to_json()["grid"][0]["layers"] == {"stream": 2}
 
 
@@ -297,7 +303,7 @@ def test_try_explain_json_gives_each_sample_its_layer_and_the_grid_a_count(
     assert code == 0, err
     *samples, grid = [json.loads(line) for line in out.splitlines()]
     assert [s["layer"] for s in samples] == ["stream", "stream"]
-    assert samples[0]["layer_reason"].startswith("streamed (deltas reassembled")
+    assert samples[0]["layer_reason"].startswith("streamed through the proxy (deltas reassembled")
     assert grid["grid"][0]["layers"] == {"stream": 2}
     assert len(node_proxy.chat) == 4  # each sample, and its streamed twin
 
@@ -350,3 +356,27 @@ async def test_explain_runs_the_presets_render_check(fake: FakeProxy, tmp_path: 
     assert s.layer == "template", s.layer_reason
     assert s.layer_reason is not None
     assert s.layer_reason.startswith("the preset's template fails the render check: ")
+
+
+def test_a_server_parser_that_answers_differently_streamed_is_the_parser() -> None:
+    ev = evidence(streamed_direct=Answer(CALL_TEXT), streamed=Answer(CALL_TEXT))
+    got = attribute(weather_spec(), REQUIRED, ev)
+    assert got.layer == "parser"
+    assert got.reason.startswith("the server's parser (naptha_hermes) answers differently streamed")
+
+
+async def test_explain_blames_the_parser_when_the_servers_stream_loses_the_call(
+    fake: FakeProxy,
+) -> None:
+    def reply(body: dict[str, Any]) -> Reply:
+        if body.get("stream"):  # the streaming parser gives the call back as content
+            return Reply(tokens=CALL_TOKENS, content=CALL_TEXT)
+        return Reply(tokens=CALL_TOKENS, content=None, tool_calls=(WEATHER_CALL,))
+
+    fake.reply = reply
+    [s] = (await explain(fake)).samples
+    assert s.layer == "parser", s.layer_reason
+    assert s.layer_reason == (
+        "the server's parser (hermes) answers differently streamed: "
+        'get_weather({"city": "Paris"}) against no call'
+    )

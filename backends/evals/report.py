@@ -256,5 +256,14 @@ def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return [*table(rows, COMPARE_HEADER).splitlines(), *about_lines(a, b)]
 
 
-EVAL_RUNS = RunKind(RUNS, summary, LIST_HEADER, list_cells, compare, compare_lines)
+EVAL_RUNS = RunKind(
+    RUNS,
+    summary,
+    LIST_HEADER,
+    list_cells,
+    compare,
+    compare_lines,
+    summary_lines,
+    "eval show {name} --failed",
+)
 """Saved evaluations: ``eval list``, ``eval compare`` and the Eval screen's Saved runs."""

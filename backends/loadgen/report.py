@@ -144,5 +144,14 @@ def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-BENCH_RUNS = RunKind(RUNS, summary, LIST_HEADER, list_cells, compare, compare_lines)
+BENCH_RUNS = RunKind(
+    RUNS,
+    summary,
+    LIST_HEADER,
+    list_cells,
+    compare,
+    compare_lines,
+    result_lines,
+    "bench show {name}",
+)
 """Saved load tests: ``bench list``, ``bench compare`` and the Bench screen's Saved runs."""

@@ -140,6 +140,10 @@ class RunKind:
     """A run's line as the list's cells, ``list_header`` naming them."""
     compare: Callable[[Doc, Doc], Sequence[Row]]
     compare_lines: Callable[[Doc, Doc], list[str]]
+    report_lines: Callable[[Doc], list[str]]
+    """A run's report, as its command prints it when the run ends."""
+    show: str
+    """The command that shows a saved run again: ``bench show {name}``."""
 
     def summaries(self, paths: Paths) -> list[Doc]:
         """One line per saved run that loads, oldest first."""

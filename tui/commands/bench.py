@@ -15,7 +15,7 @@ from naptha_tui.backends.loadgen.config import BenchConfig
 from naptha_tui.backends.loadgen.fields import build
 from naptha_tui.backends.loadgen.live import Progress
 from naptha_tui.backends.loadgen.report import BENCH_RUNS, progress_line, result_lines
-from naptha_tui.backends.loadgen.results import load_run, save_run
+from naptha_tui.backends.loadgen.results import load_run
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep
 from naptha_tui.backends.paths import Paths
@@ -23,7 +23,7 @@ from naptha_tui.backends.runs.lifecycle import Every, ctrl_c_cancels
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.commands import say_err
-from naptha_tui.tui.commands.runs import compare_saved, list_saved
+from naptha_tui.tui.commands.runs import compare_saved, list_saved, print_run
 
 
 def config_from_args(args: argparse.Namespace, model: str) -> BenchConfig:
@@ -39,16 +39,7 @@ def bench(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         raise NapthaError("--agents goes with --workload agents, not random")
     config_from_args(args, args.model or "-")  # bad flags fail here, before the node is asked
     result = asyncio.run(_bench(args, paths, settings))
-    label = args.label or result["target"]["label"]
-    if not args.no_save:
-        result["name"] = save_run(paths, result, label)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print("\n".join(result_lines(result)))
-        if result.get("name"):
-            print(f"saved as {result['name']} (bench show {result['name']})")
-    return 0
+    return print_run(BENCH_RUNS, args, paths, result, args.label or result["target"]["label"])
 
 
 async def _bench(args: argparse.Namespace, paths: Paths, settings: Settings) -> dict[str, Any]:

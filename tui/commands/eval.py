@@ -18,7 +18,7 @@ from naptha_tui.backends.evals.report import (
     progress_line,
     summary_lines,
 )
-from naptha_tui.backends.evals.results import load_run, records, save_run
+from naptha_tui.backends.evals.results import load_run, records
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import BfclInstall, install, locate, require
 from naptha_tui.backends.paths import Paths
@@ -26,7 +26,7 @@ from naptha_tui.backends.runs.lifecycle import Every, ctrl_c_cancels
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.commands import print_json, say_err
-from naptha_tui.tui.commands.runs import compare_saved, list_saved
+from naptha_tui.tui.commands.runs import compare_saved, list_saved, print_run
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -42,15 +42,7 @@ def eval_run(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     found = require(paths)  # before the node is asked: says to run `eval setup`
     check_categories(list(config.categories), found.data_dir)
     result = asyncio.run(_run(config, found, paths, settings))
-    if not args.no_save:
-        result["name"] = save_run(paths, result, args.label or config.model)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print("\n".join(summary_lines(result)))
-        if result.get("name"):
-            print(f"saved as {result['name']} (eval show {result['name']} --failed)")
-    return 0
+    return print_run(EVAL_RUNS, args, paths, result, args.label or config.model)
 
 
 async def _run(

@@ -1,4 +1,5 @@
-"""What the run commands share: ``list`` and ``compare`` of a feature's saved runs."""
+"""What the run commands share: a finished run saved and printed; ``list`` and ``compare``
+of a feature's saved runs."""
 
 from __future__ import annotations
 
@@ -7,8 +8,23 @@ import json
 from collections.abc import Callable
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runs.store import RunKind, comparison
+from naptha_tui.backends.runs.store import Doc, RunKind, comparison
 from naptha_tui.tui.format import table
+
+
+def print_run(
+    kind: RunKind, args: argparse.Namespace, paths: Paths, result: Doc, label: str
+) -> int:
+    """The finished run saved (unless ``--no-save``), then printed: its report or ``--json``."""
+    if not args.no_save:
+        result["name"] = kind.store.save(paths, result, label)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\n".join(kind.report_lines(result)))
+        if result.get("name"):
+            print(f"saved as {result['name']} ({kind.show.format(name=result['name'])})")
+    return 0
 
 
 def list_saved(

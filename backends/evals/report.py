@@ -256,14 +256,8 @@ def compare_lines(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return [*table(rows, COMPARE_HEADER).splitlines(), *about_lines(a, b)]
 
 
+SHOW = "eval show {name} --failed"
 EVAL_RUNS = RunKind(
-    RUNS,
-    summary,
-    LIST_HEADER,
-    list_cells,
-    compare,
-    compare_lines,
-    summary_lines,
-    "eval show {name} --failed",
+    RUNS, summary, LIST_HEADER, list_cells, compare, compare_lines, summary_lines, SHOW
 )
 """Saved evaluations: ``eval list``, ``eval compare`` and the Eval screen's Saved runs."""

@@ -26,8 +26,9 @@ import tempfile
 import time
 from typing import Any
 
+from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.records import Progress
-from naptha_tui.backends.evals.run import EvalConfig, EvalRun
+from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import install, require
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import load_settings

@@ -18,9 +18,10 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from naptha_tui.backends.evals.cases import Case
+from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.records import Cell, Progress, Record
 from naptha_tui.backends.evals.report import cells_of
-from naptha_tui.backends.evals.run import EvalConfig, EvalRun
+from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.settings import Settings

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.records import Record
 from naptha_tui.backends.evals.results import (
     compare,
@@ -20,7 +21,7 @@ from naptha_tui.backends.evals.results import (
     run_summaries,
     save_run,
 )
-from naptha_tui.backends.evals.run import EvalConfig, EvalRun
+from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.paths import Paths
 from tests.fakes.fake_proxy import FakeProxy
 from tests.unit.evals_common import Oracle, cases, installed, target

@@ -13,8 +13,9 @@ import pytest
 
 from naptha_tui.backends.evals import run as run_module
 from naptha_tui.backends.evals.cases import Case, CategoryError
+from naptha_tui.backends.evals.config import EvalConfig, EvalInputError
 from naptha_tui.backends.evals.records import Progress, Record
-from naptha_tui.backends.evals.run import EvalConfig, EvalInputError, EvalRun
+from naptha_tui.backends.evals.run import EvalRun
 from tests.fakes.fake_proxy import FakeProxy, Reply
 from tests.unit.evals_common import Oracle, cases, installed, target
 

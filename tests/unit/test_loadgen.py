@@ -11,7 +11,8 @@ import pytest
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.loadgen.arrivals import Arrivals
 from naptha_tui.backends.loadgen.client import Access, resolve_model
-from naptha_tui.backends.loadgen.run import BenchConfig, LoadTest
+from naptha_tui.backends.loadgen.config import BenchConfig
+from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep, between
 from naptha_tui.backends.loadgen.workloads import (
     AgentWorkload,

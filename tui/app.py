@@ -30,12 +30,14 @@ from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.proxy.process import ProxyManager
 from naptha_tui.proxy.swap import SwapReport
 from naptha_tui.tui.messages import ActionFailed, ActivityNoted
+from naptha_tui.tui.navigation import run_command, suggestions
 from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.doctor import DoctorScreen
 from naptha_tui.tui.screens.eval import EvalScreen
 from naptha_tui.tui.screens.history import HistoryScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
+from naptha_tui.tui.screens.prompt_bar import PromptBarModal
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
 
 IDLE_SCRAPE_S = 3.0
@@ -98,6 +100,9 @@ class NapthaTuiApp(App[None]):
         # kept out of the footer: at 120 columns the dashboard's is already full
         Binding("d", "open_doctor", "Doctor", id="doctor.open", show=False),
         Binding("h", "open_history", "History", id="history.open", show=False),
+        # k9s's keys; out of the footer too (`?` lists them, the README has them)
+        Binding("colon", "command_bar", "Command", id="app.command", show=False),
+        Binding("question_mark", "toggle_keys", "Keys", id="app.keys", show=False),
     ]
 
     def __init__(
@@ -145,6 +150,12 @@ class NapthaTuiApp(App[None]):
         yield from super().get_system_commands(screen)
         if isinstance(screen, DashboardScreen):
             yield from screen.system_commands()
+        yield SystemCommand(
+            "Command bar",
+            "Go anywhere by name: servers, routes, try, bench, eval, logs NAME, doctor, "
+            "history (key :)",
+            self.action_command_bar,
+        )
         if not isinstance(screen, PlaygroundScreen):
             yield SystemCommand(
                 "Playground",
@@ -176,6 +187,25 @@ class NapthaTuiApp(App[None]):
                 "The command log: what every action ran underneath, as shell lines (key h)",
                 self.action_open_history,
             )
+
+    def action_command_bar(self) -> None:
+        """``:`` opens the command bar over whatever screen is on (not over a dialog)."""
+        if isinstance(self.screen, ModalScreen):
+            return
+
+        def chosen(text: str | None) -> None:
+            if text:
+                run_command(self, text)
+
+        bar = PromptBarModal(":", suggestions(self), placeholder="servers, routes, logs NAME…")
+        self.push_screen(bar, chosen)
+
+    def action_toggle_keys(self) -> None:
+        """``?``: the keys of the screen you are on (the focused widget's first), or away."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_open_playground(self) -> None:
         self.push_screen(PlaygroundScreen())

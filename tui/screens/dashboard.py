@@ -21,6 +21,7 @@ from naptha_tui.tui.messages import (
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.screens.log import LogScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
+from naptha_tui.tui.screens.prompt_bar import PromptBarModal
 from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.screens.start_preset import StartPresetModal
 from naptha_tui.tui.screens.swap import SwapModal
@@ -43,6 +44,9 @@ class DashboardScreen(NapthaScreen):
         Binding("p", "open_proxy_log", "Proxy log", id="proxy.log"),
         Binding("o", "routes", "Routes", id="proxy.routes"),
         Binding("t", "playground", "Playground", id="playground.open"),
+        # out of the footer, which is full at 120 columns; `?` lists them
+        Binding("slash", "filter_servers", "Filter", id="server.filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter", id="server.clear-filter", show=False),
     ]
 
     def __init__(self, start: list[str] | None = None) -> None:
@@ -216,9 +220,40 @@ class DashboardScreen(NapthaScreen):
         actions = {"load": panel.action_load, "unload": panel.action_unload}
         actions.get(verb, panel.action_pull)()
 
+    def action_filter_servers(self) -> None:
+        """``/``: the server table follows what is typed; Enter keeps it, Escape clears it."""
+        table = self.query_one(ServerTable)
+
+        def done(text: str | None) -> None:
+            self._filter(text or "")
+
+        bar = PromptBarModal(
+            "/",
+            value=table.filter,
+            placeholder="name, model, runtime or status",
+            changed=self._filter,
+        )
+        self.app.push_screen(bar, done)
+
+    def action_clear_filter(self) -> None:
+        if self.query_one(ServerTable).filter:
+            self._filter("")
+
+    def _filter(self, text: str) -> None:
+        table = self.query_one(ServerTable)
+        table.set_filter(text)
+        shown = f" /{table.filter} ({table.row_count} of {len(table.servers)})"
+        table.border_title = "Servers" + (shown if table.filter else "")
+
     def system_commands(self) -> Iterator[SystemCommand]:
         """The dashboard's actions for the command palette (each with its key)."""
         for title, text, action in (
+            (
+                "Filter servers",
+                "Show only the servers whose name, model, runtime or status hold a text "
+                "(key /; Escape clears it)",
+                self.action_filter_servers,
+            ),
             ("Start preset", "Start servers from a preset (key s)", self.action_start_preset),
             ("Stop server", "Stop the selected server (key x)", self.action_stop_server),
             ("Restart server", "Restart the selected server (key r)", self.action_restart_server),

@@ -85,7 +85,9 @@ class ServerTable(DataTable[Cell]):
         self._shown: dict[str, list[Cell]] = {}
         self._why = ""
         self.servers: dict[str, ServerStatus] = {}
-        """The servers last shown, by name."""
+        """The servers last shown, by name (those the filter hides included)."""
+        self.filter = ""
+        """``/``'s text: only servers whose name, model, runtime or status hold it (any case)."""
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
@@ -114,10 +116,21 @@ class ServerTable(DataTable[Cell]):
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
 
+    def matches(self, s: ServerStatus) -> bool:
+        """Whether the filter lets ``s`` through."""
+        words = (s.name, s.served_model_name or "", s.model or "", s.runtime or "", s.status)
+        return self.filter.lower() in " ".join(words).lower()
+
+    def set_filter(self, text: str) -> None:
+        """Show only the servers that match ``text`` (empty: all of them)."""
+        self.filter = text.strip()
+        self.show(list(self.servers.values()))
+
     def show(self, servers: Sequence[ServerStatus]) -> None:
-        """Show ``servers``, keeping the cursor on the same server."""
+        """Show ``servers`` (those the filter lets through), keeping the cursor on the same
+        server."""
         self.servers = {s.name: s for s in servers}
-        rows = {s.name: row_cells(s) for s in servers}
+        rows = {s.name: row_cells(s) for s in servers if self.matches(s)}
         if list(rows) == list(self._shown):
             for name, cells in rows.items():
                 old = self._shown[name]

@@ -57,7 +57,7 @@ integration: node
 	$(BIN)/pytest -m integration
 
 test: node lint typecheck
-	$(BIN)/pytest -m "not gpu and not timing"
+	$(BIN)/pytest -m "not gpu and not timing" --durations=25
 
 clean:
 	rm -rf $(VENV) build *.egg-info

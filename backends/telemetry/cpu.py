@@ -35,8 +35,9 @@ ARM_BF16_FLAG = "bf16"
 SHOWN_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "bf16")
 """The flags ``doctor`` and ``status`` report (the rest say nothing about vLLM's speed)."""
 
-FLOAT32_SPEEDUP = "about 3.6x"
-"""Measured here (AVX2, SmolLM2-135M, `bench --server`, c=4): float32 over emulated bfloat16."""
+FLOAT32_SPEEDUP = "3.6-5.5x"
+"""Measured on AVX2 (SmolLM2-135M, `bench --server`, concurrency 4 and 8): float32 over emulated
+bfloat16 in requests/s (benchmarks/README.md, cpu_default.py)."""
 
 
 @dataclass(frozen=True)

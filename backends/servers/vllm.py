@@ -230,6 +230,8 @@ def plan_launch(
     if preset.on_cpu and preset.instances > 1 and not env.get(THREADS_BIND_ENV):
         # vLLM's `auto` binds every instance to the same cores: give each its own share
         env[THREADS_BIND_ENV] = instance_cores(instance, preset.instances, this_cpu().cpu_ids)
+    if not env.get(KEEP_ALIVE_ENV):
+        env[KEEP_ALIVE_ENV] = str(SERVER_KEEP_ALIVE_S)
     if preset.sleep_mode:
         env["VLLM_SERVER_DEV_MODE"] = "1"  # /sleep, /wake_up and /is_sleeping are dev routes
     env.pop("VLLM_API_KEY", None)  # set at launch from the key file or the operator's variable
@@ -241,6 +243,13 @@ def plan_launch(
 
 
 THREADS_BIND_ENV = "VLLM_CPU_OMP_THREADS_BIND"
+KEEP_ALIVE_ENV = "VLLM_HTTP_TIMEOUT_KEEP_ALIVE"
+SERVER_KEEP_ALIVE_S = 75
+"""How long a server keeps an idle connection open (vLLM's own default is 5 s). It must outlast
+the proxy's: LiteLLM's aiohttp client keeps idle connections 15 s (``AIOHTTP_KEEPALIVE_TIMEOUT``)
+and reuses one the server is closing, which fails with "Cannot write to closing transport"; with
+``allowed_fails: 0`` both deployments were cooled down and a burst of 1,000 requests got a 500
+(seen twice in CI's ``test_thousand_concurrent_requests``)."""
 
 
 def instance_cores(instance: int, instances: int, cpus: Sequence[int]) -> str:

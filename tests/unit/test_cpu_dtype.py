@@ -23,7 +23,12 @@ from naptha_tui.backends.servers.planner import (
     default_cpu_kv_space_gib,
     plan_cpu,
 )
-from naptha_tui.backends.servers.vllm import dtype_choice, instance_cores, plan_launch
+from naptha_tui.backends.servers.vllm import (
+    KEEP_ALIVE_ENV,
+    dtype_choice,
+    instance_cores,
+    plan_launch,
+)
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.cpu import (
     CPUINFO_ENV,
@@ -299,3 +304,16 @@ def test_a_multi_instance_cpu_preset_without_a_binding_gets_one_per_instance(
     assert plan.env["VLLM_CPU_OMP_THREADS_BIND"] == "1"
     one = load_preset_file(write_preset(paths.user_presets_dir, "one", text.replace("2", "1")))
     assert "VLLM_CPU_OMP_THREADS_BIND" not in plan_launch(one, runtime, paths, "one", 8220).env
+
+
+def test_servers_keep_idle_connections_longer_than_the_proxy_does(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", raising=False)
+    prepared_smollm(paths)
+    runtime = ready_managed_runtime(paths)
+    shipped = PresetCatalog(None).get("smollm2-cpu")
+    # longer than LiteLLM's aiohttp keep-alive (15 s), so the proxy never reuses a closing one
+    assert int(plan_launch(shipped, runtime, paths, "s", 8123).env[KEEP_ALIVE_ENV]) > 15
+    monkeypatch.setenv("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", "120")  # the operator's value wins
+    assert plan_launch(shipped, runtime, paths, "s", 8123).env[KEEP_ALIVE_ENV] == "120"

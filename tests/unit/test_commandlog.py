@@ -3,12 +3,14 @@ appended by several processes at once, the newest thousand kept, 0600, secrets n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +196,11 @@ async def test_the_proxy_start_and_reload_are_recorded(
     record, outcome = await proxy.start([])
     try:
         assert outcome == "started"
+        # the fake prints "up" once its SIGHUP handler is in place; a SIGHUP before that would
+        # end it (the default action), and then there would be no process left to stop
+        deadline = time.monotonic() + 20
+        while "up" not in record.log_path.read_text().splitlines() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         one = Deployment("a", "m-a", "http://127.0.0.1:9/v1")
         _, outcome = await proxy.start([one])
         assert outcome == "reloaded"

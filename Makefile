@@ -15,22 +15,32 @@ PRESET ?= smollm2-cpu
 
 # the panel's own environment; editable_mode=strict links the mapped folders into one
 # naptha_tui namespace that mypy and editors can see (the default import hook hides it).
+# `make run` needs only the panel's own packages; `make test` adds the test and lint tools.
 # pip's output (thousands of lines on a fresh machine) goes to $(LOG); the terminal gets one
 # line, or the log's last 30 lines and its path when pip fails
 LOG := $(VENV)/install.log
-$(BIN)/.installed: pyproject.toml
-	@echo "creating the panel's environment in $(VENV) (full output in $(LOG)) ..."
-	@$(PYTHON) -m venv $(VENV)
+define pip_install
 	@start=$$(date +%s); \
-	if $(BIN)/pip install --progress-bar off -e '.[dev]' --config-settings editable_mode=strict \
-		>$(LOG) 2>&1; then \
+	if $(BIN)/pip install --progress-bar off -e '$(1)' --config-settings editable_mode=strict \
+		>>$(LOG) 2>&1; then \
 		echo "  done in $$(( $$(date +%s) - start )) s, $(VENV) $$(du -sh $(VENV) | cut -f1)"; \
 	else \
 		code=$$?; tail -n 30 $(LOG) >&2; \
-		echo "pip install -e '.[dev]' failed with exit code $$code; its last 30 lines are" \
+		echo "pip install -e '$(1)' failed with exit code $$code; its last 30 lines are" \
 			"above, all of it is in $(LOG)" >&2; \
 		exit 1; \
 	fi
+endef
+
+$(BIN)/.installed: pyproject.toml
+	@echo "creating the panel's environment in $(VENV) (full output in $(LOG)) ..."
+	@$(PYTHON) -m venv $(VENV)
+	$(call pip_install,.)
+	@touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
+	@echo "adding the test and lint tools to $(VENV) (full output in $(LOG)) ..."
+	$(call pip_install,.[dev])
 	@touch $@
 
 # runtimes and the embedded model: idempotent, seconds when already there. The two runtimes
@@ -43,21 +53,26 @@ node: $(BIN)/.installed
 run: node
 	$(NT) --up $(PRESET)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-typecheck: $(BIN)/.installed
+typecheck: $(BIN)/.installed-dev
 	$(BIN)/mypy -p naptha_tui.backends -p naptha_tui.proxy -p naptha_tui.tui
 
-unit: $(BIN)/.installed
-	$(BIN)/pytest -m "not integration and not gpu and not timing"
+unit: $(BIN)/.installed-dev
+	$(BIN)/pytest -n 2 -m "not integration and not gpu and not timing"
 
 integration: node
 	$(BIN)/pytest -m integration
 
-test: node lint typecheck
-	$(BIN)/pytest -m "not gpu and not timing" --durations=25
+# the unit and panel tests in two processes (pytest-xdist; each takes its own ports), then the
+# integration tests one at a time (real servers on fixed ports); both run, either fails it
+test: $(BIN)/.installed-dev node lint typecheck
+	@rc=0; \
+	$(BIN)/pytest -n 2 -m "not integration and not gpu and not timing" --durations=10 || rc=$$?; \
+	$(BIN)/pytest -m "integration and not gpu and not timing" --durations=25 || rc=$$?; \
+	exit $$rc
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -22,6 +22,9 @@ FAKE_VLLM = Path(__file__).parent / "fakes" / "fake_vllm.py"
 REAL_DATA_DIR = Path(
     os.environ.get("NAPTHA_TUI_TEST_DATA_DIR") or platformdirs.user_data_path(APP_NAME)
 )
+# `make test` runs the unit and panel tests in pytest-xdist workers (gw0, gw1, ...): each takes
+# its own ports, 1000 apart, so two workers' fake servers never race for the same one
+PORT_OFFSET = 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +39,7 @@ def isolated(
     root = tmp_path_factory.mktemp("nt")
     monkeypatch.setenv("NAPTHA_TUI_CONFIG_DIR", str(root / "config"))
     monkeypatch.setenv("NAPTHA_TUI_STATE_DIR", str(root / "state"))
+    monkeypatch.setenv("NAPTHA_TUI_PORT_BASE", str(8100 + PORT_OFFSET))
     if request.node.get_closest_marker("integration") or request.node.get_closest_marker("gpu"):
         monkeypatch.setenv("NAPTHA_TUI_DATA_DIR", str(REAL_DATA_DIR))
     else:
@@ -51,7 +55,7 @@ def paths(isolated: Paths) -> Paths:
 @pytest.fixture
 def settings() -> Settings:
     # short timeouts keep failure tests quick; ports away from a developer's own servers
-    return Settings(port_base=18100, stop_grace_seconds=3.0, startup_timeout=30.0)
+    return Settings(port_base=18100 + PORT_OFFSET, stop_grace_seconds=3.0, startup_timeout=30.0)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import termios
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,30 @@ def install_node(environ: dict[str, str]) -> None:
 
 def master_key(env: dict[str, str]) -> str:
     return (Path(env["NAPTHA_TUI_STATE_DIR"]) / "proxy" / "master.key").read_text().strip()
+
+
+SDK_RETRIES = 2  # openai-python's default max_retries
+
+
+def post_as_sdk(
+    http: httpx.Client, path: str, body: dict[str, Any], retried: list[str]
+) -> httpx.Response:
+    """POST the way the OpenAI SDK does: a transport error is retried, twice by default.
+
+    openai-python (``_base_client.request``) retries any exception raised while sending,
+    after 0.5 s then 1 s. Agents reach the node through it, so this is what they see when the
+    proxy reloads: gunicorn's old workers close their idle keep-alive connections, and a
+    request written onto one at that instant is reset. Each retry is recorded in ``retried``.
+    """
+    for attempt in range(SDK_RETRIES + 1):
+        try:
+            return http.post(path, json=body)
+        except httpx.TransportError as exc:
+            if attempt == SDK_RETRIES:
+                raise
+            retried.append(repr(exc)[:200])
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def proxy_client(env: dict[str, str], timeout: float = 120) -> httpx.Client:

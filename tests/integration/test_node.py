@@ -274,17 +274,3 @@ def test_down_leaves_nothing(env: dict[str, str], started_by_panel: object) -> N
     assert alive == []
     doc = status(env)
     assert doc["servers"] == [] and doc["proxy"]["status"] == "stopped"
-
-
-def test_cli_up_serves_then_down(env: dict[str, str], started_by_panel: object) -> None:
-    """The headless path: `up` waits until both are ready and prints the endpoint."""
-    done = run_cli(env, "up", "smollm2-cpu", timeout=START_TIMEOUT)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"endpoint: http://127.0.0.1:{PROXY_PORT}/v1" in done.stdout
-    assert node_ready(status(env))
-    answer = chat(env, messages=[{"role": "user", "content": "Say hi."}], max_tokens=8)
-    assert answer["choices"][0]["finish_reason"] in ("stop", "length")
-    processes = our_processes(status(env))
-    assert run_cli(env, "down", timeout=120).returncode == 0
-    _, alive = psutil.wait_procs(processes, timeout=10)
-    assert alive == []

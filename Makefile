@@ -35,6 +35,7 @@ endef
 $(BIN)/.installed: pyproject.toml
 	@echo "creating the panel's environment in $(VENV) (full output in $(LOG)) ..."
 	@$(PYTHON) -m venv $(VENV)
+	@: > $(LOG)
 	$(call pip_install,.)
 	@touch $@
 

@@ -16,6 +16,8 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.yamlfile import ConfigFileError, YamlDoc, load_yaml, validation_problems
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DEFAULT_STARTUP_TIMEOUT = 600.0
+"""Seconds a server may take to become healthy when neither the preset nor the settings say."""
 
 
 class CloudModel(BaseModel):
@@ -116,7 +118,7 @@ class Settings(BaseSettings):
     """SIGTERM, then SIGKILL after this many seconds."""
     poll_seconds: float = 1.0
     """How often the panel refreshes server status."""
-    startup_timeout: float = 600.0
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
     """A server still not healthy after this long is reported unhealthy."""
     startup_stall_timeout: float = Field(default=300.0, ge=0)
     """A starting server whose log stays silent this long is restarted, once (0: never).

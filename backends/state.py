@@ -64,6 +64,16 @@ class ProcessRecord(BaseModel):
     dtype_reason: str | None = None
     """Why that dtype (the CPU's bfloat16 support, or the preset's own value)."""
 
+    @property
+    def root_url(self) -> str:
+        """``http://host:port``: its /health, /metrics and admin routes hang from here."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """Its OpenAI-compatible base URL (``root_url`` + ``/v1``)."""
+        return f"{self.root_url}/v1"
+
 
 class RemoteRecord(BaseModel):
     """Another node's endpoint added to the proxy (a ``kind: remote`` preset); no process."""

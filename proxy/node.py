@@ -8,17 +8,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from naptha_tui.backends.endpoints import Access, Target
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.run import Target
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.managed import state_file
 from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.ports import check_free
 from naptha_tui.backends.servers.remote import fetch_metrics, metric_totals
-from naptha_tui.backends.servers.supervisor import ServerStatus, Supervisor, probe_client
+from naptha_tui.backends.servers.supervisor import (
+    ServerStatus,
+    StartFailed,
+    Supervisor,
+    probe_client,
+)
 from naptha_tui.backends.servers.vllm import LaunchPlan
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, RemoteRecord
@@ -130,7 +134,7 @@ class Node:
         return Deployment(
             record.name,
             record.served_model_name or record.name,
-            f"http://{record.host}:{record.port}/v1",
+            record.api_url,
             api_key_env=record.api_key_env,
             params=record.default_params,
         )
@@ -181,7 +185,7 @@ class Node:
                 Deployment(
                     plan.name,
                     plan.served_model_name,
-                    f"http://{plan.host}:{plan.port}/v1",
+                    plan.api_url,
                     api_key_env=plan.api_key_env,
                     params=plan.preset.default_params,
                 )
@@ -261,33 +265,15 @@ class Node:
             check_free(self.settings.proxy.port, self.settings.proxy.host, "settings proxy.port")
         await self.check_memory(plans, progress)
         self.add_remotes(remotes, progress)
-        started: list[str] = []
         try:
-            for plan in plans:
-                await self._one_loader_per_gpu(plan, plans[: len(started)], progress)
-                record = self.supervisor.launch(plan)
-                started.append(record.name)
-                progress(
-                    f"{record.name}: starting {plan.model} on port {record.port} "
-                    f"(pid {record.pid}, log {record.log_path})"
-                )
-            if started:
-                statuses = await self.supervisor.wait_ready(
-                    started,
-                    max(p.preset.startup_timeout or self.settings.startup_timeout for p in plans),
-                    on_status=lambda s: progress(
-                        f"{s.name}: {s.status}"
-                        + (
-                            f" ({s.reason})"
-                            if s.reason and s.status in ("crashed", "unhealthy")
-                            else ""
-                        )
-                    ),
-                    on_note=progress,
-                )
-                bad = [s for s in statuses if s.status != "ready"]
-                if bad:
-                    raise UpFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
+            await self.supervisor.start_all(
+                plans,
+                progress,
+                before_each=lambda plan, earlier: self._one_loader_per_gpu(plan, earlier, progress),
+            )
+        except StartFailed as exc:
+            raise UpFailed(str(exc)) from exc
+        try:
             deployments = await self.sync_proxy(start=True, progress=progress)
             proxy = await self.proxy.wait_ready(self.client, [d.model_name for d in deployments])
             if proxy.status != "ready":
@@ -295,8 +281,8 @@ class Node:
                 raise UpFailed(f"proxy {proxy.status}: {proxy.reason}")
             progress(f"proxy: ready at {proxy.url}/v1 (key in {proxy.key_file})")
         except BaseException:
-            for name in started:
-                await self.supervisor.stop(name)
+            for plan in plans:
+                await self.supervisor.stop(plan.name)
             raise
         return await self.status()
 
@@ -308,7 +294,7 @@ class Node:
         if not shared:
             return
         progress(f"{plan.name}: waiting for {', '.join(shared)} to load first (shared GPU)")
-        timeout = max(p.preset.startup_timeout or self.settings.startup_timeout for p in earlier)
+        timeout = max(p.startup_timeout for p in earlier)
         statuses = await self.supervisor.wait_ready(shared, timeout, on_note=progress)
         bad = [s for s in statuses if s.status != "ready"]
         if bad:
@@ -377,7 +363,7 @@ class Node:
         record, alive = self.proxy.live()
         if record is None or not alive:
             return None
-        url = f"http://{record.host}:{record.port}"
+        url = record.root_url
         text = await fetch_metrics(self.client, url, self.proxy.client_key())
         return (metric_totals(text, "litellm_") or None) if text else None
 

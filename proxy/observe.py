@@ -97,7 +97,7 @@ class Observer:
     async def scrape(self, record: ProcessRecord) -> str | None:
         """The server's /metrics text, or None (no answer, not 200)."""
         key = self.keys.lookup(record.api_key_env)
-        return await fetch_metrics(self.client, f"http://{record.host}:{record.port}", key)
+        return await fetch_metrics(self.client, record.root_url, key)
 
     async def _metrics(self, record: ProcessRecord) -> tuple[Scrape | None, Scrape] | None:
         """The previous and this scrape; None when this one failed (no answer, garbled).

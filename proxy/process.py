@@ -297,7 +297,7 @@ class ProxyManager:
         record, alive = self.live()
         if record is None:
             return ProxyStatus(self.url, "stopped", None, self.key_file)
-        url = f"http://{record.host}:{record.port}"
+        url = record.root_url
         seen = None
         if alive:
             # a reload takes the workers a few seconds: a config younger than that is re-listed

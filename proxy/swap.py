@@ -21,7 +21,7 @@ import psutil
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.planner import Verdict, WontFit
-from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.servers.supervisor import StartFailed
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuUnavailable, attribute
 from naptha_tui.proxy.memory import on_cpu, verdict
@@ -205,7 +205,10 @@ async def swap(
             final = verdict(preset, node.paths, after)
             progress(f"plan: {preset_name} {_summary(final)}")
             _check(final, preset)
-            await _start(node, preset, plans, progress)
+            try:
+                await node.supervisor.start_all(plans, progress)
+            except StartFailed as exc:
+                raise SwapFailed(str(exc)) from exc
     except BaseException:
         await _bring_back(node, record, sleeps, progress)
         raise
@@ -239,29 +242,6 @@ def _summary(v: Verdict) -> str:
     free = (v.free or 0) / 2**30
     word = "fits" if v.fits else "does NOT fit"
     return f"{word} in {v.device}: needs {need:.2f} GiB, {free:.2f} GiB free"
-
-
-async def _start(node: Node, preset: Preset, plans: list[Any], progress: Progress) -> None:
-    started = []
-    try:
-        for plan in plans:
-            launched = node.supervisor.launch(plan)
-            started.append(launched.name)
-            progress(f"{launched.name}: starting on port {launched.port} (pid {launched.pid})")
-        timeout = preset.startup_timeout or node.settings.startup_timeout
-        statuses: list[ServerStatus] = await node.supervisor.wait_ready(
-            started,
-            timeout,
-            on_status=lambda s: progress(f"{s.name}: {s.status}"),
-            on_note=progress,
-        )
-        bad = [s for s in statuses if s.status != "ready"]
-        if bad:
-            raise SwapFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
-    except BaseException:
-        for name in started:
-            await node.supervisor.stop(name)
-        raise
 
 
 async def _bring_back(node: Node, record: ProcessRecord, slept: bool, progress: Progress) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from naptha_tui.backends.endpoints import Access, ModelInfo, ServerAccess, Target
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.loadgen.client import Access
-from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.state import NodeState
@@ -32,7 +31,7 @@ def playground_target(
                 preset = None
         models[served] = ModelInfo(
             server=ServerAccess(
-                f"http://{record.host}:{record.port}",
+                record.root_url,
                 keys.lookup(record.api_key_env),
                 served,
             ),
@@ -77,7 +76,7 @@ def bench_access(
     if record.kind != "vllm":
         raise NapthaError(f"--server {server!r} is {record.kind}; a load test goes to vLLM servers")
     return Access(
-        f"http://{record.host}:{record.port}",
+        record.root_url,
         keys.lookup(record.api_key_env),
         server,
         via_proxy=False,

@@ -13,11 +13,11 @@ from textual.screen import ModalScreen, Screen
 
 from naptha_tui.backends.checks.doctor import Doctor, Finding
 from naptha_tui.backends.commandlog import CommandLog
-from naptha_tui.backends.loadgen.client import Access
+from naptha_tui.backends.endpoints import Access, Target
 from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
-from naptha_tui.backends.playground.run import Playground, Prepared, Target
+from naptha_tui.backends.playground.run import Playground, Prepared
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.planner import Verdict

@@ -32,8 +32,9 @@ from typing import Any
 
 import httpx
 
+from naptha_tui.backends.endpoints import ModelInfo, Target
 from naptha_tui.backends.playground.results import Sample
-from naptha_tui.backends.playground.run import ModelInfo, Playground, Target
+from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Mode, Spec
 
 from .cases import Case, check_categories, load_cases

@@ -16,25 +16,13 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from naptha_tui.backends.endpoints import Access
 from naptha_tui.backends.errors import NapthaError
 
 from .records import RequestRecord
 
 DEPLOYMENT_HEADER = "x-litellm-model-id"
 """The proxy names the deployment (our server's name) that served a request here."""
-
-
-@dataclass(frozen=True)
-class Access:
-    """Where requests go: a base URL without ``/v1``, its key, and whether it is the proxy."""
-
-    base_url: str
-    key: str | None
-    label: str
-    via_proxy: bool = True
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
 
 @dataclass

@@ -26,9 +26,10 @@ from typing import Any
 
 import httpx
 
+from naptha_tui.backends.endpoints import Access
 from naptha_tui.backends.errors import NapthaError
 
-from .client import Access, Reply, send
+from .client import Reply, send
 from .config import BenchConfig
 from .live import Live, Progress
 from .metrics import per_deployment, summarize

@@ -14,8 +14,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from naptha_tui.backends.endpoints import Access
+
 from .arrivals import Arrivals
-from .client import Access
 from .config import DEFAULT_RUNS, BenchConfig
 from .live import Progress
 from .run import LoadTest

@@ -24,10 +24,11 @@ from httpx_sse import aconnect_sse
 
 from naptha_tui.backends import toolcalls
 from naptha_tui.backends.checks.template_check import check_preset_template
+from naptha_tui.backends.endpoints import ModelInfo
 
 from .judge import FAMILIES, check_calls
 from .results import Sample
-from .run import ModelInfo, Playground
+from .run import Playground
 from .spec import Mode, Spec, request_body
 
 Layer = Literal["template", "model", "parser", "proxy", "stream", "none"]

@@ -17,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
 
-from naptha_tui.backends.presets import ToolCapabilities
+from naptha_tui.backends.endpoints import ModelInfo, Target
 from naptha_tui.backends.runs.fields import Problem
 
 from .judge import Verdict, mismatches, verdict
@@ -34,40 +33,6 @@ from .results import DEFAULT_CONCURRENCY, Sample
 from .spec import Mode, Spec, check, request_body, sample_seed
 
 REQUEST_TIMEOUT_S = 600.0
-
-
-@dataclass(frozen=True)
-class ServerAccess:
-    """One local server of a model: where it listens (no ``/v1``) and its key."""
-
-    base_url: str
-    key: str | None
-    served_name: str
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the node knows about a model it serves (nothing for remote or cloud models)."""
-
-    server: ServerAccess | None = None
-    preset: str | None = None
-    parser: str | None = None
-    """The server's ``tool_call_parser``."""
-    caps: ToolCapabilities | None = None
-    chat_template: str | None = None
-    """The preset's ``chat_template`` (a shipped name or a path), for ``--explain``."""
-    template_base: Path | None = None
-    """The folder a relative ``chat_template`` is relative to (the preset's)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """The proxy (base URL without ``/v1``, key, key file) and the node's models."""
-
-    proxy_url: str
-    key: str
-    key_file: str | None = None
-    models: Mapping[str, ModelInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

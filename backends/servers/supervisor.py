@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +88,16 @@ class ServerStatus:
 
 class ServerAlreadyRunning(NapthaError):
     """``up`` was asked for a server that is already running."""
+
+
+class StartFailed(NapthaError):
+    """Servers did not become ready; the start stopped every one it had launched."""
+
+
+def said_status(s: ServerStatus) -> str:
+    """A status change as a start's progress line: the reason when it went wrong."""
+    bad = s.reason and s.status in ("crashed", "unhealthy")
+    return f"{s.name}: {s.status}" + (f" ({s.reason})" if bad else "")
 
 
 class StallWatch:
@@ -201,7 +211,8 @@ class Supervisor:
                     port = preset.port + i
                     check_free(port, preset.host, f"preset {preset.name}, key port")
                 taken.add(port)
-                plans.append(plan_launch(preset, runtime, self.paths, name, port, i))
+                timeout = self.settings.startup_timeout
+                plans.append(plan_launch(preset, runtime, self.paths, name, port, i, timeout))
         return plans
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -221,7 +232,7 @@ class Supervisor:
                 host=plan.host,
                 port=plan.port,
                 cwd=self.paths.ensure(self.paths.state_dir),
-                startup_timeout=plan.preset.startup_timeout or self.settings.startup_timeout,
+                startup_timeout=plan.startup_timeout,
                 fields={
                     "preset": plan.preset.name,
                     "model": plan.model,
@@ -265,6 +276,49 @@ class Supervisor:
                 state.servers.pop(name, None)
         return True
 
+    async def start_all(
+        self,
+        plans: Sequence[LaunchPlan],
+        progress: Callable[[str], None],
+        before_each: Callable[[LaunchPlan, Sequence[LaunchPlan]], Awaitable[None]] | None = None,
+    ) -> list[ServerStatus]:
+        """Launch ``plans`` in order, then wait until every one is ready: the one start path.
+
+        ``before_each(plan, launched_so_far)`` runs before each launch (the node waits there
+        for GPU neighbours to load). Whatever goes wrong, a server that does not become ready,
+        a launch that raises or a cancellation, every server this call launched is stopped.
+
+        Raises:
+            StartFailed: naming each server that is not ready, its status and reason.
+        """
+        launched: list[LaunchPlan] = []
+        try:
+            for plan in plans:
+                if before_each is not None:
+                    await before_each(plan, launched)
+                record = self.launch(plan)
+                launched.append(plan)
+                progress(
+                    f"{record.name}: starting {plan.model} on port {record.port} "
+                    f"(pid {record.pid}, log {record.log_path})"
+                )
+            if not launched:
+                return []
+            statuses = await self.wait_ready(
+                [p.name for p in launched],
+                max(p.startup_timeout for p in launched),
+                on_status=lambda s: progress(said_status(s)),
+                on_note=progress,
+            )
+            bad = [s for s in statuses if s.status != "ready"]
+            if bad:
+                raise StartFailed("; ".join(f"{s.name} {s.status}: {s.reason}" for s in bad))
+            return statuses
+        except BaseException:
+            for plan in launched:
+                await self.stop(plan.name)
+            raise
+
     async def restart(self, name: str) -> ProcessRecord:
         """Stop ``name`` if running and start it again from its preset (same port if free)."""
         record = self.state.load().servers.get(name)
@@ -289,7 +343,7 @@ class Supervisor:
     ) -> httpx.Response:
         """One call to a server's admin routes; all but a ``GET`` go to the command log."""
         key = self.keys.lookup(record.api_key_env)
-        url = f"http://{record.host}:{record.port}{path}"
+        url = f"{record.root_url}{path}"
         logged = method != "GET"  # /is_sleeping is asked at every status: a probe, no action
         began = time.monotonic()
 
@@ -392,11 +446,11 @@ class Supervisor:
         alive = server.alive
         seen = None
         if alive and record.kind == "ollama":  # the daemon: no /health, no one served model
-            seen = await probe(self.client(), f"http://{record.host}:{record.port}", "/api/version")
+            seen = await probe(self.client(), record.root_url, "/api/version")
         elif alive:
             key = self.keys.lookup(record.api_key_env)
             identity = (record.pid, record.create_time, record.served_model_name)
-            url = f"http://{record.host}:{record.port}"
+            url = record.root_url
             seen = await self.lists.probe(self.client(), url, identity, key=key)
             if seen.healthy and record.served_model_name not in seen.models:
                 seen = Probe(

@@ -22,6 +22,7 @@ from naptha_tui.backends.servers.keys import key_env
 from naptha_tui.backends.servers.model_shape import PlanProblem, load_shape
 from naptha_tui.backends.servers.planner import KV_SPACE_ENV, default_cpu_kv_space_gib
 from naptha_tui.backends.servers.ports import is_loopback
+from naptha_tui.backends.settings import DEFAULT_STARTUP_TIMEOUT
 from naptha_tui.backends.telemetry.cpu import CpuInfo, DtypeChoice, cpu_dtype, this_cpu
 from naptha_tui.backends.vllm_options import option_flags
 
@@ -166,6 +167,13 @@ class LaunchPlan:
     """Where the server's key comes from: its generated key file, or the operator's variable."""
     dtype: DtypeChoice
     """The dtype it runs in and why (``auto`` resolved on the cpu runtime)."""
+    startup_timeout: float
+    """The preset's ``startup_timeout``, else the settings' (resolved here, once)."""
+
+    @property
+    def api_url(self) -> str:
+        """The OpenAI-compatible base URL it will serve."""
+        return f"http://{self.host}:{self.port}/v1"
 
 
 def check_host(preset: Preset) -> None:
@@ -195,9 +203,17 @@ def check_host(preset: Preset) -> None:
 
 
 def plan_launch(
-    preset: Preset, runtime: Runtime, paths: Paths, name: str, port: int, instance: int = 0
+    preset: Preset,
+    runtime: Runtime,
+    paths: Paths,
+    name: str,
+    port: int,
+    instance: int = 0,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
 ) -> LaunchPlan:
     """The argv and environment of instance ``instance`` of ``preset`` on ``port``.
+
+    ``startup_timeout`` is the settings' value, used where the preset sets none.
 
     Raises:
         PresetProblem: missing model or template.
@@ -239,7 +255,10 @@ def plan_launch(
         filter(None, [str(guard_dir(paths)), env.get("PYTHONPATH")])
     )
     key = preset.api_key_env or key_env(name)
-    return LaunchPlan(name, preset, argv, env, preset.host, port, served, preset.model, key, dtype)
+    timeout = preset.startup_timeout or startup_timeout
+    return LaunchPlan(
+        name, preset, argv, env, preset.host, port, served, preset.model, key, dtype, timeout
+    )
 
 
 THREADS_BIND_ENV = "VLLM_CPU_OMP_THREADS_BIND"

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
+from naptha_tui.backends.endpoints import Access, ModelInfo, ServerAccess, Target
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.loadgen.client import Access
 from naptha_tui.backends.ollama.client import OllamaDown
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
-from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.planner import Holder, Need, Verdict, WontFit
 from naptha_tui.backends.servers.ports import allocate

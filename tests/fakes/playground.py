@@ -14,10 +14,11 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from naptha_tui.backends.endpoints import ModelInfo, Target
 from naptha_tui.backends.playground.judge import mismatches, verdict
 from naptha_tui.backends.playground.lint import lint
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
-from naptha_tui.backends.playground.run import ModelInfo, Prepared, Target
+from naptha_tui.backends.playground.run import Prepared
 from naptha_tui.backends.playground.spec import Mode, Spec, check, request_body, sample_seed
 
 RAW_SOURCE = "logprobs token ids, /detokenize"

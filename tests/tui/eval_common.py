@@ -17,13 +17,13 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from naptha_tui.backends.endpoints import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.evals.cases import Case
 from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.records import Cell, Progress, Record
 from naptha_tui.backends.evals.report import cells_of
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.app import NapthaTuiApp, make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen

@@ -7,9 +7,9 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from naptha_tui.backends.endpoints import Target
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES, WEATHER_PROMPT
-from naptha_tui.backends.playground.run import Target
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.app import NapthaTuiApp, make_app

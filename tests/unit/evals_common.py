@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from naptha_tui.backends.endpoints import Target
 from naptha_tui.backends.evals.cases import Case, load_cases
 from naptha_tui.backends.evals.checker import Checker
 from naptha_tui.backends.evals.convert import sent_name
 from naptha_tui.backends.evals.setup import BfclInstall, install
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.run import Target
 from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.process import ProxyManager
 from tests.conftest import REAL_DATA_DIR

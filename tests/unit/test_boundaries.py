@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -107,3 +108,52 @@ def test_wheel_holds_every_module_stylesheet_preset_and_template(wheel: zipfile.
     assert any(n.endswith("screens/dashboard.tcss") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "naptha-tui = naptha_tui.tui.__main__:main" in wheel.read(entry_points).decode()
+
+
+def imports_of(path: Path, package: str) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (TYPE_CHECKING blocks too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_imports(layer: str) -> dict[str, set[str]]:
+    """Per file of ``layer`` (backends or proxy), the modules it imports."""
+    out = {}
+    for path in sorted((ROOT / layer).rglob("*.py")):
+        parts = path.relative_to(ROOT / layer).parent.parts
+        package = ".".join(["naptha_tui", layer, *parts])
+        out[str(path.relative_to(ROOT))] = imports_of(path, package)
+    return out
+
+
+def reaching(imports: dict[str, set[str]], prefixes: tuple[str, ...]) -> dict[str, list[str]]:
+    bad = {}
+    for file, names in imports.items():
+        hits = sorted(n for n in names if n.startswith(prefixes))
+        if hits:
+            bad[file] = hits
+    return bad
+
+
+def test_backends_never_import_the_node_or_the_panel() -> None:
+    imports = layer_imports("backends")
+    assert "naptha_tui.backends.endpoints.Target" in imports["backends/playground/run.py"]
+    assert reaching(imports, ("naptha_tui.proxy", "naptha_tui.tui")) == {}
+
+
+def test_the_node_never_imports_the_apps() -> None:
+    """The node hands out endpoints in its own types (backends/endpoints.py); apps take them."""
+    imports = layer_imports("proxy")
+    assert "naptha_tui.backends.endpoints" in imports["proxy/targets.py"]
+    apps = tuple(f"naptha_tui.backends.{app}" for app in ("loadgen", "evals", "playground", "runs"))
+    assert reaching(imports, (*apps, "naptha_tui.tui")) == {}

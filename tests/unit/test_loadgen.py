@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from naptha_tui.backends.endpoints import Access
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.loadgen.arrivals import Arrivals
-from naptha_tui.backends.loadgen.client import Access, resolve_model
+from naptha_tui.backends.loadgen.client import resolve_model
 from naptha_tui.backends.loadgen.config import BenchConfig
 from naptha_tui.backends.loadgen.run import LoadTest
 from naptha_tui.backends.loadgen.sweep import Sweep, between

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from naptha_tui.backends.endpoints import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.playground.layers import (
     Answer,
     Evidence,
@@ -18,7 +19,6 @@ from naptha_tui.backends.playground.layers import (
     reassemble,
 )
 from naptha_tui.backends.playground.results import Sweep
-from naptha_tui.backends.playground.run import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.playground.spec import Mode
 from tests.fakes.fake_proxy import PROXY_KEY, SERVER_KEY, FakeProxy, Reply
 from tests.unit import test_playground_run as run_tests

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from naptha_tui.backends.endpoints import ModelInfo, ServerAccess, Target
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground import examples
 from naptha_tui.backends.playground.results import Sample, Sweep
-from naptha_tui.backends.playground.run import ModelInfo, Playground, ServerAccess, Target
+from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.sessions import (
     save_session,
 )

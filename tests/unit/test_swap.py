@@ -192,7 +192,7 @@ def test_servers_sharing_a_gpu_load_one_at_a_time(paths: Paths, tmp_path: Path) 
     def plan(name: str, runtime: str, env: dict[str, str]) -> LaunchPlan:
         preset = Preset(name=name, model="org/m", runtime=runtime)
         dtype = dtype_choice(preset)
-        return LaunchPlan(name, preset, [], env, "127.0.0.1", 1, name, "org/m", "K", dtype)
+        return LaunchPlan(name, preset, [], env, "127.0.0.1", 1, name, "org/m", "K", dtype, 600.0)
 
     a = plan("a", "cuda", {"CUDA_VISIBLE_DEVICES": "0"})
     b = plan("b", "cuda", {"CUDA_VISIBLE_DEVICES": "1"})

@@ -260,3 +260,16 @@ if __name__ == "__main__" and sys.argv[1:] in ([], ["--update"]):
         found = {name: golden_argv(p) for name, p in golden_cases(Path(tmp)).items()}
     GOLDEN_ARGV.write_text(json.dumps(found, indent=1) + "\n")
     print(f"wrote {GOLDEN_ARGV} ({len(found)} cases)")
+
+
+def test_the_startup_timeout_and_url_are_resolved_once_in_the_plan(paths: Paths) -> None:
+    fake_prepared(paths)
+    runtime = ready_managed_runtime(paths)
+    shipped = PresetCatalog(None).get("smollm2-cpu")
+    assert shipped.startup_timeout == 300  # the preset's own value wins over the settings'
+    plan = plan_launch(shipped, runtime, paths, "s", 8123, startup_timeout=999.0)
+    assert plan.startup_timeout == 300
+    assert plan.api_url == "http://127.0.0.1:8123/v1"
+    bare = shipped.model_copy(update={"startup_timeout": None})
+    plan = plan_launch(bare, runtime, paths, "s", 8123, startup_timeout=999.0)
+    assert plan.startup_timeout == 999.0

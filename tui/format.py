@@ -15,7 +15,7 @@ from naptha_tui.backends.ollama.types import LoadedModel, PullProgress
 from naptha_tui.backends.runs.text import table as table  # the commands' tables
 from naptha_tui.backends.telemetry.cpu import CpuInfo
 from naptha_tui.backends.telemetry.vllm_metrics import level
-from naptha_tui.proxy.routes import RouteEvent
+from naptha_tui.proxy.litellm.routes import RouteEvent
 
 GIB = 1024**3
 

@@ -48,6 +48,10 @@ class Record:
     """The request failed (HTTP error, not a chat completion)."""
     skipped: bool = False
     """Not sent: the case's functions do not convert (the reason says which)."""
+    layer: str | None = None
+    """Where a failed case broke, from the evidence the sample already has (raw text against
+    the server's parsed calls): ``model`` or ``parser`` (``layers.attribute``)."""
+    layer_reason: str | None = None
     question: list[dict[str, Any]] | None = None
     expected: list[dict[str, Any]] | None = None
     functions: list[str] | None = None
@@ -86,6 +90,8 @@ class Record:
             "error": self.error,
             "skipped": self.skipped,
         }
+        if self.layer is not None:
+            doc |= {"layer": self.layer, "layer_reason": self.layer_reason}
         if inspect is None:
             inspect = self.failed or self.skipped
         if inspect:
@@ -122,6 +128,8 @@ class Record:
             latency_ms=doc.get("latency_ms"),
             error=doc.get("error"),
             skipped=bool(doc.get("skipped")),
+            layer=doc.get("layer"),
+            layer_reason=doc.get("layer_reason"),
             question=doc.get("question"),
             expected=doc.get("expected"),
             functions=doc.get("functions"),

@@ -222,6 +222,8 @@ def failed_lines(r: Record) -> list[str]:
     out += came_back_lines(r.content, r.raw, r.raw_source, r.raw_note, 400, ascii_only=False)
     out += [f"  mismatch: {m}" for m in r.mismatches]
     out.append(f"  reason: {r.verdict.reason}")
+    if r.layer is not None:
+        out.append(f"  layer: {r.layer}: {r.layer_reason}")
     return out
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from naptha_tui.backends.endpoints import ModelInfo, Target
+from naptha_tui.backends.playground.layers import Answer, Evidence, attribute
 from naptha_tui.backends.playground.results import Sample
 from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Mode, Spec
@@ -243,7 +244,28 @@ class EvalRun:
             s = await self.playground.sample(spec, Mode.parse(mode), item.temperature, 0)
         except Exception as exc:  # a sample that cannot be judged is still a sample
             s = Sample(mode, item.temperature, 0, c.seed, {}, error=repr(exc))
-        return self._judge(item, tools, s)
+        record = self._judge(item, tools, s)
+        if record.failed and s.error is None:
+            record.layer, record.layer_reason = self._layer(spec, Mode.parse(mode), s, record)
+        return record
+
+    def _layer(self, spec: Spec, mode: Mode, s: Sample, record: Record) -> tuple[str, str]:
+        """Whether the model or the parser lost a failed case, from what the sample holds.
+
+        No request is added: the raw text against the calls the server's parser returned.
+        A call that passed every layer and still failed is the model's (BFCL's checker says
+        how).
+        """
+        info = self.target.models.get(self.config.model, ModelInfo())
+        evidence = Evidence(
+            raw=s.raw,
+            server_parser=info.parser,
+            proxied=Answer(s.content, tuple(s.tool_calls)),
+        )
+        got = attribute(spec, mode, evidence)
+        if got.layer == "none":
+            return "model", f"every layer agrees; BFCL's checker: {record.verdict.reason}"
+        return got.layer, got.reason
 
     def _parallel(self, item: Item) -> bool | None:
         """``false`` where one call is the answer and the preset says the model repeats calls.

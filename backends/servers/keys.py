@@ -4,7 +4,7 @@ Each server the node starts gets ``VLLM_API_KEY`` from its own key file,
 ``<state dir>/keys/NAME.key`` (0600 in a 0700 folder), created once and kept across restarts.
 The proxy knows a key only as an ``os.environ/NAPTHA_KEY_<NAME>`` reference; the variable is
 set from the key files when the proxy starts and re-read by each worker after a reload
-(``proxy/litellm_hooks.py``). A preset with ``api_key_env`` uses the operator's key instead.
+(``proxy/litellm/hooks.py``). A preset with ``api_key_env`` uses the operator's key instead.
 """
 
 from __future__ import annotations

@@ -95,7 +95,12 @@ class StartFailed(NapthaError):
 
 
 def said_status(s: ServerStatus) -> str:
-    """A status change as a start's progress line: the reason when it went wrong."""
+    """A status change as a start's progress line.
+
+    The reason when it went wrong; the loading time when it is ready.
+    """
+    if s.status == "ready" and s.uptime_s is not None:
+        return f"{s.name}: ready, loaded in {s.uptime_s:.0f} s"
     bad = s.reason and s.status in ("crashed", "unhealthy")
     return f"{s.name}: {s.status}" + (f" ({s.reason})" if bad else "")
 

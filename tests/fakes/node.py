@@ -25,10 +25,10 @@ from naptha_tui.backends.telemetry.gpu import GpuProcess, GpuReport, GpuSample, 
 from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.backends.telemetry.vllm_metrics import window
 from naptha_tui.backends.telemetry.vllm_scrape import parse_scrape
-from naptha_tui.proxy.config import Deployment
+from naptha_tui.proxy.litellm.config import Deployment
+from naptha_tui.proxy.litellm.process import ProxyStatus
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
-from naptha_tui.proxy.process import ProxyStatus
-from naptha_tui.proxy.swap import SwapReport
+from naptha_tui.proxy.node.swap import SwapChoice, SwapReport, arrange_choices
 
 GIB = 1024**3
 SCRAPES = Path(__file__).parents[1] / "fixtures" / "vllm_metrics"
@@ -133,6 +133,8 @@ class FakeNode:
         self.calls: list[tuple[str, ...]] = []
         self.verdicts = verdicts or {}
         """Per preset, what ``swap_verdict`` answers (default: ``fits_in_ram``)."""
+        self.blocked: dict[str, str] = {}
+        """Per preset, why it cannot start on this node (``swap_choices``; default: none)."""
         self.gpus = gpus
         self.host = host
         """What ``status`` reports as read in the same round (None: the panel's own readers)."""
@@ -164,6 +166,13 @@ class FakeNode:
         self.calls.append(("restart", name))
         self.servers = [server(name) if s.name == name else s for s in self.servers]
         return server(name)
+
+    async def swap_choices(self, running: str) -> list[SwapChoice]:
+        """As ``Node.swap_choices``, with ``blocked`` standing in for what this node lacks."""
+        self.calls.append(("swap_choices", running))
+        own = next((s.preset for s in self.servers if s.name == running), None)
+        presets, _ = self.catalog.load_all()
+        return arrange_choices(presets, own, self.blocked)
 
     async def swap_verdict(self, running: str, preset: str) -> Verdict:
         self.calls.append(("swap_verdict", running, preset))

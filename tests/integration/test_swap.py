@@ -9,6 +9,7 @@ About 4 minutes in all.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -220,7 +221,11 @@ def test_swap_keeps_the_other_model_serving(env: dict[str, str]) -> None:
         "started",
         ["sw-c"],
     )
-    assert report["messages"] == [], report  # its memory came back within the timeout
+    assert report["messages"] == [], report  # memory came back; the new model answered
+    # the steps, as the panel's activity log shows them too
+    assert re.search(r"sw-a: memory returned in [\d.]+ s \([\d.]+ GiB of RAM\)", done.stderr)
+    assert re.search(r"sw-c: ready, loaded in \d+ s", done.stderr), done.stderr
+    assert "answered a one-token request through the proxy" in done.stderr, done.stderr
     assert report["verdict"]["fits"] is True
     assert failed == [], failed
     # resets come only from reloads: the swap reloads twice, and the proxy may kill a new worker

@@ -279,6 +279,31 @@ async def test_swap_asks_the_planner_and_confirming_swaps(paths: Paths) -> None:
         await until(pilot, lambda: table.servers.keys() == {"qwen2.5-7b"})
 
 
+async def test_what_cannot_start_here_comes_last_greyed_with_its_reason(paths: Paths) -> None:
+    node = FakeNode([server()])
+    node.blocked = {
+        "llama3.2-3b": "needs a GPU; none can be read here (NVML library not found)",
+        "qwen2.5-7b": "runtime cuda not installed: naptha-tui runtime install cuda",
+    }
+    app = app_with(paths, node)
+    async with app.run_test(size=(120, 36)) as pilot:
+        modal = await open_swap(pilot, "xlam")
+        options = modal.query_one(OptionList)
+        listed = [options.get_option_at_index(i) for i in range(options.option_count)]
+        ids = [o.id for o in listed]
+        assert ids[-2:] == ["llama3.2-3b", "qwen2.5-7b"] and "xlam" in ids[:-2]
+        assert [o.disabled for o in listed[-2:]] == [True, True]
+        assert not any(o.disabled for o in listed[:-2])
+        last = listed[-1].prompt
+        assert isinstance(last, Text) and "runtime cuda not installed" in last.plain
+        assert style_of(last, "runtime cuda not installed") == "dim italic"
+        await pilot.press("end")  # the cursor stops at the last preset that can start
+        assert options.highlighted == len(ids) - 3
+        await until(pilot, lambda: ids[-3] in modal.checked)
+        assert ("swap_choices", "smollm2-cpu") in node.calls
+        assert not [c for c in node.calls if c[0] == "swap_verdict" and c[2] in ids[-2:]]
+
+
 async def test_enter_confirms_too(paths: Paths) -> None:
     node = FakeNode([server()])
     app = app_with(paths, node)

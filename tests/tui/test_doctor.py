@@ -19,7 +19,7 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.cpu import CPUINFO_ENV
 from naptha_tui.backends.telemetry.matmul import Matmul
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.tui.app import make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.doctor import DoctorScreen, findings_table

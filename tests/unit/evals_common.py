@@ -22,7 +22,7 @@ from naptha_tui.backends.evals.convert import sent_name
 from naptha_tui.backends.evals.setup import BfclInstall, install
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import load_settings
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 from tests.conftest import REAL_DATA_DIR
 from tests.fakes.fake_proxy import PROXY_KEY, FakeProxy, Reply
 

@@ -154,6 +154,13 @@ def test_backends_never_import_the_node_or_the_panel() -> None:
 def test_the_node_never_imports_the_apps() -> None:
     """The node hands out endpoints in its own types (backends/endpoints.py); apps take them."""
     imports = layer_imports("proxy")
-    assert "naptha_tui.backends.endpoints" in imports["proxy/targets.py"]
+    assert "naptha_tui.backends.endpoints" in imports["proxy/node/targets.py"]
     apps = tuple(f"naptha_tui.backends.{app}" for app in ("loadgen", "evals", "playground", "runs"))
     assert reaching(imports, (*apps, "naptha_tui.tui")) == {}
+
+
+def test_the_litellm_side_never_imports_the_node() -> None:
+    """proxy/litellm/ is the LiteLLM integration; the node (proxy/node/) drives it."""
+    imports = {f: n for f, n in layer_imports("proxy").items() if f.startswith("proxy/litellm/")}
+    assert "proxy/litellm/process.py" in imports
+    assert reaching(imports, ("naptha_tui.proxy.node",)) == {}

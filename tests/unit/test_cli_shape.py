@@ -14,7 +14,7 @@ import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import load_settings
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.tui.cli import Lazy, build_parser, main
 from tests.conftest import write_preset
 from tests.unit.test_cli import assert_nothing_started
@@ -66,7 +66,7 @@ HELP_FLAGS: dict[tuple[str, ...], set[str]] = {
         "--schema", "--regex", "--choice", "--grammar", "--strict", "--parallel-tool-calls",
         "--no-parallel-tool-calls", "--temperatures", "--samples", "--max-tokens", "--seed",
         "--stream", "--extra-body", "--expect-tool", "--concurrency", "--session", "--save",
-        "--list-sessions", "--curl", "--explain", "--json",
+        "--list-sessions", "--curl", "--promptfoo", "--explain", "--json",
     },
     ("bench",): {
         "--workload", "--server", "--model", "--endpoint", "--num-prompts", "--random-input-len",

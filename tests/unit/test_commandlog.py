@@ -30,8 +30,8 @@ from naptha_tui.backends.commandlog import (
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.servers.supervisor import Supervisor
 from naptha_tui.backends.settings import Settings
-from naptha_tui.proxy.config import Deployment
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.config import Deployment
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.tui.cli import main
 from tests.unit.test_supervisor import preset
 
@@ -190,7 +190,7 @@ async def test_the_proxy_start_and_reload_are_recorded(
         def bin(self, program: str) -> Path:
             return script
 
-    monkeypatch.setattr("naptha_tui.proxy.process.get_runtime", lambda *a: Runtime())
+    monkeypatch.setattr("naptha_tui.proxy.litellm.process.get_runtime", lambda *a: Runtime())
     monkeypatch.setattr(settings.proxy, "port", 19431)
     proxy = ProxyManager(paths, settings)
     record, outcome = await proxy.start([])

@@ -37,7 +37,7 @@ from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.cpu import CPUINFO_ENV, read_cpu
 from naptha_tui.backends.telemetry.gpu import GpuSample, GpuUnavailable
 from naptha_tui.backends.telemetry.matmul import Matmul, MatmulFailed, run_matmul
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.tui.cli import main
 from tests.conftest import write_preset
 from tests.fakes.node import TWO_GPUS, FakeGpu

@@ -113,6 +113,9 @@ async def test_records_hold_what_came_back_and_the_verdict(fake: FakeProxy) -> N
     assert r.failed and r.verdict.reason == second["reason"] and r.expected == second["expected"]
     [cell] = doc["summary"]
     assert (cell["passed"], cell["failed"], cell["accuracy"]) == (1, 1, 0.5)
+    # a well-formed call BFCL judges wrong was lost by the model, not the parser
+    assert "layer" not in first and second["layer"] == "model", second
+    assert r.layer == "model" and r.layer_reason == second["layer_reason"]
 
 
 async def test_a_text_answer_fails_the_ast_categories_and_passes_irrelevance(
@@ -128,6 +131,25 @@ async def test_a_text_answer_fails_the_ast_categories_and_passes_irrelevance(
     assert failed["error_type"] == "ast_decoder:decoder_failed"
     assert "No tool call came back" in failed["reason"]
     assert failed["content"] == "I would rather not." and failed["raw"] == "I would rather not."
+    assert failed["layer"] == "model"
+    assert "holds no call in any known format" in failed["layer_reason"]
+
+
+async def test_a_call_in_the_raw_text_that_the_parser_missed_is_the_parsers(
+    fake: FakeProxy,
+) -> None:
+    """The server answered text that holds a Hermes call: the parser lost the case."""
+    hermes = (
+        '<tool_call>\n{"name": "calculate_triangle_area", "arguments": {"base": 10, '
+        '"height": 5}}\n</tool_call>'
+    )
+    fake.reply = Reply(tokens=(hermes, "<|im_end|>"), content=hermes)
+    doc, _ = await evaluate(fake, categories=("simple_python",), limit=1)
+    [record] = doc["records"]
+    assert record["valid"] is False and record["tool_calls"] == []
+    assert record["layer"] == "parser", record
+    assert "calculate_triangle_area" in record["layer_reason"]
+    assert "server's tool_calls lack" in record["layer_reason"]
 
 
 async def test_a_failed_request_is_a_failed_sample_and_an_error(fake: FakeProxy) -> None:

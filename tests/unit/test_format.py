@@ -7,7 +7,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 from rich.cells import cell_len
 
-from naptha_tui.proxy.routes import RouteEvent
+from naptha_tui.proxy.litellm.routes import RouteEvent
 from naptha_tui.tui.format import (
     ROUTE_HEADER,
     age,

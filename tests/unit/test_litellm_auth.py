@@ -1,4 +1,4 @@
-"""The proxy's auth hook and backend-key loader (``proxy/litellm_auth.py``, run as naptha_auth.py).
+"""The proxy's auth hook and backend-key loader (``proxy/litellm/auth.py``, run as naptha_auth.py).
 
 LiteLLM is not installed here: the functions are called directly, and a stand-in
 ``litellm.proxy._types`` checks what the proxy gets. The proof against LiteLLM 1.108.7 itself
@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from naptha_tui.proxy import config, litellm_auth
-from naptha_tui.proxy.litellm_auth import (
+from naptha_tui.proxy.litellm import auth as litellm_auth
+from naptha_tui.proxy.litellm import config
+from naptha_tui.proxy.litellm.auth import (
     KEYS_DIR_ENV,
     MASTER_KEY_ENV,
     MISSING_KEY,

@@ -1,4 +1,4 @@
-"""The proxy's callback (``proxy/litellm_hooks.py``): feed events, the feed writer, the logger.
+"""The proxy's callback (``proxy/litellm/hooks.py``): feed events, the feed writer, the logger.
 
 LiteLLM is not installed here; kwargs are shaped like LiteLLM 1.108.7's.
 """
@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
-from naptha_tui.proxy import litellm_hooks
-from naptha_tui.proxy.litellm_hooks import (
+from naptha_tui.proxy.litellm import hooks as litellm_hooks
+from naptha_tui.proxy.litellm.hooks import (
     HEALTH_CHECK_ALIAS,
     FeedWriter,
     NapthaRoutes,
     end_event,
     start_event,
 )
-from naptha_tui.proxy.process import PROXY_MODULES
-from naptha_tui.proxy.routes import RouteEvent, RouteStart, parse_line
+from naptha_tui.proxy.litellm.process import PROXY_MODULES
+from naptha_tui.proxy.litellm.routes import RouteEvent, RouteStart, parse_line
 
 # --- feed events -----------------------------------------------------------------------------
 

@@ -208,7 +208,7 @@ async def test_poll_until_returns_the_settled_or_last_result() -> None:
 )
 def test_the_node_and_the_proxys_loader_name_key_variables_alike(name: str) -> None:
     # the loader runs inside LiteLLM (no naptha_tui there), so it has its own copy of the rule
-    from naptha_tui.proxy.litellm_auth import key_env_name
+    from naptha_tui.proxy.litellm.auth import key_env_name
 
     assert key_env(name) == key_env_name(name)
 

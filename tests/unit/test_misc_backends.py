@@ -18,7 +18,7 @@ from naptha_tui.backends.runtimes.runtime import (
 )
 from naptha_tui.backends.servers.logs import death_reason, tail
 from naptha_tui.backends.telemetry import gpu
-from naptha_tui.proxy.config import Deployment, dump_config, render_config
+from naptha_tui.proxy.litellm.config import Deployment, dump_config, render_config
 
 # recorded from vLLM 0.32 / torch logs (prefixes as vLLM prints them)
 LOGS = {

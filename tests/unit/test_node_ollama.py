@@ -11,7 +11,7 @@ import yaml
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.node import Node
-from naptha_tui.proxy.remotes import ollama_deployments
+from naptha_tui.proxy.node.remotes import ollama_deployments
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.node import FakeGpu
 

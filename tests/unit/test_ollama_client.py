@@ -21,7 +21,7 @@ from naptha_tui.backends.ollama.types import LoadedModel, PullProgress
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import load_settings
 from naptha_tui.backends.yamlfile import ConfigFileError
-from naptha_tui.proxy.config import ollama_deployment
+from naptha_tui.proxy.litellm.config import ollama_deployment
 from naptha_tui.tui.format import decimal_size, processor, until
 from tests.fakes.fake_ollama import PULL_STEPS, REGISTRY, FakeOllama
 from tests.fakes.ollama_wire import EXAMPLES
@@ -254,7 +254,7 @@ async def test_offered_models_for_the_proxy(fake: FakeOllama) -> None:
     async with Ollama(fake.url) as client:
         offered = await offered_models(client)
     assert offered == ["deepseek-r1:latest", "llama3.2:latest"]
-    # what the integrator makes of them (proxy/config.py; backends never import the proxy)
+    # what the integrator makes of them (proxy/litellm/config.py; backends never import the proxy)
     d = ollama_deployment(offered[1], fake.url)
     assert (d.id, d.model_name, d.litellm_params()["model"]) == (
         "ollama/llama3.2:latest",

@@ -28,7 +28,7 @@ from naptha_tui.backends.playground.sessions import (
 from naptha_tui.backends.playground.spec import MODE_NAMES, Mode, Spec
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.settings import load_settings
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.tui.cli import main
 from tests.fakes.fake_proxy import PROXY_KEY, SERVER_KEY, FakeProxy, Reply
 from tests.unit.playground_common import WEATHER_ARGS, WEATHER_CALL, weather_spec

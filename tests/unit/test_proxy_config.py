@@ -10,14 +10,14 @@ import yaml
 from pydantic import ValidationError
 
 from naptha_tui.backends.settings import CloudModel, ProxySettings
-from naptha_tui.proxy.config import (
+from naptha_tui.proxy.litellm.config import (
     Deployment,
     cloud_deployments,
     dump_config,
     ollama_deployment,
     render_config,
 )
-from naptha_tui.proxy.node import remote_deployments
+from naptha_tui.proxy.node.remotes import remote_deployments
 
 TWO_INSTANCES = [
     Deployment("smollm2-cpu-x2-0", "smollm2-135m", "http://127.0.0.1:18100/v1"),

@@ -13,8 +13,8 @@ import yaml
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.settings import ProxySettings, Settings
-from naptha_tui.proxy.config import Deployment
-from naptha_tui.proxy.process import ProxyManager, ProxyProblem, is_loopback
+from naptha_tui.proxy.litellm.config import Deployment
+from naptha_tui.proxy.litellm.process import ProxyManager, ProxyProblem, is_loopback
 from tests.unit.test_cli import assert_nothing_started, cli
 from tests.unit.test_remote import free_port
 from tests.unit.test_vllm_args import fake_prepared, ready_managed_runtime

@@ -349,7 +349,7 @@ async def test_a_remote_vllm_node_gets_a_metrics_window_too(fake_vllm: str, path
     from naptha_tui.backends.servers.keys import ServerKeys
     from naptha_tui.backends.state import RemoteRecord
     from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch
-    from naptha_tui.proxy.remotes import remote_status
+    from naptha_tui.proxy.node.remotes import remote_status
 
     record = RemoteRecord(
         name="gpu-box", preset="gpu-box", base_url=fake_vllm, models=["smollm2-135m"], added_at=0

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from naptha_tui.proxy import litellm_hooks
-from naptha_tui.proxy.litellm_hooks import FeedWriter
-from naptha_tui.proxy.routes import (
+from naptha_tui.proxy.litellm import hooks as litellm_hooks
+from naptha_tui.proxy.litellm.hooks import FeedWriter
+from naptha_tui.proxy.litellm.routes import (
     IN_FLIGHT_MAX_AGE_S,
     DeploymentRow,
     FeedReader,

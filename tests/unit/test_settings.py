@@ -13,6 +13,7 @@ def test_defaults_without_a_file(paths: Paths) -> None:
 
 
 def test_file_then_environment(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NAPTHA_TUI_PORT_BASE")  # the suite's per-worker ports
     paths.config_dir.mkdir(parents=True)
     paths.config_file.write_text(
         "port_base: 9100\nproxy:\n  port: 4001\n"

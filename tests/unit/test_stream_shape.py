@@ -1,4 +1,4 @@
-"""The stream shape the proxy's callback (``proxy/litellm_hooks.py``) gives LiteLLM's chunks.
+"""The stream shape the proxy's callback (``proxy/litellm/hooks.py``) gives LiteLLM's chunks.
 
 LiteLLM is not installed here; chunks are shaped like LiteLLM 1.108.7's.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from naptha_tui.proxy.litellm_hooks import (
+from naptha_tui.proxy.litellm.hooks import (
     NapthaRoutes,
     reshape_stream,
     reshape_usage_chunk,

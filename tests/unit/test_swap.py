@@ -16,14 +16,17 @@ from pathlib import Path
 import psutil
 import pytest
 
+from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.planner import WontFit
 from naptha_tui.backends.settings import Settings
-from naptha_tui.backends.telemetry.gpu import GpuSample
-from naptha_tui.proxy.memory import gpu_neighbours
+from naptha_tui.backends.telemetry.gpu import GpuSample, GpuUnavailable
 from naptha_tui.proxy.node import Node
-from naptha_tui.proxy.swap import SwapFailed
+from naptha_tui.proxy.node.memory import gpu_neighbours
+from naptha_tui.proxy.node.swap import SwapFailed, arrange_choices, why_not_here
 from tests.conftest import write_preset
+from tests.fakes.fake_proxy import PROXY_KEY, FakeProxy
 from tests.fakes.node import FakeGpu, without_litellm
 
 GIB = 2**30
@@ -298,3 +301,61 @@ async def test_restart_server_restarts_a_silent_start(
     s = await node.restart_server("hr-a", lines.append)
     assert (s.name, s.status) == ("hr-a", "ready"), lines
     assert_restarted_once(node, "hr-a", lines, mark)
+
+
+# -- what the swap offers, and its last step ------------------------------------------
+def test_why_not_here_names_the_runtime_the_device_and_the_model(
+    paths: Paths, fake_runtime_settings: Settings
+) -> None:
+    settings = fake_runtime_settings
+    no_gpu = GpuUnavailable("NVML library not found")
+    on_gpu = Preset(name="g", model="org/m", runtime="cuda")
+    assert why_not_here(on_gpu, paths, settings, []) == (
+        "runtime cuda not installed: naptha-tui runtime install cuda"
+    )
+    unknown = Preset(name="u", model="org/m", runtime="nope")
+    assert "unknown runtime 'nope'" in (why_not_here(unknown, paths, settings, []) or "")
+    # the fake runtime is an installed external vllm that is not the cpu one: it needs a GPU
+    fake = Preset(name="f", model="org/m", runtime="fake")
+    assert why_not_here(fake, paths, settings, no_gpu) == (
+        "needs a GPU; none can be read here (NVML library not found)"
+    )
+    assert why_not_here(fake, paths, settings, []) is None
+    embedded = Preset(name="e", model="smollm2-135m", runtime="fake")
+    assert why_not_here(embedded, paths, settings, []) == (
+        "model smollm2-135m is not prepared: naptha-tui model prepare smollm2-135m"
+    )
+
+
+def test_what_can_start_here_is_offered_first_and_the_own_preset_not_at_all() -> None:
+    presets = [
+        Preset(name=n, model="org/m", runtime="cuda") for n in ("zeta", "alpha", "own", "mid")
+    ]
+    remote = Preset.model_validate(
+        {"name": "peer", "kind": "remote", "base_url": "http://10.0.0.7:8000/v1", "models": ["q"]}
+    )
+    choices = arrange_choices([*presets, remote], "own", {"alpha": "needs a GPU"})
+    assert [(c.preset.name, c.blocked) for c in choices] == [
+        ("mid", None),
+        ("zeta", None),
+        ("alpha", "needs a GPU"),
+    ]
+
+
+async def test_the_new_model_answers_through_the_proxy_or_the_swap_says_why(
+    paths: Paths, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeProxy(models=["m-x"]) as fake:
+        monkeypatch.setenv("MY_PROXY_KEY", PROXY_KEY)
+        proxy = {"port": fake.port, "master_key_env": "MY_PROXY_KEY"}
+        node = Node(paths, Settings.model_validate({**settings.model_dump(), "proxy": proxy}))
+        try:
+            assert await node.answers("m-x") > 0
+            (seen,) = fake.chat
+            assert seen.body["model"] == "m-x" and seen.body["max_tokens"] == 1
+            monkeypatch.setenv("MY_PROXY_KEY", "wrong")
+            with pytest.raises(NapthaError, match=r"m-x: no answer .* within 1 s \(HTTP 401"):
+                await node.answers("m-x", timeout=1)
+            assert len(fake.chat) >= 2  # it asked again before giving up
+        finally:
+            await node.aclose()

@@ -8,7 +8,7 @@ import sys
 from naptha_tui.backends.checks.doctor import Doctor
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.tui.commands import print_json, say_err
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from naptha_tui.backends.files import UnreadableFile, read_text_file
+import yaml
+
+from naptha_tui.backends.files import READABLE, UnreadableFile, atomic_write, read_text_file
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.layers import ExplainingPlayground
+from naptha_tui.backends.playground.promptfoo import KEY_ENV, promptfoo_config
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.backends.playground.run import Playground, Prepared
 from naptha_tui.backends.playground.sessions import (
@@ -31,6 +35,7 @@ from naptha_tui.backends.playground.spec import (
 from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.backends.runs.text import came_back_lines
 from naptha_tui.backends.settings import Settings
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.proxy.node import Node
 from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, table
 
@@ -190,6 +195,8 @@ def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
         raise BadInput(problems)
     if args.save:
         print(f"saved {save_session(paths, args.save, spec)}", file=sys.stderr)
+    if args.promptfoo:
+        return export_promptfoo(Path(args.promptfoo), spec, ProxyManager(paths, settings))
     sweep = Sweep(spec)
     found: list[Prepared] = []
     try:
@@ -199,6 +206,25 @@ def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
             return 130
         print(f"stopped: {len(sweep.samples)} sample(s) ran", file=sys.stderr)
     report(args, sweep, found[0])
+    return 0
+
+
+def export_promptfoo(path: Path, spec: Spec, proxy: ProxyManager) -> int:
+    """Write the session as a promptfoo config (nothing is sent) and say how to run it."""
+    doc, left_out = promptfoo_config(spec, proxy.url)
+    if not doc["providers"]:
+        raise BadInput(
+            [Problem("promptfoo", "no tool-calling mode to export (is-valid-openai-tools-call)")]
+        )
+    atomic_write(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), READABLE)
+    print(f"wrote {path}: {len(doc['providers'])} provider(s), one test", file=sys.stderr)
+    if left_out:
+        print(f"left out (no tool call to assert): {', '.join(left_out)}", file=sys.stderr)
+    print(
+        f"run it: {KEY_ENV}=$(cat {shlex.quote(str(proxy.key_file))}) "
+        f"npx promptfoo@latest eval -c {shlex.quote(str(path))}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
-from naptha_tui.proxy.process import ProxyManager
-from naptha_tui.proxy.routes import RouteEvent, load_feed
+from naptha_tui.proxy.litellm.process import ProxyManager
+from naptha_tui.proxy.litellm.routes import RouteEvent, load_feed
 from naptha_tui.tui.format import ROUTE_HEADER, ms, route_cells, short_error, table
 
 ERROR_WIDTH = 60

@@ -200,13 +200,16 @@ class DashboardScreen(NapthaScreen):
         name = self._selected()
         if name is None:
             return
-        node = self.napp.node
-        servers = self.query_one(ServerTable).servers
-        own = servers[name].preset if name in servers else None
-        presets, errors = node.catalog.load_all()
+        _, errors = self.napp.node.catalog.load_all()
         for err in errors:
             self.notify(str(err), title="invalid preset", severity="warning")
-        choices = [p for p in presets if p.kind == "vllm" and p.name != own]
+        self.open_swap(name)
+
+    @work(group="swap-choices", exclusive=True, exit_on_error=False, description="swap choices")
+    async def open_swap(self, name: str) -> None:
+        """Ask the node what can replace ``name`` here (runtimes, GPUs, models), then ask."""
+        node = self.napp.node
+        choices = await node.swap_choices(name)
 
         def chosen(preset: str | None) -> None:
             if preset:

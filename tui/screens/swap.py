@@ -16,8 +16,8 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.planner import Verdict
+from naptha_tui.proxy.node.swap import SwapChoice
 from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.format import gib_of
 
@@ -60,11 +60,20 @@ def verdict_text(v: Verdict, running: str, preset: str) -> Text:
     return Text("\n").join(lines)
 
 
+def choice_label(choice: SwapChoice) -> Text:
+    """One line of the list: name, runtime and model; greyed with the reason when it cannot."""
+    p = choice.preset
+    if choice.blocked is None:
+        return Text.assemble(p.name, ("  ", ""), (f"{p.runtime} · {p.model}", "dim"))
+    return Text.assemble((p.name, "dim"), ("  ", ""), (choice.blocked, "dim italic"))
+
+
 class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
     """Presets to swap in for ``running``; the highlighted one's verdict shows below the list.
 
-    Enter or ``y`` swaps (not when the planner refuses: the swap would refuse too), Escape
-    cancels.
+    Presets that can start on this node come first; the others follow greyed, with the reason
+    they cannot (they cannot be highlighted). Enter or ``y`` swaps (not when the planner
+    refuses: the swap would refuse too), Escape cancels.
     """
 
     DEFAULT_CSS = """
@@ -89,10 +98,10 @@ class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
         preset: str
         verdict: Verdict | str
 
-    def __init__(self, running: str, presets: list[Preset], verdict: VerdictSource) -> None:
+    def __init__(self, running: str, choices: list[SwapChoice], verdict: VerdictSource) -> None:
         super().__init__()
         self.running = running
-        self.presets = presets
+        self.choices = choices
         self.verdict = verdict
         self.checked: dict[str, Verdict | str] = {}
         """Per preset: the verdict, or why the planner could not answer (the swap then says
@@ -103,11 +112,20 @@ class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
             yield Label(f"[b]Swap {self.running}[/b] for the preset:")
             yield OptionList(
                 *[
-                    Option(f"{p.name}  [dim]{p.runtime} · {p.model}[/dim]", id=p.name)
-                    for p in self.presets
+                    Option(choice_label(c), id=c.preset.name, disabled=c.blocked is not None)
+                    for c in self.choices
                 ]
             )
-            yield Static("", id="verdict")
+            runnable = sum(c.blocked is None for c in self.choices)
+            yield Static(
+                ""
+                if runnable
+                else Text(
+                    f"nothing on this node can replace {self.running}: each preset says why",
+                    style="yellow",
+                ),
+                id="verdict",
+            )
             yield Label("[b]Enter[/b]/[b]y[/b] swap   [b]Escape[/b] cancel", id="swap-keys")
 
     @property

@@ -127,6 +127,10 @@ def heading_text(r: Record) -> Text:
         "\n",
         (r.verdict.reason or "(none given)", "red"),
     )
+    if r.layer is not None:  # which layer lost it: the model, or the server's parser
+        out.append_text(
+            Text.assemble("\n", ("layer ", "bold"), (r.layer, "bold yellow"), f"  {r.layer_reason}")
+        )
     return out
 
 

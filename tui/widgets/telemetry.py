@@ -6,7 +6,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from naptha_tui.backends.telemetry.host import HostSample
-from naptha_tui.proxy.process import ProxyStatus
+from naptha_tui.proxy.litellm.process import ProxyStatus
 from naptha_tui.tui.format import gib
 
 

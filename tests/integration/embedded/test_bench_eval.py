@@ -85,6 +85,7 @@ def test_agents_carry_each_tool_result_into_their_next_request(env: dict[str, st
     agents, turns = 4, 3
     result = bench(
         env,
+        "--model", MODEL,  # the proxy serves the package's other servers too
         "--agents", str(agents),
         "--turns", str(turns),
         "--tool-probability", "1",

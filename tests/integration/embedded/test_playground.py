@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 import jsonschema
@@ -274,3 +275,32 @@ def test_try_refuses_a_model_the_proxy_does_not_serve(env: dict[str, str]) -> No
     assert done.returncode == 2
     assert "model: 'gpt-nope' is not served by the proxy" in done.stderr
     assert MODEL in done.stderr
+
+
+def test_explain_names_the_model_for_text_answers_and_none_for_guided_calls(
+    env: dict[str, str],
+) -> None:
+    """``try --explain`` on the real model: the layer of each sample, from real evidence."""
+    done = run_cli(
+        env,
+        "try", "--model", MODEL, "--prompt", WEATHER_PROMPT, "--example", "weather",
+        "--mode", "tools-auto", "--mode", "tools-required", "--strict",
+        "--no-parallel-tool-calls", "--temperatures", "0", "--samples", "1", "--seed", "5",
+        "--max-tokens", "64", "--explain", "--json",
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    *samples, last = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(samples) == 2
+    for cell in last["grid"]:  # a count per layer in each cell of the grid
+        mine = [s for s in samples if s["mode"] == cell["mode"]]
+        assert cell["layers"] == dict(Counter(s["layer"] for s in mine)), cell
+    by_mode = {s["mode"]: s for s in samples}
+    auto, required = by_mode["tools-auto"], by_mode["tools-required"]
+    assert auto["layer_reason"] and required["layer_reason"]
+    if not auto["tool_calls"]:  # SmolLM2-135M answers a tools-auto prompt in text
+        assert auto["layer"] == "model", auto
+        assert "holds no call in any known format" in auto["layer_reason"]
+    # a strict call is forced by guided decoding: every layer agrees and it validates
+    assert required["valid"] is True, required
+    assert required["layer"] == "none", required

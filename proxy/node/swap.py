@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import psutil
 
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
+from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared
+from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.planner import Verdict, WontFit
-from naptha_tui.backends.servers.supervisor import StartFailed
+from naptha_tui.backends.servers.supervisor import ServerStatus, StartFailed
+from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord
-from naptha_tui.backends.telemetry.gpu import GpuUnavailable, attribute
-from naptha_tui.proxy.memory import on_cpu, verdict
-from naptha_tui.proxy.observe import Observation
+from naptha_tui.backends.telemetry.gpu import GpuReport, GpuUnavailable, attribute
+from naptha_tui.proxy.node.memory import on_cpu, verdict
+from naptha_tui.proxy.node.observe import Observation
 
 if TYPE_CHECKING:
-    from naptha_tui.proxy.node import Node, Progress
+    from naptha_tui.proxy.node.core import Node, Progress
 
 FREED_TIMEOUT_S = 120.0
 """How long a swap waits for the old server's memory to come back."""
@@ -128,6 +132,49 @@ async def wait_freed(
         await asyncio.sleep(poll_s)
 
 
+@dataclass(frozen=True)
+class SwapChoice:
+    """A preset the swap offers in place of a server, and why it cannot start here, if so."""
+
+    preset: Preset
+    blocked: str | None = None
+    """None when it can start on this node (the planner's verdict then says whether it fits)."""
+
+
+def why_not_here(preset: Preset, paths: Paths, settings: Settings, gpus: GpuReport) -> str | None:
+    """Why ``preset`` cannot start on this node: its runtime, its device, its model; else None."""
+    try:
+        runtime = get_runtime(preset.runtime, paths, settings)
+    except NapthaError as exc:
+        return str(exc)
+    info = runtime.info()
+    if not info.ready:
+        fix = "" if info.kind == "external" else f": naptha-tui runtime install {runtime.name}"
+        return f"runtime {runtime.name} {info.detail or 'is not ready'}{fix}"
+    if not on_cpu(preset) and isinstance(gpus, GpuUnavailable):
+        return f"needs a GPU; none can be read here ({gpus.reason})"
+    if preset.model in EMBEDDED and not is_prepared(paths, preset.model):
+        return f"model {preset.model} is not prepared: naptha-tui model prepare {preset.model}"
+    return None
+
+
+def arrange_choices(
+    presets: Sequence[Preset], own: str | None, blocked: Mapping[str, str]
+) -> list[SwapChoice]:
+    """The vLLM presets other than ``own``, those that can start here first.
+
+    The others follow with their reason; each group by name.
+    """
+    offered = sorted((p for p in presets if p.kind == "vllm" and p.name != own), key=_name)
+    return [SwapChoice(p) for p in offered if p.name not in blocked] + [
+        SwapChoice(p, blocked[p.name]) for p in offered if p.name in blocked
+    ]
+
+
+def _name(preset: Preset) -> str:
+    return preset.name
+
+
 def _check(v: Verdict, preset: Preset) -> None:
     if v.fits is False:
         raise WontFit(v.message(preset.name), v)
@@ -191,7 +238,8 @@ async def swap(
     if late:
         progress(f"warning: {late}")
     else:
-        progress(f"{running}: memory returned in {time.monotonic() - t_freed:.1f} s")
+        took = time.monotonic() - t_freed
+        progress(f"{running}: memory returned in {took:.1f} s{_held(old, sleeps)}")
     freed_s = time.monotonic() - t_freed
 
     try:
@@ -216,6 +264,14 @@ async def swap(
         with node.state.update() as current:
             current.servers.pop(running, None)
     await node.sync_proxy(progress=progress)
+    if node.proxy.live()[1]:  # done once the new model answers where agents reach it
+        served = mine[0].served_model_name if waking else plans[0].served_model_name
+        try:
+            took = await node.answers(served or names[0])
+            progress(f"{served}: answered a one-token request through the proxy in {took:.2f} s")
+        except NapthaError as exc:
+            messages.append(str(exc))
+            progress(f"warning: {exc}")
     return SwapReport(
         old=running,
         new=names,
@@ -226,6 +282,16 @@ async def swap(
         total_s=time.monotonic() - t0,
         messages=messages,
     )
+
+
+def _held(old: ServerStatus, slept: bool) -> str:
+    """What the old server held, as the swap's freed line says it: `` (1.52 GiB of RAM)``."""
+    gpu = sum((old.gpu_memory or {}).values())
+    if gpu:
+        return f" ({gpu / 2**30:.2f} GiB of GPU memory)"
+    if not slept and old.rss_bytes:
+        return f" ({old.rss_bytes / 2**30:.2f} GiB of RAM)"
+    return ""
 
 
 def _sleep_level(node: Node, record: ProcessRecord) -> int:

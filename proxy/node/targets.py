@@ -7,7 +7,7 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.state import NodeState
-from naptha_tui.proxy.process import ProxyManager
+from naptha_tui.proxy.litellm.process import ProxyManager
 
 
 def playground_target(

@@ -1,4 +1,4 @@
-"""The routing feed: where each request went, as written by ``litellm_hooks.py`` in the proxy.
+"""The routing feed: where each request went, as written by ``hooks.py`` in the proxy.
 
 ``FeedReader`` tails the JSON-lines file (following rotation to ``.1``); malformed lines are
 skipped and counted, never fatal. Each line parses to a ``RouteStart`` (a request sent) or a

@@ -15,14 +15,14 @@ from typing import Any
 import yaml
 
 from naptha_tui.backends.settings import ProxySettings
-from naptha_tui.proxy.litellm_auth import MASTER_KEY_ENV
+from naptha_tui.proxy.litellm.auth import MASTER_KEY_ENV
 
 __all__ = ["AUTH_MODULE", "HOOKS_MODULE", "MASTER_KEY_ENV", "Deployment", "render_config"]
 
 HOOKS_MODULE = "naptha_routes"
-"""The callback module copied beside the rendered config (see ``proxy/litellm_hooks.py``)."""
+"""The callback module copied beside the rendered config (see ``proxy/litellm/hooks.py``)."""
 AUTH_MODULE = "naptha_auth"
-"""The auth hook and backend-key loader copied beside the config (``proxy/litellm_auth.py``)."""
+"""The auth hook and backend-key loader copied beside the config (``proxy/litellm/auth.py``)."""
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from naptha_tui.backends.endpoints import Access, Target
 from naptha_tui.backends.errors import NapthaError
@@ -28,18 +31,27 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, RemoteRecord
 from naptha_tui.backends.telemetry.gpu import GpuReport
 from naptha_tui.backends.telemetry.host import HostSample
-from naptha_tui.proxy.config import Deployment
-from naptha_tui.proxy.memory import check_plans, gpu_neighbours, verdict
-from naptha_tui.proxy.observe import GpuSource, Observation, Observer, gpu_json
-from naptha_tui.proxy.process import ProxyManager, ProxyStatus
-from naptha_tui.proxy.remotes import (
+from naptha_tui.proxy.litellm.config import Deployment
+from naptha_tui.proxy.litellm.process import ProxyManager, ProxyStatus
+from naptha_tui.proxy.node.memory import check_plans, gpu_neighbours, verdict
+from naptha_tui.proxy.node.observe import GpuSource, Observation, Observer, gpu_json
+from naptha_tui.proxy.node.remotes import (
     add_remotes,
     ollama_deployments,
     remote_deployments,
     remote_status,
 )
-from naptha_tui.proxy.swap import SwapReport, swap
-from naptha_tui.proxy.targets import bench_access, playground_target
+from naptha_tui.proxy.node.swap import (
+    SwapChoice,
+    SwapReport,
+    arrange_choices,
+    swap,
+    why_not_here,
+)
+from naptha_tui.proxy.node.targets import bench_access, playground_target
+
+ANSWER_TIMEOUT_S = 60.0
+"""How long a swap's new model has to answer its first one-token request through the proxy."""
 
 Progress = Callable[[str], None]
 
@@ -234,6 +246,22 @@ class Node:
         """Record ``kind: remote`` presets (nothing starts; the proxy picks them up)."""
         add_remotes(self.state, presets, progress)
 
+    async def swap_choices(self, running: str) -> list[SwapChoice]:
+        """What the swap modal offers for ``running``, best first.
+
+        Presets that can start here come first, then the others with the reason they cannot
+        (runtime, device, model).
+        """
+        record = self.state.load().servers.get(running)
+        presets, _ = self.catalog.load_all()  # a bad file is reported where presets are listed
+        gpus = await asyncio.to_thread(self.observer.gpu.read)
+        blocked = {
+            p.name: why
+            for p in presets
+            if (why := why_not_here(p, self.paths, self.settings, gpus)) is not None
+        }
+        return arrange_choices(presets, record.preset if record else None, blocked)
+
     async def swap_verdict(self, running: str, preset: str) -> Verdict:
         """Would ``preset`` fit once ``running`` is freed; the swap's confirmation shows it."""
         return verdict(self.catalog.get(preset), self.paths, await self.observe(), [running])
@@ -241,7 +269,7 @@ class Node:
     async def swap(
         self, running: str, preset: str, progress: Progress, timeout: float | None = None
     ) -> SwapReport:
-        """Replace server ``running`` with ``preset`` (see ``proxy/swap.py``)."""
+        """Replace server ``running`` with ``preset`` (see ``proxy/node/swap.py``)."""
         if timeout is None:
             return await swap(self, running, preset, progress)
         return await swap(self, running, preset, progress, timeout)
@@ -353,9 +381,41 @@ class Node:
                 progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
         return deployments
 
+    async def answers(self, model: str, timeout: float = ANSWER_TIMEOUT_S) -> float:
+        """Send ``model`` a one-token chat request through the proxy; the seconds it took.
+
+        Retried once a second while the proxy's new workers still load a new config.
+
+        Raises:
+            NapthaError: no 200 within ``timeout``, with the last answer or error.
+        """
+        body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        key = self.proxy.client_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        deadline = time.monotonic() + timeout
+        while True:
+            began = time.monotonic()
+            try:
+                got = await self.client.post(
+                    f"{self.proxy.url}/v1/chat/completions",
+                    json=body,
+                    headers=headers,
+                    timeout=max(1.0, deadline - began),
+                )
+                if got.status_code == 200:
+                    return time.monotonic() - began
+                last = f"HTTP {got.status_code}: {got.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() >= deadline:
+                raise NapthaError(
+                    f"{model}: no answer through the proxy within {timeout:.0f} s ({last})"
+                )
+            await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
     @property
     def feed_file(self) -> Path:
-        """The proxy's routing feed (JSON lines; see ``proxy/routes.py``)."""
+        """The proxy's routing feed (JSON lines; see ``proxy/litellm/routes.py``)."""
         return self.proxy.feed_file
 
     async def proxy_metrics(self) -> dict[str, float] | None:

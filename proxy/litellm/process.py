@@ -39,7 +39,8 @@ from naptha_tui.backends.servers.managed import ManagedProcess, Spawn, poll_unti
 from naptha_tui.backends.servers.ports import check_free, is_loopback
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
-from naptha_tui.proxy.config import (
+from naptha_tui.proxy.litellm.auth import KEYS_DIR_ENV
+from naptha_tui.proxy.litellm.config import (
     AUTH_MODULE,
     HOOKS_MODULE,
     MASTER_KEY_ENV,
@@ -47,15 +48,14 @@ from naptha_tui.proxy.config import (
     dump_config,
     render_config,
 )
-from naptha_tui.proxy.litellm_auth import KEYS_DIR_ENV
 
 ProxyState = Literal["starting", "ready", "unhealthy", "crashed", "stopped"]
 StartOutcome = Literal["started", "reloaded", "unchanged"]
-FEED_ENV = "NAPTHA_ROUTES_FEED"  # read by litellm_hooks.py inside the proxy
+FEED_ENV = "NAPTHA_ROUTES_FEED"  # read by hooks.py inside the proxy
 # modules copied beside the rendered config: shipped file -> the name the config imports
 RELOAD_SETTLE_S = 20.0
 """A config rewritten this recently may not be served yet by every worker: list its models."""
-PROXY_MODULES = {"litellm_hooks.py": HOOKS_MODULE, "litellm_auth.py": AUTH_MODULE}
+PROXY_MODULES = {"hooks.py": HOOKS_MODULE, "auth.py": AUTH_MODULE}
 
 
 class ProxyProblem(NapthaError):
@@ -166,7 +166,7 @@ class ProxyManager:
         every start and every reload.
         """
         self.paths.ensure(self.dir, private=True)
-        package = importlib.resources.files("naptha_tui.proxy")
+        package = importlib.resources.files("naptha_tui.proxy.litellm")
         for shipped, module in PROXY_MODULES.items():
             text = package.joinpath(shipped).read_text()
             target = self.dir / f"{module}.py"

@@ -27,7 +27,7 @@ from naptha_tui.backends.servers.planner import (
 )
 from naptha_tui.backends.servers.vllm import LaunchPlan, dtype_choice, resolve_model
 from naptha_tui.backends.telemetry.gpu import GpuUnavailable, others
-from naptha_tui.proxy.observe import Observation
+from naptha_tui.proxy.node.observe import Observation
 
 OTHERS = "other processes"
 

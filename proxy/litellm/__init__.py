@@ -1,0 +1,1 @@
+"""The LiteLLM integration: config, the proxy process, its routing feed, the copied hooks."""

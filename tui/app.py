@@ -21,7 +21,7 @@ from naptha_tui.backends.playground.run import Playground, Prepared
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.planner import Verdict
-from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host

@@ -10,27 +10,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from naptha_tui.backends.commandlog import CommandLog, curl_line, from_file, outcome_of
+from naptha_tui.backends.commandlog import from_file
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.health import ModelLists, Probe, probe
 from naptha_tui.backends.servers.keys import ServerKeys, key_env
-from naptha_tui.backends.servers.logs import only_waiting
 from naptha_tui.backends.servers.managed import (
     ManagedProcess,
     Spawn,
     Status,
-    poll_until,
     state_file,
 )
 from naptha_tui.backends.servers.ports import allocate, check_free
+from naptha_tui.backends.servers.sleep import SleepMode
+from naptha_tui.backends.servers.status import ServerStatus, StallWatch, probe_client, said_status
 from naptha_tui.backends.servers.vllm import (
     LaunchPlan,
     PresetProblem,
@@ -41,49 +39,7 @@ from naptha_tui.backends.servers.vllm import (
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, StateFile
 
-__all__ = ["ServerAlreadyRunning", "ServerStatus", "Status", "Supervisor"]
-
-
-def probe_client() -> httpx.AsyncClient:
-    """An HTTP client with short timeouts: probes must never stall the panel."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(3.0, connect=1.0))
-
-
-@dataclass(frozen=True)
-class ServerStatus:
-    """A server as the panel and `status` show it (a snapshot; plain data)."""
-
-    name: str
-    status: Status
-    preset: str | None
-    model: str | None
-    runtime: str | None
-    served_model_name: str | None
-    host: str
-    port: int
-    pid: int | None
-    uptime_s: float | None
-    reason: str | None
-    """Why it is not ready: the death reason from its log, or the failing probe."""
-    log_path: Path | None
-    url: str | None = None
-    """A remote node's base URL as given (local servers derive theirs from host and port)."""
-    metrics: dict[str, float | None] | None = None
-    """vLLM's /metrics over the last window (``ServerMetrics.to_json()``), when it has one."""
-    rss_bytes: int | None = None
-    """Resident memory of its whole process tree (API server, EngineCore, workers)."""
-    gpu_memory_bytes: int | None = None
-    """GPU memory its process tree holds, over every GPU (None without a readable GPU)."""
-    gpu_memory: dict[int, int] | None = None
-    """The same per GPU index."""
-    dtype: str | None = None
-    """The dtype it was started with, and why (``dtype_reason``)."""
-    dtype_reason: str | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The server's OpenAI-compatible base URL."""
-        return self.url or f"http://{self.host}:{self.port}/v1"
+__all__ = ["ServerAlreadyRunning", "StartFailed", "Supervisor"]
 
 
 class ServerAlreadyRunning(NapthaError):
@@ -94,52 +50,7 @@ class StartFailed(NapthaError):
     """Servers did not become ready; the start stopped every one it had launched."""
 
 
-def said_status(s: ServerStatus) -> str:
-    """A status change as a start's progress line.
-
-    The reason when it went wrong; the loading time when it is ready.
-    """
-    if s.status == "ready" and s.uptime_s is not None:
-        return f"{s.name}: ready, loaded in {s.uptime_s:.0f} s"
-    bad = s.reason and s.status in ("crashed", "unhealthy")
-    return f"{s.name}: {s.status}" + (f" ({s.reason})" if bad else "")
-
-
-class StallWatch:
-    """How long each starting server's log has not grown.
-
-    A rotated log or a new pid counts as growth; vLLM's own still-waiting lines do not (an engine
-    whose worker hung prints one a minute: ``logs.only_waiting``).
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[tuple[int, int], int, float]] = {}
-        """Per server: its log's inode and its pid, the log's size, and since when it is silent."""
-        self.restarted: set[str] = set()
-
-    def silent_s(self, s: ServerStatus, now: float | None = None) -> float | None:
-        """Seconds since ``s``'s log last grew, as seen by these calls; None without a log."""
-        if s.log_path is None:
-            return None
-        now = time.monotonic() if now is None else now
-        try:
-            st = s.log_path.stat()
-            mark, size = (st.st_ino, s.pid or 0), st.st_size
-        except OSError:
-            mark, size = (0, s.pid or 0), 0
-        last = self._last.get(s.name)
-        silent = (
-            last is not None
-            and last[0] == mark
-            and last[1] <= size
-            and (last[1] == size or only_waiting(s.log_path, last[1], size))
-        )
-        since = last[2] if silent and last is not None else now
-        self._last[s.name] = (mark, size, since)
-        return now - since
-
-
-class Supervisor:
+class Supervisor(SleepMode):
     """Starts and watches vLLM servers; every call re-reads the state file."""
 
     def __init__(
@@ -336,110 +247,6 @@ class Supervisor:
         runtime = get_runtime(preset.runtime, self.paths, self.settings)
         check_free(record.port, record.host, f"server {name}")
         return self.launch(plan_launch(preset, runtime, self.paths, name, record.port, instance))
-
-    # -- sleep mode (vLLM's dev routes; CUDA, ROCm and XPU only) --------------------------
-    async def _dev_call(
-        self,
-        record: ProcessRecord,
-        method: str,
-        path: str,
-        timeout: float = 120.0,
-        body: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """One call to a server's admin routes; all but a ``GET`` go to the command log."""
-        key = self.keys.lookup(record.api_key_env)
-        url = f"{record.root_url}{path}"
-        logged = method != "GET"  # /is_sleeping is asked at every status: a probe, no action
-        began = time.monotonic()
-
-        def said(outcome: str, ok: bool) -> None:
-            if logged:
-                auth = self.keys.source(record.api_key_env) if key else None
-                CommandLog(self.paths).record(
-                    f"{path.split('?')[0].strip('/')} {record.name}",
-                    "http",
-                    curl_line(method, url, auth, body),
-                    outcome,
-                    ok,
-                    secrets=[key or ""],
-                )
-
-        try:
-            got = await self.client().request(
-                method,
-                url,
-                headers={"Authorization": f"Bearer {key}"} if key else {},
-                json=body,
-                timeout=timeout,
-            )
-        except httpx.HTTPError as exc:
-            said(outcome_of(exc), False)
-            raise NapthaError(f"server {record.name}: {method} {path} failed: {exc!r}") from exc
-        said(f"{got.status_code} in {time.monotonic() - began:.2f} s", got.status_code < 400)
-        if got.status_code == 404:
-            raise NapthaError(
-                f"server {record.name}: {path} is not served (404): sleep mode needs "
-                "--enable-sleep-mode and VLLM_SERVER_DEV_MODE=1 (preset key sleep_mode: true)"
-            )
-        if got.status_code >= 400:
-            raise NapthaError(
-                f"server {record.name}: {method} {path} answered {got.status_code}: "
-                f"{got.text[:200]}"
-            )
-        return got
-
-    async def is_sleeping(self, record: ProcessRecord) -> bool:
-        """``GET /is_sleeping``; False when it cannot be read (the health probe says the rest)."""
-        try:
-            got = await self._dev_call(record, "GET", "/is_sleeping", timeout=3.0)
-            return bool(got.json().get("is_sleeping"))
-        except (NapthaError, ValueError, AttributeError):
-            return False
-
-    def _sleep_record(self, name: str) -> ProcessRecord:
-        record = self.state.load().servers.get(name)
-        if record is None:
-            raise NapthaError(f"no server named {name!r}")
-        if not record.sleep_mode:
-            raise NapthaError(
-                f"server {name} was not started with sleep mode (preset {record.preset}: set "
-                "sleep_mode: true)"
-            )
-        return record
-
-    def _mark_sleeping(self, name: str, level: int | None) -> None:
-        with self.state.update() as state:
-            if name in state.servers:
-                state.servers[name].sleeping = level
-
-    async def sleep(self, name: str, level: int) -> None:
-        """``POST /sleep?level=N`` and wait until ``/is_sleeping`` says so."""
-        record = self._sleep_record(name)
-        await self._dev_call(record, "POST", f"/sleep?level={level}")
-        self._mark_sleeping(name, level)
-        await poll_until(lambda: self.is_sleeping(record), bool, 60.0, 0.2)
-
-    async def wake(self, name: str) -> None:
-        """Wake a sleeping server; after level 2 its weights are reloaded first.
-
-        Level 2 follows vLLM's sleep-mode docs: wake the weights, ``reload_weights`` through
-        ``/collective_rpc``, then wake the KV cache and reset the prefix cache.
-        """
-        record = self._sleep_record(name)
-        if record.sleeping == 2:
-            await self._dev_call(record, "POST", "/wake_up?tags=weights")
-            rpc = {"method": "reload_weights"}
-            await self._dev_call(record, "POST", "/collective_rpc", timeout=600.0, body=rpc)
-            await self._dev_call(record, "POST", "/wake_up?tags=kv_cache")
-            await self._dev_call(record, "POST", "/reset_prefix_cache")
-        else:
-            await self._dev_call(record, "POST", "/wake_up")
-        awake = await poll_until(
-            lambda: self.is_sleeping(record), lambda asleep: not asleep, 60.0, 0.2
-        )
-        if awake:
-            raise NapthaError(f"server {name}: still sleeping 60 s after /wake_up")
-        self._mark_sleeping(name, None)
 
     # -- observation ----------------------------------------------------------------------
     def _alive(self, record: ProcessRecord) -> bool:

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from naptha_tui.backends.endpoints import Access, Target
 from naptha_tui.backends.errors import NapthaError
@@ -20,21 +15,15 @@ from naptha_tui.backends.servers.managed import state_file
 from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.ports import check_free
 from naptha_tui.backends.servers.remote import fetch_metrics, metric_totals
-from naptha_tui.backends.servers.supervisor import (
-    ServerStatus,
-    StartFailed,
-    Supervisor,
-    probe_client,
-)
+from naptha_tui.backends.servers.status import ServerStatus, probe_client
+from naptha_tui.backends.servers.supervisor import StartFailed, Supervisor
 from naptha_tui.backends.servers.vllm import LaunchPlan
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, RemoteRecord
-from naptha_tui.backends.telemetry.gpu import GpuReport
-from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.proxy.litellm.config import Deployment
-from naptha_tui.proxy.litellm.process import ProxyManager, ProxyStatus
+from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.proxy.node.memory import check_plans, gpu_neighbours, verdict
-from naptha_tui.proxy.node.observe import GpuSource, Observation, Observer, gpu_json
+from naptha_tui.proxy.node.observe import GpuSource, NodeStatus, Observation, Observer
 from naptha_tui.proxy.node.remotes import (
     add_remotes,
     ollama_deployments,
@@ -50,51 +39,11 @@ from naptha_tui.proxy.node.swap import (
 )
 from naptha_tui.proxy.node.targets import bench_access, playground_target
 
-ANSWER_TIMEOUT_S = 60.0
-"""How long a swap's new model has to answer its first one-token request through the proxy."""
-
 Progress = Callable[[str], None]
 
 
 class UpFailed(NapthaError):
     """Servers or the proxy did not become ready; what this call started was stopped again."""
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    """Servers and proxy in one snapshot."""
-
-    servers: list[ServerStatus]
-    proxy: ProxyStatus
-    warnings: tuple[str, ...] = ()
-    """Things the operator must hear about (an unreadable state file, re-adopted servers)."""
-    gpus: GpuReport | None = None
-    host: HostSample | None = None
-    models: dict[str, dict[str, float | None]] | None = None
-    """Per served model, the metrics of its local instances merged (bucket deltas summed)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The `status --json` document."""
-        return {
-            "warnings": list(self.warnings),
-            "host": asdict(self.host) if self.host else None,
-            "gpus": gpu_json(self.gpus) if self.gpus is not None else None,
-            "models": self.models or {},
-            "proxy": {
-                **asdict(self.proxy),
-                "key_file": str(self.proxy.key_file),
-                "log_path": str(self.proxy.log_path) if self.proxy.log_path else None,
-                "models": list(self.proxy.models),
-            },
-            "servers": [
-                {
-                    **asdict(s),
-                    "log_path": str(s.log_path) if s.log_path else None,
-                    "base_url": s.base_url,
-                }
-                for s in self.servers
-            ],
-        }
 
 
 class Node:
@@ -380,38 +329,6 @@ class Node:
             if progress is not None and outcome != "unchanged":
                 progress(f"proxy: {outcome} on {self.proxy.url}, {len(deployments)} deployment(s)")
         return deployments
-
-    async def answers(self, model: str, timeout: float = ANSWER_TIMEOUT_S) -> float:
-        """Send ``model`` a one-token chat request through the proxy; the seconds it took.
-
-        Retried once a second while the proxy's new workers still load a new config.
-
-        Raises:
-            NapthaError: no 200 within ``timeout``, with the last answer or error.
-        """
-        body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
-        key = self.proxy.client_key()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        deadline = time.monotonic() + timeout
-        while True:
-            began = time.monotonic()
-            try:
-                got = await self.client.post(
-                    f"{self.proxy.url}/v1/chat/completions",
-                    json=body,
-                    headers=headers,
-                    timeout=max(1.0, deadline - began),
-                )
-                if got.status_code == 200:
-                    return time.monotonic() - began
-                last = f"HTTP {got.status_code}: {got.text[:200]}"
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if time.monotonic() >= deadline:
-                raise NapthaError(
-                    f"{model}: no answer through the proxy within {timeout:.0f} s ({last})"
-                )
-            await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     @property
     def feed_file(self) -> Path:

@@ -12,18 +12,20 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import httpx
 
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.servers.remote import fetch_metrics
-from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
 from naptha_tui.backends.telemetry.host import HostSample, TreeWatch, read_host
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
 from naptha_tui.backends.telemetry.vllm_scrape import Scrape
+from naptha_tui.proxy.litellm.process import ProxyStatus
 
 
 class GpuSource(Protocol):
@@ -166,3 +168,40 @@ def _idle(pair: tuple[Scrape | None, Scrape]) -> bool:
     busy = (cur.running or 0) > 0 or (cur.waiting or 0) > 0
     moved = prev is not None and cur.counters.get("requests") != prev.counters.get("requests")
     return not busy and not moved
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """Servers and proxy in one snapshot."""
+
+    servers: list[ServerStatus]
+    proxy: ProxyStatus
+    warnings: tuple[str, ...] = ()
+    """Things the operator must hear about (an unreadable state file, re-adopted servers)."""
+    gpus: GpuReport | None = None
+    host: HostSample | None = None
+    models: dict[str, dict[str, float | None]] | None = None
+    """Per served model, the metrics of its local instances merged (bucket deltas summed)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The `status --json` document."""
+        return {
+            "warnings": list(self.warnings),
+            "host": asdict(self.host) if self.host else None,
+            "gpus": gpu_json(self.gpus) if self.gpus is not None else None,
+            "models": self.models or {},
+            "proxy": {
+                **asdict(self.proxy),
+                "key_file": str(self.proxy.key_file),
+                "log_path": str(self.proxy.log_path) if self.proxy.log_path else None,
+                "models": list(self.proxy.models),
+            },
+            "servers": [
+                {
+                    **asdict(s),
+                    "log_path": str(s.log_path) if s.log_path else None,
+                    "base_url": s.base_url,
+                }
+                for s in self.servers
+            ],
+        }

@@ -16,7 +16,7 @@ from naptha_tui.backends.ollama.client import Ollama, OllamaDown, OllamaError, o
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.servers.remote import probe_remote
-from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.backends.settings import OllamaSettings
 from naptha_tui.backends.state import RemoteRecord, StateFile
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge

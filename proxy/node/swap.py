@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
 import psutil
 
 from naptha_tui.backends.errors import NapthaError
@@ -24,7 +25,8 @@ from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.planner import Verdict, WontFit
-from naptha_tui.backends.servers.supervisor import ServerStatus, StartFailed
+from naptha_tui.backends.servers.status import ServerStatus
+from naptha_tui.backends.servers.supervisor import StartFailed
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReport, GpuUnavailable, attribute
@@ -33,6 +35,9 @@ from naptha_tui.proxy.node.observe import Observation
 
 if TYPE_CHECKING:
     from naptha_tui.proxy.node.core import Node, Progress
+
+ANSWER_TIMEOUT_S = 60.0
+"""How long a swap's new model has to answer its first one-token request through the proxy."""
 
 FREED_TIMEOUT_S = 120.0
 """How long a swap waits for the old server's memory to come back."""
@@ -267,7 +272,7 @@ async def swap(
     if node.proxy.live()[1]:  # done once the new model answers where agents reach it
         served = mine[0].served_model_name if waking else plans[0].served_model_name
         try:
-            took = await node.answers(served or names[0])
+            took = await first_answer(node, served or names[0])
             progress(f"{served}: answered a one-token request through the proxy in {took:.2f} s")
         except NapthaError as exc:
             messages.append(str(exc))
@@ -282,6 +287,39 @@ async def swap(
         total_s=time.monotonic() - t0,
         messages=messages,
     )
+
+
+async def first_answer(node: Node, model: str, timeout: float = ANSWER_TIMEOUT_S) -> float:
+    """Send ``model`` a one-token chat request through the proxy; the seconds it took.
+
+    Retried once a second while the proxy's new workers still load a new config.
+
+    Raises:
+        NapthaError: no 200 within ``timeout``, with the last answer or error.
+    """
+    body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+    key = node.proxy.client_key()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    deadline = time.monotonic() + timeout
+    while True:
+        began = time.monotonic()
+        try:
+            got = await node.client.post(
+                f"{node.proxy.url}/v1/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=max(1.0, deadline - began),
+            )
+            if got.status_code == 200:
+                return time.monotonic() - began
+            last = f"HTTP {got.status_code}: {got.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            raise NapthaError(
+                f"{model}: no answer through the proxy within {timeout:.0f} s ({last})"
+            )
+        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 def _held(old: ServerStatus, slept: bool) -> str:

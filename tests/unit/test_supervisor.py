@@ -11,7 +11,8 @@ import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import load_preset_file
-from naptha_tui.backends.servers.supervisor import ServerAlreadyRunning, StallWatch, Supervisor
+from naptha_tui.backends.servers.status import StallWatch
+from naptha_tui.backends.servers.supervisor import ServerAlreadyRunning, Supervisor
 from naptha_tui.backends.settings import Settings
 from tests.conftest import write_preset
 from tests.fakes.node import server

@@ -24,7 +24,7 @@ from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuSample, GpuUnavailable
 from naptha_tui.proxy.node import Node
 from naptha_tui.proxy.node.memory import gpu_neighbours
-from naptha_tui.proxy.node.swap import SwapFailed, arrange_choices, why_not_here
+from naptha_tui.proxy.node.swap import SwapFailed, arrange_choices, first_answer, why_not_here
 from tests.conftest import write_preset
 from tests.fakes.fake_proxy import PROXY_KEY, FakeProxy
 from tests.fakes.node import FakeGpu, without_litellm
@@ -350,12 +350,12 @@ async def test_the_new_model_answers_through_the_proxy_or_the_swap_says_why(
         proxy = {"port": fake.port, "master_key_env": "MY_PROXY_KEY"}
         node = Node(paths, Settings.model_validate({**settings.model_dump(), "proxy": proxy}))
         try:
-            assert await node.answers("m-x") > 0
+            assert await first_answer(node, "m-x") > 0
             (seen,) = fake.chat
             assert seen.body["model"] == "m-x" and seen.body["max_tokens"] == 1
             monkeypatch.setenv("MY_PROXY_KEY", "wrong")
             with pytest.raises(NapthaError, match=r"m-x: no answer .* within 1 s \(HTTP 401"):
-                await node.answers("m-x", timeout=1)
+                await first_answer(node, "m-x", timeout=1)
             assert len(fake.chat) >= 2  # it asked again before giving up
         finally:
             await node.aclose()

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.proxy.litellm.routes import DeploymentRow, RouteEvent, RoutingStats, load_feed
 from naptha_tui.tui.format import ROUTE_HEADER, ms, route_cells, short_error
 from naptha_tui.tui.messages import ActionFailed, NodeSampled

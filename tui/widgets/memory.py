@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from naptha_tui.backends.servers.supervisor import ServerStatus
+from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.backends.telemetry.gpu import GpuReport, GpuSample, GpuUnavailable, others
 from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.tui.format import GIB, gib, spark

@@ -123,7 +123,7 @@ async def test_a_silent_start_is_restarted_once(
     first = sup.launch(sup.plan([preset(paths, extra=extra)])[0])
     notes: list[str] = []
     try:
-        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2, on_note=notes.append)
+        [status] = await sup.wait_ready(["fake"], timeout=40, poll_s=0.2, on_note=notes.append)
         assert status.status == "ready", status.reason
         assert mark.exists() and status.pid != first.pid
         assert not psutil.pid_exists(first.pid)  # the hung one is gone, not left behind
@@ -156,10 +156,10 @@ async def test_a_start_that_only_says_it_is_waiting_is_restarted(
     mark = paths.state_dir / "hung-once"
     env = f"env: {{FAKE_VLLM_HANG_ONCE: '{mark}', FAKE_VLLM_HANG_WAITING: '0.3'}}\n"
     sup = Supervisor(paths, fake_runtime_settings)
-    first = sup.launch(sup.plan([preset(paths, extra=f"startup_stall_timeout: 1.5\n{env}")])[0])
+    first = sup.launch(sup.plan([preset(paths, extra=f"startup_stall_timeout: 3\n{env}")])[0])
     notes: list[str] = []
     try:
-        [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2, on_note=notes.append)
+        [status] = await sup.wait_ready(["fake"], timeout=40, poll_s=0.2, on_note=notes.append)
         assert status.status == "ready", status.reason
         hung_log = (paths.log_dir / "fake.log.1").read_text()
         assert hung_log.count("No available shared memory broadcast block") >= 3, hung_log

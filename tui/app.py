@@ -16,8 +16,9 @@ from naptha_tui.backends.commandlog import CommandLog
 from naptha_tui.backends.endpoints import Access, Target
 from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.playground.layers import Evidence, ExplainablePlayground
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
-from naptha_tui.backends.playground.run import Playground, Prepared
+from naptha_tui.backends.playground.run import Prepared
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.planner import Verdict
@@ -79,6 +80,7 @@ class PlaygroundEngine(Protocol):
     def sweep(
         self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
     ) -> AsyncGenerator[Sample, None]: ...
+    async def explain(self, spec: Spec, s: Sample) -> Evidence: ...
     async def aclose(self) -> None: ...
 
 
@@ -114,7 +116,7 @@ class NapthaTuiApp(App[None]):
         gpu: GpuSource,
         read_host: Callable[[], HostSample],
         up: Sequence[str] = (),
-        playground: Callable[[Target], PlaygroundEngine] = Playground,
+        playground: Callable[[Target], PlaygroundEngine] = ExplainablePlayground,
         ollama: Callable[[], OllamaLike] | None = None,
         doctor: Callable[[], DoctorChecks] | None = None,
     ) -> None:
@@ -271,7 +273,7 @@ def make_app(
         gpu,
         read_host,
         up,
-        playground or Playground,
+        playground or ExplainablePlayground,
         ollama,
         doctor,
     )

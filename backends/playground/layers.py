@@ -404,14 +404,25 @@ async def gather(pg: Playground, spec: Spec, mode: Mode, s: Sample) -> Evidence:
     )
 
 
-class ExplainingPlayground(Playground):
-    """A :class:`Playground` whose every sample also gets its layer (``try --explain``)."""
+class ExplainablePlayground(Playground):
+    """A :class:`Playground` that names the layer of one sample when asked (the panel's ``x``)."""
+
+    async def explain(self, spec: Spec, s: Sample) -> Evidence:
+        """Gather ``s``'s evidence (about five more requests), set its layer, return it."""
+        mode = Mode.parse(s.mode)
+        evidence = await gather(self, spec, mode, s)
+        got = attribute(spec, mode, evidence)
+        s.layer, s.layer_reason = got.layer, got.reason
+        return evidence
+
+
+class ExplainingPlayground(ExplainablePlayground):
+    """One whose every sample also gets its layer (``try --explain``)."""
 
     async def sample(self, spec: Spec, mode: Mode, temperature: float, index: int) -> Sample:
         s = await super().sample(spec, mode, temperature, index)
         if s.error is None:
-            got = attribute(spec, mode, await gather(self, spec, mode, s))
-            s.layer, s.layer_reason = got.layer, got.reason
+            await self.explain(spec, s)
         return s
 
 
@@ -420,6 +431,7 @@ __all__ = [
     "Answer",
     "Attribution",
     "Evidence",
+    "ExplainablePlayground",
     "ExplainingPlayground",
     "Layer",
     "attribute",

@@ -16,6 +16,7 @@ from typing import Any
 
 from naptha_tui.backends.endpoints import ModelInfo, Target
 from naptha_tui.backends.playground.judge import mismatches, verdict
+from naptha_tui.backends.playground.layers import Answer, Evidence, attribute
 from naptha_tui.backends.playground.lint import lint
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
 from naptha_tui.backends.playground.run import Prepared
@@ -34,6 +35,14 @@ CALL_RAW = (
 HERMES_CONTENT = (
     '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 )
+PROMPT = (
+    "<|im_start|>system\nYou are a helpful assistant with tools.\n<tools>\n"
+    '{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", '
+    '"properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}}}\n</tools>'
+    "<|im_end|>\n<|im_start|>user\nWhat is the weather in Paris right now?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+"""A rendered prompt as /tokenize + /detokenize give it (shortened)."""
 CALL_IDS = (
     "chatcmpl-tool-ad0f26c318063e9c",
     "chatcmpl-tool-5b1e09d2c7a4f831",
@@ -68,6 +77,7 @@ class FakePlayground:
         """Set once the sweep waits at the gate."""
         self.cancelled = False
         self.closed = False
+        self.explained: list[Sample] = []
 
     async def served(self) -> list[str]:
         return sorted(self.models)
@@ -134,6 +144,28 @@ class FakePlayground:
         info = self.target.models.get(spec.model, ModelInfo())
         s.mismatches = mismatches(s.content, info.parser)
         return s
+
+    async def explain(self, spec: Spec, s: Sample) -> Evidence:
+        """The layers as the real node answers them: the same answer directly, streamed and
+        through the proxy (the embedded model at the same seed); the real ``attribute`` judges."""
+        self.explained.append(s)
+        same = Answer(s.content or None, tuple(s.tool_calls), None)
+        info = self.target.models.get(spec.model, ModelInfo())
+        e = Evidence(
+            prompt=PROMPT,
+            prompt_tokens=PROMPT_TOKENS,
+            max_model_len=2048,
+            max_tokens=spec.max_tokens,
+            raw=s.raw,
+            server_parser=info.parser,
+            direct=same,
+            proxied=same,
+            streamed=same,
+            streamed_direct=same,
+        )
+        got = attribute(spec, Mode.parse(s.mode), e)
+        s.layer, s.layer_reason = got.layer, got.reason
+        return e
 
     @staticmethod
     def text(spec: Spec, mode: Mode) -> str:

@@ -297,6 +297,46 @@ async def test_a_selected_sample_shows_raw_text_beside_parsed_calls(paths: Paths
         assert "extra_body={'return_tokens_as_token_ids': True}" in app.clipboard
 
 
+async def test_x_names_where_a_samples_call_broke_and_shows_each_layer(paths: Paths) -> None:
+    # the extra requests go out only when asked: none during the sweep, one explain per x
+    engines = Engines()
+    app = app_with(paths, engines)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await filled(pilot)
+        await run_and_settle(pilot, screen)
+        assert engines.last.explained == []
+        pane = screen.query_one("#evidence-pane")
+        table = screen.samples
+        table.focus()
+        table.move_cursor(row=2)  # tools-auto at 0: the model answered in prose
+        await pilot.pause()
+        assert not pane.display
+        await pilot.press("x")
+        await until(pilot, lambda: pane.display)
+        text = str(screen.query_one("#evidence", Static).content)
+        sample = engines.last.explained[-1]
+        assert (sample.mode, sample.temperature, sample.layer) == ("tools-auto", 0.0, "model")
+        assert text.startswith(f"layer model\n{sample.layer_reason}\n")
+        assert "217 prompt tokens of max_model_len 2048" in text and "<tools>" in text
+        for title in ("server, directly", "streamed from the server", "through the proxy"):
+            assert title in text
+        status = str(screen.status.content)
+        assert status.startswith("tools-auto t=0 #0: layer model: ")
+
+        await pilot.press("up", "up")  # a strict required call: every layer agrees
+        await until(pilot, lambda: not pane.display)  # not explained yet
+        await pilot.press("x")
+        await until(pilot, lambda: pane.display)
+        text = str(screen.query_one("#evidence", Static).content)
+        assert engines.last.explained[-1].layer == "none" and text.startswith("layer none\n")
+        assert 'get_weather({"city": "Paris", "unit": "celsius"})' in text
+
+        await pilot.press("down", "down")  # back on the explained one: its evidence is kept
+        await until(pilot, lambda: pane.display)
+        assert str(screen.query_one("#evidence", Static).content).startswith("layer model\n")
+        assert len(engines.last.explained) == 2
+
+
 # -- sessions ---------------------------------------------------------------------------------
 async def test_save_then_load_a_session_round_trips_the_form(paths: Paths) -> None:
     app = app_with(paths, Engines())

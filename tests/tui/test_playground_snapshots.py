@@ -51,3 +51,18 @@ def test_playground_results_with_a_sample_selected_snapshot(
         await pilot.pause(0.2)
 
     assert snap_compare(app_with(paths, Engines()), terminal_size=SIZE, run_before=selected)
+
+
+def test_playground_a_sample_explained_snapshot(snap_compare: Any, paths: Paths) -> None:
+    """The third pane, opened by x: the layer verdict, then each layer's evidence."""
+
+    async def explained(pilot: Pilot[None]) -> None:
+        screen = await filled(pilot)
+        await run_and_settle(pilot, screen)
+        screen.samples.focus()
+        screen.samples.move_cursor(row=2)
+        await pilot.press("x")
+        await until(pilot, lambda: screen.query_one("#evidence-pane").display)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app_with(paths, Engines()), terminal_size=SIZE, run_before=explained)

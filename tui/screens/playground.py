@@ -25,6 +25,7 @@ from textual.worker import Worker
 
 from naptha_tui.backends.endpoints import Target
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.playground.layers import Evidence
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.backends.playground.run import Prepared
 from naptha_tui.backends.playground.sessions import (
@@ -73,6 +74,15 @@ class SweepEnded(Message):
 
 
 @dataclass
+class SampleExplained(Message):
+    """A sample's layer was named (``evidence``), or asking for it failed (``error``)."""
+
+    sample: Sample
+    evidence: Evidence | None
+    error: str | None = None
+
+
+@dataclass
 class SessionLoaded(Message):
     """A saved session was read (``problem``: why it could not be, and nothing changed)."""
 
@@ -114,6 +124,8 @@ class PlaygroundScreen(NapthaScreen):
         self._sweep_worker: Worker[None] | None = None
         self._sweep: Sweep | None = None
         self._session = ""
+        self._evidence: dict[int, Evidence] = {}
+        """Per explained sample of this sweep (by ``id``), what each layer said."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -182,6 +194,15 @@ class PlaygroundScreen(NapthaScreen):
             raise
         self.post_message(SweepEnded(sweep))
 
+    @work(group="playground-explain", exit_on_error=False, description="explain a sample")
+    async def explain_sample(self, spec: Spec, s: Sample) -> None:
+        try:
+            evidence = await self.engine().explain(spec, s)
+        except Exception as exc:  # said on the status line; the panel and the sweep go on
+            self.post_message(SampleExplained(s, None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SampleExplained(s, evidence))
+
     @work(group="playground-sessions", exit_on_error=False, description="save session")
     async def save_as(self, spec: Spec) -> None:
         name = await self.app.push_screen_wait(SaveSessionModal(self._session))
@@ -217,6 +238,7 @@ class PlaygroundScreen(NapthaScreen):
             self.say(f"nothing was sent: {len(prepared.problems)} problem(s) in the form", "red")
             return
         self._sweep = message.sweep
+        self._evidence.clear()
         self.show_warnings(prepared.warnings)
         self.grid.start(message.sweep)
         self.samples.reset()
@@ -243,9 +265,21 @@ class PlaygroundScreen(NapthaScreen):
         else:
             self.say(f"done: {n} samples", "green")
 
+    @on(SampleExplained)
+    def show_explained(self, message: SampleExplained) -> None:
+        s = message.sample
+        if message.evidence is None:
+            self.say(f"{_label(s)}: could not name the layer: {message.error}", "red")
+            return
+        self._evidence[id(s)] = message.evidence
+        self.say(f"{_label(s)}: layer {s.layer}: {s.layer_reason}", "green")
+        if self.samples.highlighted is s:
+            self.detail.show(s, message.evidence)
+
     @on(DataTable.RowHighlighted, "#playground-samples")
     def show_highlighted(self) -> None:
-        self.detail.show(self.samples.highlighted)
+        s = self.samples.highlighted
+        self.detail.show(s, self._evidence.get(id(s)) if s is not None else None)
 
     @on(Button.Pressed, "#run")
     def run_pressed(self) -> None:
@@ -303,6 +337,17 @@ class PlaygroundScreen(NapthaScreen):
         else:
             self.app.pop_screen()
 
+    def action_explain(self) -> None:
+        s = self.samples.highlighted
+        if s is None or self._sweep is None:
+            self.notify("no sample selected", severity="warning")
+            return
+        if s.error is not None:
+            self.notify(f"{_label(s)} failed ({s.error}): no answer to explain", severity="warning")
+            return
+        self.say(f"{_label(s)}: asking each layer (about five more requests)…", "yellow")
+        self.explain_sample(self._sweep.spec, s)
+
     def action_save_session(self) -> None:
         spec, problems = self.form.read()
         if problems:
@@ -326,7 +371,7 @@ class PlaygroundScreen(NapthaScreen):
             text = sdk_snippet(t.proxy_url, s.body, t.key_file)
         self.app.copy_to_clipboard(text)
         self.notify(
-            f"{s.mode} t={s.temperature:g} #{s.index} copied as {what} ({len(text)} chars)",
+            f"{_label(s)} copied as {what} ({len(text)} chars)",
             title="clipboard",
         )
 
@@ -335,3 +380,7 @@ class PlaygroundScreen(NapthaScreen):
 
     def action_copy_sdk(self) -> None:
         self._copy("OpenAI SDK code")
+
+
+def _label(s: Sample) -> str:
+    return f"{s.mode} t={s.temperature:g} #{s.index}"

@@ -12,12 +12,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from naptha_tui.backends.playground.layers import Answer, Evidence
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, ms
 
 GRID_COLUMNS = (*PLAYGROUND_GRID_HEADER, "RIGHT TOOL")
 SAMPLE_COLUMNS = ("MODE", "TEMP", "#", "VERDICT", "FINISH", "MS", "TOKENS")
 VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "UNCHECKED": "dim", "ERROR": "red"}
+PROMPT_EXCERPT = 320
+"""Characters of the rendered prompt shown from each end (its tools sit near the start)."""
 
 
 def verdict_word(s: Sample) -> str:
@@ -78,6 +81,7 @@ class SampleTable(DataTable[str | Text]):
     BINDINGS = [
         Binding("c", "screen.copy_curl", "Copy curl", id="playground.copy-curl"),
         Binding("k", "screen.copy_sdk", "Copy SDK", id="playground.copy-sdk"),
+        Binding("x", "screen.explain", "Where it broke", id="playground.explain"),
     ]
 
     def __init__(self, id: str | None = None) -> None:
@@ -168,8 +172,58 @@ def raw_text(s: Sample) -> Text:
     return out
 
 
+def answer_text(a: Answer | None) -> Text:
+    """One layer's answer in a line or two: its calls (name and arguments), else its content."""
+    if a is None:
+        return Text("not asked", style="dim")
+    if a.error:
+        return Text(f"error: {a.error}", style="red")
+    calls = [c.get("function") or {} for c in a.tool_calls]
+    out = Text(", ".join(f"{fn.get('name')}({fn.get('arguments')})" for fn in calls) or "no call")
+    if a.content:
+        out.append(f"\ncontent {json.dumps(a.content[:200], ensure_ascii=False)}", style="dim")
+    return out
+
+
+def evidence_text(s: Sample, e: Evidence) -> Text:
+    """The layer verdict, then each layer's evidence in the order the request passed them."""
+    out = Text.assemble(
+        ("layer ", "bold"),
+        (s.layer or "?", "bold green" if s.layer == "none" else "bold red"),
+        "\n",
+        (s.layer_reason or "", ""),
+        "\n\n",
+        ("template", "bold"),
+    )
+    if e.prompt_tokens is not None:
+        of = f" of max_model_len {e.max_model_len}" if e.max_model_len else ""
+        out.append(f" {e.prompt_tokens} prompt tokens{of}", style="dim")
+    out.append("\n")
+    if e.prompt is None:
+        out.append("(not rendered: a model the node does not run)\n", style="dim")
+    elif len(e.prompt) > 2 * PROMPT_EXCERPT:
+        out.append(f"{e.prompt[:PROMPT_EXCERPT]}\n…\n{e.prompt[-PROMPT_EXCERPT:]}\n")
+    else:
+        out.append(e.prompt + "\n")
+    for p in e.template_problems:
+        out.append(f"✗ {p}\n", style="red")
+    parser = f" (parser {e.server_parser})" if e.server_parser else " (no tool parser)"
+    for title, answer in (
+        (f"server, directly{parser}", e.direct),
+        ("streamed from the server", e.streamed_direct),
+        ("through the proxy", e.proxied),
+        ("streamed through the proxy, reassembled as the SDK does", e.streamed),
+    ):
+        out.append(f"\n{title}\n", style="bold")
+        out.append_text(answer_text(answer))
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
 class SampleDetail(Horizontal):
-    """The highlighted sample: the model's raw text beside what the server parsed out of it."""
+    """The highlighted sample: the model's raw text beside what the server parsed out of it,
+    and, once asked (``x``), the evidence of each layer it passed and the one where it broke."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="raw-pane"):
@@ -177,20 +231,29 @@ class SampleDetail(Horizontal):
             yield Static(Text("select a sample", style="dim"), id="raw")
         with VerticalScroll(id="parsed-pane"):
             yield Static("", id="parsed")
+        with VerticalScroll(id="evidence-pane"):
+            yield Static("", id="evidence")
 
     def on_mount(self) -> None:
         self.query_one("#raw-source").display = False
+        self.query_one("#evidence-pane").display = False
         self.query_one("#raw-pane").border_title = "raw: model output"
         self.query_one("#parsed-pane").border_title = "parsed by the server"
+        self.query_one("#evidence-pane").border_title = "where it broke"
 
-    def show(self, s: Sample | None) -> None:
+    def show(self, s: Sample | None, evidence: Evidence | None = None) -> None:
         source = self.query_one("#raw-source", Static)
         source.display = s is not None
+        pane = self.query_one("#evidence-pane")
+        pane.display = s is not None and evidence is not None
         if s is None:
             source.update("")
             self.query_one("#raw", Static).update(Text("select a sample", style="dim"))
             self.query_one("#parsed", Static).update("")
+            self.query_one("#evidence", Static).update("")
             return
         source.update(Text(f"from {s.raw_source}", style="dim"))
         self.query_one("#raw", Static).update(raw_text(s))
         self.query_one("#parsed", Static).update(parsed_text(s))
+        if evidence is not None:
+            self.query_one("#evidence", Static).update(evidence_text(s, evidence))

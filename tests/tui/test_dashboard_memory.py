@@ -386,7 +386,9 @@ async def test_swap_with_no_server_selected_warns(paths: Paths) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause(0.2)
         await pilot.press("w")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: bool(app._notifications))
+        said = [(n.message, n.severity) for n in app._notifications]
+        assert said == [("no server selected", "warning")]
         assert isinstance(app.screen, DashboardScreen)
 
 

@@ -259,6 +259,8 @@ class EvalRun:
         info = self.target.models.get(self.config.model, ModelInfo())
         evidence = Evidence(
             raw=s.raw,
+            finish_reason=s.finish_reason,
+            max_tokens=spec.max_tokens,
             server_parser=info.parser,
             proxied=Answer(s.content, tuple(s.tool_calls)),
         )

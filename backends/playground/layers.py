@@ -57,6 +57,8 @@ class Evidence:
     """The project's render check of the preset's template (``presets check``)."""
     raw: str | None = None
     """The model's own text, before any parser."""
+    finish_reason: str | None = None
+    """Why the sample's generation stopped (``length``: it ran out of ``max_tokens``)."""
     server_parser: str | None = None
     direct: Answer | None = None
     """The server's answer, asked directly (its parser's ``tool_calls``)."""
@@ -208,6 +210,12 @@ def attribute(spec: Spec, mode: Mode, ev: Evidence) -> Attribution:
     direct = ev.direct if ev.direct is not None and not ev.direct.error else ev.proxied
     found = raw_calls(ev.raw) if ev.raw is not None else None
     if mode.uses_tools and ev.raw is not None and found is None:
+        if ev.finish_reason == "length":
+            return Attribution(
+                "model",
+                f"the model ran out of max_tokens ({ev.max_tokens}) before its call was "
+                f"complete; raise max_tokens ({json.dumps(ev.raw)[:60]})",
+            )
         return Attribution(
             "model",
             f"the raw text holds no call in any known format ({json.dumps(ev.raw)[:80]})",
@@ -396,6 +404,7 @@ async def gather(pg: Playground, spec: Spec, mode: Mode, s: Sample) -> Evidence:
         max_model_len=notes.get("max_model_len"),
         max_tokens=spec.max_tokens,
         raw=s.raw,
+        finish_reason=s.finish_reason,
         server_parser=info.parser,
         direct=direct,
         proxied=proxied,

@@ -203,7 +203,7 @@ class Node:
         """
         record = self.state.load().servers.get(running)
         presets, _ = self.catalog.load_all()  # a bad file is reported where presets are listed
-        gpus = await asyncio.to_thread(self.observer.gpu.read)
+        gpus = await self.observer.gpu_read()
         blocked = {
             p.name: why
             for p in presets

@@ -21,6 +21,7 @@ from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.servers.remote import fetch_metrics
 from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.backends.state import ProcessRecord
+from naptha_tui.backends.telemetry.bounded import BoundedRead
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport, GpuUnavailable, attribute
 from naptha_tui.backends.telemetry.host import HostSample, TreeWatch, read_host
 from naptha_tui.backends.telemetry.vllm_metrics import MetricsWatch, merge
@@ -65,6 +66,17 @@ def gpu_json(report: GpuReport) -> dict[str, Any]:
     }
 
 
+GPU_READ_TIMEOUT_S = 5.0
+"""How long a status waits for NVML before it says the GPUs are not answering."""
+
+
+def _gpu_late(seconds: float) -> GpuReport:
+    return GpuUnavailable(
+        f"NVML has not answered for {seconds:.0f} s (a hung driver?); the GPUs are read again "
+        "once it does"
+    )
+
+
 class Observer:
     """Adds memory and metrics to server statuses; keeps the previous scrape of each server."""
 
@@ -90,6 +102,8 @@ class Observer:
         self.client = client
         self.keys = keys
         self.gpu: GpuSource = gpu or GpuReader()
+        self.gpu_read = BoundedRead(self.gpu.read, GPU_READ_TIMEOUT_S, _gpu_late)
+        """The GPUs, never waited on longer than ``GPU_READ_TIMEOUT_S`` (a hung NVML call)."""
         self.read_host = host
         self.watch = MetricsWatch()
         self.trees = TreeWatch()
@@ -131,9 +145,7 @@ class Observer:
             tree = found.get(s.pid or -1)
             if tree is not None:
                 trees[s.name], rss[s.name] = tree.pids, tree.rss_bytes
-        report, host = await asyncio.gather(
-            asyncio.to_thread(self.gpu.read), asyncio.to_thread(self.read_host)
-        )
+        report, host = await asyncio.gather(self.gpu_read(), asyncio.to_thread(self.read_host))
         held = attribute(report, trees)
         scraped = [s for s in local if s.status == "ready"]
         pairs = dict(

@@ -118,7 +118,7 @@ async def wait_freed(
     on_gpu = not isinstance(before.gpus, GpuUnavailable) and sum(gpu_before.values()) > 0
     while True:
         if on_gpu:
-            report = await asyncio.to_thread(node.observer.gpu.read)
+            report = await node.observer.gpu_read()
             left = sum(attribute(report, {name: pids}).get(name, {}).values())
             held = sum(gpu_before.values())
             if left <= held * (1 - GPU_RETURNED):

@@ -3,6 +3,7 @@
 
 Usage mirrors vLLM: ``fake_vllm.py serve MODEL --host H --port P --served-model-name N ...``.
 FAKE_VLLM_MODE=port-in-use prints vLLM's real bind failure and exits 1 (recorded from vLLM 0.32);
+FAKE_VLLM_MODE=mute listens and accepts every connection but never answers (a hung server);
 FAKE_VLLM_DELAY delays listening (the "starting" phase); a SIGTERM-ignoring child is spawned when
 FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die). FAKE_VLLM_HANG_ONCE=FILE: the
 first start (while FILE does not exist) creates FILE and then hangs silently, as vLLM-CPU's engine
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +113,11 @@ def main() -> None:
             flush=True,
         )
         sys.exit(1)
+    if os.environ.get("FAKE_VLLM_MODE") == "mute":
+        mute = socket.create_server((args.host, args.port), backlog=64)
+        held = []
+        while True:
+            held.append(mute.accept()[0])  # kept open, never read or answered
     if os.environ.get("FAKE_VLLM_STUBBORN_CHILD") == "1":
         subprocess.Popen(
             [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -93,6 +94,18 @@ def test_a_text_answer_with_no_call_in_any_format_is_the_model() -> None:
     ev = evidence(raw="It is sunny in Paris.<|im_end|>", direct=text, proxied=text, streamed=text)
     got = attribute(weather_spec(modes=["tools-auto"]), AUTO, ev)
     assert got.layer == "model" and "no call in any known format" in got.reason
+
+
+def test_a_call_cut_off_at_max_tokens_is_the_model_running_out_not_a_format() -> None:
+    # recorded: tools-required with four tools, 128 tokens; the guided JSON list stops mid-way
+    raw = '[\n  {\n    "name": "get_weather",\n    "parameters": {\n      "city": "Par'
+    cut = Answer(None, (), None)
+    ev = evidence(raw=raw, finish_reason="length", max_tokens=128, direct=cut, proxied=cut)
+    got = attribute(weather_spec(), REQUIRED, ev)
+    assert got.layer == "model"
+    assert got.reason.startswith("the model ran out of max_tokens (128) before its call was ")
+    stopped = attribute(weather_spec(), REQUIRED, replace(ev, finish_reason="stop"))
+    assert "no call in any known format" in stopped.reason
 
 
 def test_a_call_that_fails_its_schema_in_every_layer_is_the_model() -> None:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Log
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from naptha_tui.backends.viewprefs import ViewPrefs
 from naptha_tui.tui.messages import (
@@ -52,6 +52,8 @@ class DashboardScreen(NapthaScreen):
     def __init__(self, start: list[str] | None = None) -> None:
         super().__init__()
         self.start = start or []
+        self._polled: Worker[None] | None = None
+        """The last status the refresh timer asked for."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,8 +78,8 @@ class DashboardScreen(NapthaScreen):
         shown = f"{span:.0f} s" if span < 120 else f"{span / 60:.0f} min"
         self.query_one(TrendsPanel).border_title = f"Trends · last {shown}"
         self.sample_telemetry()
-        self.refresh_node()
-        self.set_interval(self.napp.settings.poll_seconds, self.refresh_node)
+        self._polled = self.refresh_node()
+        self.set_interval(self.napp.settings.poll_seconds, self.poll_node)
         if self.start:
             self.start_presets(self.start)
 
@@ -93,6 +95,14 @@ class DashboardScreen(NapthaScreen):
                 except Exception as exc:  # one bad read must not end the loop for good
                     self.post_message(ActivityNoted(f"telemetry: {exc!r}"))
             worker.cancelled_event.wait(self.napp.settings.poll_seconds)
+
+    def poll_node(self) -> None:
+        """The refresh timer's tick. A status still waiting on a slow server (a probe's 3 s, a
+        hung NVML call's bounded wait) is left to land: starting a new one would cancel it, and
+        with every status slower than the interval the table would never change again."""
+        if self._polled is not None and not self._polled.is_finished:
+            return
+        self._polled = self.refresh_node()
 
     @work(exclusive=True, group="node", exit_on_error=False, description="probe servers")
     async def refresh_node(self) -> None:

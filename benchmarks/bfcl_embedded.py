@@ -20,28 +20,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
-import tempfile
 import time
 from typing import Any
+
+from embedded_node import MODEL, embedded_node, say
 
 from naptha_tui.backends.evals.config import EvalConfig
 from naptha_tui.backends.evals.records import Progress
 from naptha_tui.backends.evals.run import EvalRun
 from naptha_tui.backends.evals.setup import install, require
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.node import Node
 
-MODEL = "smollm2-135m"
-PRESET = "smollm2-cpu"
 CATEGORIES = ("simple_python", "multiple", "irrelevance")
 SHORT = {"simple_python": "simple", "multiple": "multiple", "irrelevance": "irrelevance"}
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def table(summary: list[dict[str, Any]]) -> list[str]:
@@ -88,25 +80,9 @@ async def main() -> None:
     parser.add_argument("--use-running", action="store_true", help="the current env's node")
     args = parser.parse_args()
     limit = None if args.full else 10 if args.quick else 50
-    if not args.use_running:
-        root = tempfile.mkdtemp(prefix="bfcl-embedded-")
-        os.environ |= {
-            "NAPTHA_TUI_STATE_DIR": f"{root}/state",
-            "NAPTHA_TUI_CONFIG_DIR": f"{root}/config",
-            "NAPTHA_TUI_PROXY__PORT": "4196",
-            "NAPTHA_TUI_PORT_BASE": "18960",
-        }
-    paths = Paths.from_env()
-    await asyncio.to_thread(install, paths, say)
-    async with Node(paths, load_settings(paths)) as node:
-        try:
-            if not args.use_running:
-                say(f"starting {PRESET} and the proxy ...")
-                await node.up([node.catalog.get(PRESET)], say)
-            doc = await measure(node, paths, limit, args.concurrency)
-        finally:
-            if not args.use_running:
-                await node.down()
+    async with embedded_node("bfcl-embedded-", 4196, 18960, args.use_running) as node:
+        await asyncio.to_thread(install, node.paths, say)
+        doc = await measure(node, node.paths, limit, args.concurrency)
     for line in table(doc["summary"]):
         say(line)
     out: dict[str, Any] = {"bench": "bfcl_embedded", "limit": limit, "bfcl": doc["bfcl_version"]}

@@ -25,34 +25,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
-import tempfile
 import time
 from collections import Counter
 from typing import Any
 
-from naptha_tui.backends.paths import Paths
+from embedded_node import MODEL, embedded_node, say
+
 from naptha_tui.backends.playground.examples import EXAMPLES, WEATHER_PROMPT
 from naptha_tui.backends.playground.layers import LAYERS, ExplainingPlayground
 from naptha_tui.backends.playground.results import Sweep
 from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Spec, check
-from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.node import Node
 
-MODEL = "smollm2-135m"
-PRESET = "smollm2-cpu"
 MAX_TOKENS = 128
 KINDS: dict[str, dict[str, Any]] = {
     "tools-auto": {"modes": ["tools-auto"], "strict": False},
     "tools-required": {"modes": ["tools-required"], "strict": False},
     "strict": {"modes": ["tools-required"], "strict": True, "parallel_tool_calls": False},
 }
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def spec(kind: dict[str, Any], temperature: float, samples: int) -> Spec:
@@ -125,24 +116,8 @@ async def main() -> None:
     parser.add_argument("--use-running", action="store_true", help="the current env's node")
     args = parser.parse_args()
     samples = 3 if args.quick else args.samples
-    if not args.use_running:
-        root = tempfile.mkdtemp(prefix="layers-")
-        os.environ |= {
-            "NAPTHA_TUI_STATE_DIR": f"{root}/state",
-            "NAPTHA_TUI_CONFIG_DIR": f"{root}/config",
-            "NAPTHA_TUI_PROXY__PORT": "4198",
-            "NAPTHA_TUI_PORT_BASE": "18980",
-        }
-    paths = Paths.from_env()
-    async with Node(paths, load_settings(paths)) as node:
-        try:
-            if not args.use_running:
-                say(f"starting {PRESET} and the proxy ...")
-                await node.up([node.catalog.get(PRESET)], say)
-            rows = await measure(node, args.temperature, samples, args.concurrency)
-        finally:
-            if not args.use_running:
-                await node.down()
+    async with embedded_node("layers-", 4198, 18980, args.use_running) as node:
+        rows = await measure(node, args.temperature, samples, args.concurrency)
     total = Counter[str]()
     for r in rows:
         total.update(r["layers"])

@@ -25,32 +25,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import sys
-import tempfile
 import time
 from collections import Counter
 from typing import Any
 
-from naptha_tui.backends.paths import Paths
+from embedded_node import MODEL, embedded_node, say
+
 from naptha_tui.backends.playground.examples import WEATHER_PROMPT, tools
 from naptha_tui.backends.playground.results import Sweep
 from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Spec, check
-from naptha_tui.backends.settings import load_settings
 from naptha_tui.proxy.node import Node
 
-MODEL = "smollm2-135m"
-PRESET = "smollm2-cpu"
 TEMPERATURES = (0.0, 0.3, 0.7, 1.0)
 TOOL_COUNTS = (1, 4, 10)
 MAX_TOKENS = 128
 GUIDED = {"modes": ["tools-required"], "strict": True, "parallel_tool_calls": False}
 UNGUIDED = {"modes": ["tools-auto"], "strict": False}
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def spec(n_tools: int, kind: dict[str, Any], temps: tuple[float, ...], samples: int) -> Spec:
@@ -127,27 +118,13 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--use-running", action="store_true", help="the current env's node")
     args = parser.parse_args()
-    temps, counts, samples = TEMPERATURES, TOOL_COUNTS, args.samples
+    temps: tuple[float, ...] = TEMPERATURES
+    counts: tuple[int, ...] = TOOL_COUNTS
+    samples = args.samples
     if args.quick:
         temps, counts, samples = (0.0, 1.0), (1, 4), 1
-    if not args.use_running:
-        root = tempfile.mkdtemp(prefix="slm-reliability-")
-        os.environ |= {
-            "NAPTHA_TUI_STATE_DIR": f"{root}/state",
-            "NAPTHA_TUI_CONFIG_DIR": f"{root}/config",
-            "NAPTHA_TUI_PROXY__PORT": "4199",
-            "NAPTHA_TUI_PORT_BASE": "18990",
-        }
-    paths = Paths.from_env()
-    async with Node(paths, load_settings(paths)) as node:
-        try:
-            if not args.use_running:
-                say(f"starting {PRESET} and the proxy ...")
-                await node.up([node.catalog.get(PRESET)], say)
-            rows = await measure(node, temps, counts, samples, args.concurrency)
-        finally:
-            if not args.use_running:
-                await node.down()
+    async with embedded_node("slm-reliability-", 4199, 18990, args.use_running) as node:
+        rows = await measure(node, temps, counts, samples, args.concurrency)
     print(json.dumps(summary(rows, samples)))
 
 

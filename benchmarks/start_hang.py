@@ -130,6 +130,8 @@ def main() -> None:
     starts: list[dict[str, Any]] = []
     try:
         for i in range(args.starts):
+            log = root / "state" / "logs" / "hang-try.log"
+            log.unlink(missing_ok=True)  # the last start's lines are not this start's
             began = time.monotonic()
             proc = subprocess.Popen(
                 [*CLI, "up", "hang-try"],
@@ -137,7 +139,6 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            log = root / "state" / "logs" / "hang-try.log"
             first = None
             while proc.poll() is None:
                 waited = time.monotonic() - began

@@ -81,12 +81,20 @@ def engine_started(log: Path) -> bool:
     return "EngineCore" in text
 
 
+def _in_session(proc: psutil.Process, session: int) -> bool:
+    try:
+        return os.getsid(proc.pid) == session
+    except OSError:
+        return False
+
+
 def dump(pid: int) -> None:
     spy = shutil.which("py-spy")
     if spy is None:
         say("  (py-spy not on PATH: no stacks)")
         return
-    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+    session = os.getsid(pid)  # the server's whole session: a worker that left its parent too
+    for proc in [p for p in psutil.process_iter() if _in_session(p, session)]:
         got = subprocess.run(
             [spy, "dump", "--native", "--pid", str(proc.pid)],
             capture_output=True,
@@ -147,6 +155,9 @@ def main() -> None:
                 if first is None and waited > args.hung_after:
                     say(f"start {i + 1}: no EngineCore line after {waited:.0f} s: hung")
                     dump(record(env, "hang-try")["pid"])
+                    kept = root / f"hung-{i + 1}.log"
+                    shutil.copyfile(log, kept)
+                    say(f"  its log, kept as {kept}:\n{log.read_text(errors='replace')[-3000:]}")
                     proc.kill()
                     break
                 time.sleep(0.5)

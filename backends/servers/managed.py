@@ -83,6 +83,8 @@ class Spawn:
     secrets_from: dict[str, str] = field(default_factory=dict)
     """Where each secret variable of ``env`` comes from (``commandlog.from_file``...): the
     command log writes that, never the value."""
+    cpus: frozenset[int] | None = None
+    """The CPUs it starts on (``servers/affinity.py``); None: wherever this process may run."""
 
 
 class ManagedProcess:
@@ -132,11 +134,12 @@ class ManagedProcess:
             )
 
         try:
-            proc = procs.spawn(spec.argv, log_path, env, spec.cwd)
+            proc = procs.spawn(spec.argv, log_path, env, spec.cwd, spec.cpus)
         except OSError as exc:
             said(outcome_of(exc), ok=False)
             raise
-        said(f"started pid {proc.pid} (log {log_path})")
+        on = f", on CPUs {','.join(map(str, sorted(spec.cpus)))}" if spec.cpus else ""
+        said(f"started pid {proc.pid} (log {log_path}{on})")
         record = draft.model_copy(update={"pid": proc.pid, "create_time": proc.create_time()})
         return cls(record)
 

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -21,10 +21,17 @@ import psutil
 _START_TIME_TOLERANCE_S = 1.0
 
 
-def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path) -> psutil.Process:
+def spawn(
+    argv: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str],
+    cwd: Path,
+    cpus: Collection[int] | None = None,
+) -> psutil.Process:
     """Start ``argv`` (never through a shell) in a new session, output appended to ``log_path``.
 
-    The log is created 0600: it may hold prompts.
+    The log is created 0600: it may hold prompts. ``cpus``: the CPUs it may run on, set at once
+    (before the interpreter has imported anything); its children inherit them.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -39,6 +46,9 @@ def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path
             cwd=cwd,
             start_new_session=True,  # own session and process group: survives the panel
         )
+    if cpus:
+        with contextlib.suppress(OSError):  # gone already: its exit status says why
+            os.sched_setaffinity(popen.pid, cpus)
     # the Popen object is dropped on purpose: the child is re-found by pid + start time
     return psutil.Process(popen.pid)
 

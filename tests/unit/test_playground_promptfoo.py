@@ -65,6 +65,15 @@ def test_vllm_fields_go_under_passthrough() -> None:
     assert provider["config"]["tool_choice"] == "auto"
 
 
+def test_parallel_tool_calls_is_sent_through_passthrough() -> None:
+    # promptfoo 0.123.1's chat provider drops it from config (its request captured): a session
+    # asking for one call got two through promptfoo until it moved
+    spec = session(modes=["tools-required"], parallel_tool_calls=False)
+    config = promptfoo_config(spec, PROXY)[0]["providers"][0]["config"]
+    assert config["passthrough"] == {"parallel_tool_calls": False}
+    assert "parallel_tool_calls" not in config
+
+
 def test_the_command_writes_the_file_names_no_secret_and_sends_nothing(tmp_path: Path) -> None:
     out = tmp_path / "promptfooconfig.yaml"
     argv = [

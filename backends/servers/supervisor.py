@@ -18,7 +18,7 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.servers.affinity import busy_cpus, start_cpus
+from naptha_tui.backends.servers.affinity import bound_cpus, busy_cpus, start_cpus
 from naptha_tui.backends.servers.health import ModelLists, Probe, probe
 from naptha_tui.backends.servers.keys import ServerKeys, key_env
 from naptha_tui.backends.servers.managed import (
@@ -138,8 +138,10 @@ class Supervisor(SleepMode):
         key = self.keys.lookup(plan.api_key_env) or self.keys.key(plan.name)
         source = self.keys.source(plan.api_key_env) or from_file(self.keys.file(plan.name))
         install_guard(self.paths)
-        others = [r.pid for n, r in self.state.load().servers.items() if n != plan.name]
-        cpus = start_cpus(plan.env, busy_cpus(others))
+        cpus = None
+        if bound_cpus(plan.env) is not None:  # else nothing to narrow: no process scan
+            others = [r.pid for n, r in self.state.load().servers.items() if n != plan.name]
+            cpus = start_cpus(plan.env, busy_cpus(others))
         server = ManagedProcess.start(
             self.paths,
             Spawn(

@@ -123,6 +123,13 @@ def leftovers(pgid: int, create_time: float) -> list[psutil.Process]:
     leader's pid. Only processes started after the leader are counted, so a recycled pid that
     became some other group's id is never touched.
     """
+    try:
+        if psutil.Process(pgid).status() != psutil.STATUS_ZOMBIE:
+            # the kernel reuses no pid still naming a group: a live process holding it means
+            # the dead leader's group is empty and this is another (recycled pid) group
+            return []
+    except psutil.NoSuchProcess:
+        pass
     found = []
     for p in psutil.process_iter(["create_time"]):
         try:

@@ -32,7 +32,8 @@ from typing import Any
 from embedded_node import MODEL, embedded_node, say
 
 from naptha_tui.backends.playground.examples import EXAMPLES, WEATHER_PROMPT
-from naptha_tui.backends.playground.layers import LAYERS, ExplainingPlayground
+from naptha_tui.backends.playground.explain import ExplainingPlayground
+from naptha_tui.backends.playground.layers import LAYERS
 from naptha_tui.backends.playground.results import Sweep
 from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Spec, check

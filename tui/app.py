@@ -16,13 +16,14 @@ from naptha_tui.backends.commandlog import CommandLog
 from naptha_tui.backends.endpoints import Access, Target
 from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.layers import Evidence, ExplainablePlayground
+from naptha_tui.backends.playground.explain import ExplainablePlayground
+from naptha_tui.backends.playground.layers import Evidence
 from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
 from naptha_tui.backends.playground.run import Prepared
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
-from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.status import ServerStatus
+from naptha_tui.backends.servers.verdict import Verdict
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host

@@ -19,7 +19,7 @@ import psutil
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes.runtime import human_size
+from naptha_tui.backends.runtimes.install import human_size
 from naptha_tui.backends.servers.keys import ServerKeys
 from naptha_tui.backends.servers.ports import PortInUse, check_free
 from naptha_tui.backends.settings import Settings

@@ -38,16 +38,10 @@ SUPPORTED = (
 """The single-turn Python categories: the AST checker and one request per case score them.
 Multi-turn and agentic ones need BFCL's executors; Java and JavaScript its type converters and
 prompt rewriting (not wired here)."""
-DEFAULT_CATEGORIES = (
-    "simple_python",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-    "irrelevance",
-    "live_simple",
-    "live_multiple",
-    "live_irrelevance",
+DEFAULT_CATEGORIES = tuple(
+    c for c in SUPPORTED if c not in ("live_parallel", "live_parallel_multiple", "live_relevance")
 )
+"""What a run takes unless told: the supported categories but for three of the live ones."""
 PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
 
 Kind = Literal["ast", "irrelevance", "relevance"]

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,54 +37,14 @@ from naptha_tui.backends.playground.results import Sample
 from naptha_tui.backends.playground.run import Playground
 from naptha_tui.backends.playground.spec import Mode, Spec
 
-from .cases import Case, check_categories, load_cases
+from .cases import check_categories
 from .checker import Checker, Verdict
 from .config import EvalConfig, EvalInputError
-from .convert import ConversionError, Tools, to_tools
+from .convert import Tools
 from .decode import decode, sent_calls
+from .plan import Item, Plan, items_of, make_plan, plan_cells
 from .records import Cell, Progress, ProgressHook, Record, totals
 from .setup import BFCL_VERSION, BfclInstall
-
-
-@dataclass(frozen=True)
-class Item:
-    """One planned sample."""
-
-    case: Case
-    temperature: float
-    guided: bool
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a run sends, known before anything is sent."""
-
-    cases: dict[str, list[Case]]
-    items: list[Item]
-    """The samples to send, in order."""
-    tools: dict[str, Tools]
-    """Each sent case's tools, by case id."""
-    skipped: list[tuple[Case, ConversionError]]
-    """Cases not sent: the first function of each that does not convert."""
-    skipped_items: list[Item]
-    """The samples those cases would have been (recorded as skipped)."""
-
-    @property
-    def planned(self) -> int:
-        return len(self.items) + len(self.skipped_items)
-
-
-def passes(category: str, config: EvalConfig) -> list[bool]:
-    """Unguided, then guided when asked (never for the irrelevance categories)."""
-    return [False, True] if config.guided and "irrelevance" not in category else [False]
-
-
-def _items_of(case: Case, config: EvalConfig) -> list[Item]:
-    return [
-        Item(case, t, g)
-        for t in dict.fromkeys(config.temperatures)
-        for g in passes(case.category, config)
-    ]
 
 
 class EvalRun:
@@ -143,31 +102,10 @@ class EvalRun:
             CategoryError: a category BFCL does not ship or this panel cannot score.
             EvalSetupError: the checker does not import.
         """
-        c = self.config
-        categories = check_categories(list(c.categories), self.data_dir)
+        categories = check_categories(list(self.config.categories), self.data_dir)
         self.checker = self.checker or Checker(self.location)
-        cases = {cat: load_cases(self.data_dir, cat, c.limit) for cat in categories}
-        items: list[Item] = []
-        tools: dict[str, Tools] = {}
-        skipped: list[tuple[Case, ConversionError]] = []
-        for cat in categories:
-            for case in cases[cat]:
-                try:
-                    tools[case.id] = to_tools(case.functions)
-                except ConversionError as exc:
-                    skipped.append((case, exc))
-                    continue
-                items += _items_of(case, c)
-        skipped_items = [it for case, _ in skipped for it in _items_of(case, c)]
-        self.plan = Plan(cases, items, tools, skipped, skipped_items)
-        self.cells = {
-            (cat, t, g): Cell(cat, t, g)
-            for cat in categories
-            for t in dict.fromkeys(c.temperatures)
-            for g in passes(cat, c)
-        }
-        for it in [*items, *skipped_items]:
-            self.cells[(it.case.category, it.temperature, it.guided)].planned += 1
+        self.plan = make_plan(self.config, self.data_dir, categories)
+        self.cells = plan_cells(self.plan, self.config)
         return self.plan
 
     async def prepare(self) -> Plan:
@@ -318,7 +256,7 @@ class EvalRun:
         self.started_at = time.time()
         self._t0 = time.perf_counter()
         for case, exc in plan.skipped:
-            for it in _items_of(case, self.config):
+            for it in items_of(case, self.config):
                 verdict = Verdict(None, f"not sent: {exc}", "conversion_error", [exc.to_json()])
                 self._add(Record(**self._base(it), verdict=verdict, skipped=True), on_progress)
         gate = asyncio.Semaphore(self.config.concurrency)
@@ -366,7 +304,7 @@ class EvalRun:
             n = 0
             for cat in self.plan.cases:
                 for case in self.plan.cases[cat]:
-                    for it in _items_of(case, self.config):
+                    for it in items_of(case, self.config):
                         order[(case.id, it.temperature, it.guided)] = n
                         n += 1
         return sorted(self.records, key=lambda r: order.get(r.key, len(order)))

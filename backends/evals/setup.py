@@ -32,7 +32,7 @@ from pathlib import Path
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import READABLE, atomic_write
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes.runtime import run_logged, start_log
+from naptha_tui.backends.runtimes.install import run_logged, start_log
 
 BFCL_VERSION = "2026.3.23"
 """The release the converter, decoder and stand-in were checked against (gorilla 6ea57973)."""

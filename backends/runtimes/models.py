@@ -19,7 +19,8 @@ from pathlib import Path
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.files import READABLE, atomic_write
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes.runtime import Progress, Runtime, run_logged, start_log
+from naptha_tui.backends.runtimes.install import Progress, run_logged, start_log
+from naptha_tui.backends.runtimes.runtime import Runtime
 
 CONVERTER = Path(__file__).with_name("gguf_to_hf.py")
 

@@ -31,13 +31,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.servers.model_shape import ModelShape, PlanProblem
-
-GiB = 1 << 30
+from naptha_tui.backends.servers.verdict import GiB, GpuFree, Holder, Need, Verdict, gib
 
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.92
 """vLLM 0.32's default ``--gpu-memory-utilization`` (``config/cache.py:102``)."""
@@ -86,18 +82,6 @@ def default_cpu_kv_space_gib(
     return max(1, min(cap, math.ceil(need / GiB)))
 
 
-class WontFit(NapthaError):
-    """A preset refused by the planner; the message is :meth:`Verdict.message`."""
-
-    def __init__(self, message: str, verdict: Verdict) -> None:
-        super().__init__(message)
-        self.verdict = verdict
-
-
-def _gib(n: int | float, digits: int = 2) -> str:
-    return f"{n / GiB:.{digits}f}"
-
-
 def cpu_kv_space_gib(env: Mapping[str, str]) -> float | None:
     """``VLLM_CPU_KVCACHE_SPACE`` as vLLM 0.32 reads it: None when unset or empty, else GiB.
 
@@ -114,113 +98,6 @@ def cpu_kv_space_gib(env: Mapping[str, str]) -> float | None:
             f"env {KV_SPACE_ENV}: {value!r} is not a whole number of GiB "
             "(vLLM reads it with int(), platforms/cpu.py)"
         ) from None
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Who holds memory now: ``smollm2-cpu`` (ours), ``pid 1234``, ``other processes``."""
-
-    name: str
-    bytes: int
-
-
-@dataclass(frozen=True)
-class GpuFree:
-    """One GPU's memory as measured by the caller (NVML), in bytes."""
-
-    index: int
-    total: int
-    free: int
-
-
-@dataclass(frozen=True)
-class Need:
-    """What one server needs, per GPU on GPUs (weights already split over tensor parallelism)."""
-
-    weights: int
-    kv: int
-    overhead: int
-
-    @property
-    def total(self) -> int:
-        """Weights + KV cache + overhead."""
-        return self.weights + self.kv + self.overhead
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The planner's answer for one server, with the numbers behind it."""
-
-    fits: bool | None
-    """None: unknown (no local config.json); the planner never refuses then."""
-    device: str
-    """``RAM``, ``GPU 0`` or ``GPUs 0,1``."""
-    need: Need | None
-    budget: int | None
-    """GPU: gpu_memory_utilization x total memory, per GPU (the tightest); CPU: need.total."""
-    free: int | None
-    """GPU: free memory of the tightest target GPU; CPU: available RAM."""
-    held_by: tuple[Holder, ...] = ()
-    reasons: tuple[str, ...] = ()
-    """Each refusal reason, a sentence with its numbers in GiB."""
-    notes: tuple[str, ...] = ()
-    """Context that is not a refusal (why the check was skipped, what was assumed)."""
-
-    def message(self, preset: str) -> str:
-        """One line for the operator, e.g. ``preset X will not fit in RAM: needs ...``."""
-        where = "in RAM" if self.device == "RAM" else f"on {self.device}"
-        if self.fits is None:
-            text = f"preset {preset}: memory not checked {where}"
-            return "; ".join([text, *self.notes]) if self.notes else text
-        head = f"preset {preset} {'fits' if self.fits else 'will not fit'} {where}"
-        parts = []
-        if self.need is not None:
-            need = self.need
-            parts.append(
-                f"needs {_gib(need.total)} GiB (weights {_gib(need.weights)} + KV cache "
-                f"{_gib(need.kv)} + overhead {_gib(need.overhead)})"
-            )
-            if self.device != "RAM" and self.budget is not None:
-                parts[-1] += f" within a budget of {_gib(self.budget)} GiB"
-        if self.free is not None:
-            parts.append(f"{_gib(self.free, 1)} GiB free")
-        text = f"{head}: {', '.join(parts)}" if parts else head
-        if self.held_by:
-            held = ", ".join(f"{h.name} {_gib(h.bytes, 1)} GiB" for h in self.held_by)
-            text += f"; held by {held}"
-        if not self.fits and self.reasons:
-            text += ". " + " ".join(self.reasons)
-        return text
-
-    def check(self, preset: str) -> None:
-        """Raise :class:`WontFit` when the verdict is a refusal (unknown passes).
-
-        Raises:
-            WontFit: ``fits`` is False.
-        """
-        if self.fits is False:
-            raise WontFit(self.message(preset), self)
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain data (bytes as integers) for ``--json`` output."""
-        need = self.need
-        return {
-            "fits": self.fits,
-            "device": self.device,
-            "need": None
-            if need is None
-            else {
-                "weights": need.weights,
-                "kv": need.kv,
-                "overhead": need.overhead,
-                "total": need.total,
-            },
-            "budget": self.budget,
-            "free": self.free,
-            "held_by": [{"name": h.name, "bytes": h.bytes} for h in self.held_by],
-            "reasons": list(self.reasons),
-            "notes": list(self.notes),
-        }
 
 
 def _sequence(shape: ModelShape, max_model_len: int | None) -> int | None:
@@ -279,7 +156,7 @@ def plan_cpu(
         elif seq and kv < seq_kv:
             reasons.append(
                 f"{KV_SPACE_ENV}={kv_space_gib:g} GiB holds {kv // shape.kv_bytes_per_token():,} "
-                f"tokens, less than one max_model_len {seq} sequence ({_gib(seq_kv)} GiB); "
+                f"tokens, less than one max_model_len {seq} sequence ({gib(seq_kv)} GiB); "
                 "raise it or lower max_model_len."
             )
     else:
@@ -295,27 +172,27 @@ def plan_cpu(
             kv = max(0, reserve - weights - overhead)
             notes.append(
                 f"{KV_SPACE_ENV} is unset: vLLM reserves gpu_memory_utilization {util:.2f} x "
-                f"{_gib(total)} GiB total RAM = {_gib(reserve)} GiB"
+                f"{gib(total)} GiB total RAM = {gib(reserve)} GiB"
             )
             if reserve > available:
                 reserve_refused = True
                 reasons.append(
                     f"{KV_SPACE_ENV} is unset, so vLLM reserves gpu_memory_utilization "
-                    f"{util:.2f} of the TOTAL RAM ({_gib(total)} GiB) = {_gib(reserve)} GiB, but "
-                    f"only {_gib(available)} GiB is available; set {KV_SPACE_ENV} (GiB) or lower "
+                    f"{util:.2f} of the TOTAL RAM ({gib(total)} GiB) = {gib(reserve)} GiB, but "
+                    f"only {gib(available)} GiB is available; set {KV_SPACE_ENV} (GiB) or lower "
                     "gpu_memory_utilization."
                 )
             if seq and kv < seq_kv:
                 reasons.append(
-                    f"After weights {_gib(weights)} GiB and overhead {_gib(overhead)} GiB the "
-                    f"{_gib(reserve)} GiB reservation leaves {_gib(kv)} GiB of KV cache, less "
-                    f"than one max_model_len {seq} sequence ({_gib(seq_kv)} GiB)."
+                    f"After weights {gib(weights)} GiB and overhead {gib(overhead)} GiB the "
+                    f"{gib(reserve)} GiB reservation leaves {gib(kv)} GiB of KV cache, less "
+                    f"than one max_model_len {seq} sequence ({gib(seq_kv)} GiB)."
                 )
     need = Need(weights, kv, overhead)
     if need.total > available and not reserve_refused:
         reasons.append(
-            f"The server needs {_gib(need.total)} GiB of RAM (weights {_gib(weights)} + KV cache "
-            f"{_gib(kv)} + overhead {_gib(overhead)}) but {_gib(available)} GiB is available"
+            f"The server needs {gib(need.total)} GiB of RAM (weights {gib(weights)} + KV cache "
+            f"{gib(kv)} + overhead {gib(overhead)}) but {gib(available)} GiB is available"
         )
     return Verdict(
         not reasons, "RAM", need, need.total, available, holders, tuple(reasons), tuple(notes)
@@ -376,11 +253,11 @@ def plan_gpu(
         if need is not None and need.total > gpu_budget:
             split = f" (split over {tp} GPUs)" if tp > 1 else ""
             reasons.append(
-                f"GPU {gpu.index}: weights {_gib(need.weights)} GiB{split} + KV cache for one "
-                f"max_model_len {seq} sequence {_gib(need.kv)} GiB + overhead "
-                f"{_gib(need.overhead)} GiB = {_gib(need.total)} GiB, more than "
-                f"gpu_memory_utilization {util:.2f} x {_gib(gpu.total)} GiB = "
-                f"{_gib(gpu_budget)} GiB; lower max_model_len, raise gpu_memory_utilization or "
+                f"GPU {gpu.index}: weights {gib(need.weights)} GiB{split} + KV cache for one "
+                f"max_model_len {seq} sequence {gib(need.kv)} GiB + overhead "
+                f"{gib(need.overhead)} GiB = {gib(need.total)} GiB, more than "
+                f"gpu_memory_utilization {util:.2f} x {gib(gpu.total)} GiB = "
+                f"{gib(gpu_budget)} GiB; lower max_model_len, raise gpu_memory_utilization or "
                 "add GPUs (tensor_parallel_size)."
             )
     if shape is None:
@@ -393,9 +270,9 @@ def _trap_reason(gpu: GpuFree, util: float, budget: int, need: Need | None) -> s
     """Why vLLM's start-up check fails on ``gpu``, with the utilization that would pass."""
     text = (
         f"GPU {gpu.index}: gpu_memory_utilization {util:.2f} is a fraction of the GPU's TOTAL "
-        f"memory ({_gib(gpu.total)} GiB), not of its free memory, so vLLM asks for "
-        f"{_gib(budget)} GiB at start, but only {_gib(gpu.free)} GiB is free "
-        f"({_gib(gpu.total - gpu.free)} GiB held by others; vLLM #10533, #14376)"
+        f"memory ({gib(gpu.total)} GiB), not of its free memory, so vLLM asks for "
+        f"{gib(budget)} GiB at start, but only {gib(gpu.free)} GiB is free "
+        f"({gib(gpu.total - gpu.free)} GiB held by others; vLLM #10533, #14376)"
     )
     most = math.floor(gpu.free / gpu.total * 100) / 100 if gpu.total else 0.0
     if need is None:
@@ -404,6 +281,6 @@ def _trap_reason(gpu: GpuFree, util: float, budget: int, need: Need | None) -> s
     if least <= most:
         return f"{text}; set gpu_memory_utilization between {least:.2f} and {most:.2f}."
     return (
-        f"{text}; this preset needs {_gib(need.total)} GiB there, so free the GPU or lower "
+        f"{text}; this preset needs {gib(need.total)} GiB there, so free the GPU or lower "
         "max_model_len."
     )

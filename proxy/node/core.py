@@ -12,11 +12,11 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.runtime import get_runtime
 from naptha_tui.backends.servers.managed import state_file
-from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.ports import check_free
 from naptha_tui.backends.servers.remote import fetch_metrics, metric_totals
 from naptha_tui.backends.servers.status import ServerStatus, probe_client
 from naptha_tui.backends.servers.supervisor import StartFailed, Supervisor
+from naptha_tui.backends.servers.verdict import Verdict
 from naptha_tui.backends.servers.vllm import LaunchPlan
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord, RemoteRecord

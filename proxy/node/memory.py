@@ -16,15 +16,12 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.servers.model_shape import ModelShape, PlanProblem, load_shape
 from naptha_tui.backends.servers.planner import (
-    GpuFree,
-    Holder,
-    Verdict,
-    WontFit,
     cpu_kv_space_gib,
     default_cpu_kv_space_gib,
     plan_cpu,
     plan_gpu,
 )
+from naptha_tui.backends.servers.verdict import GpuFree, Holder, Verdict, WontFit
 from naptha_tui.backends.servers.vllm import LaunchPlan, dtype_choice, resolve_model
 from naptha_tui.backends.telemetry.gpu import GpuUnavailable, others
 from naptha_tui.proxy.node.observe import Observation

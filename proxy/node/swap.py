@@ -24,9 +24,9 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared
 from naptha_tui.backends.runtimes.runtime import get_runtime
-from naptha_tui.backends.servers.planner import Verdict, WontFit
 from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.backends.servers.supervisor import StartFailed
+from naptha_tui.backends.servers.verdict import Verdict, WontFit
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.state import ProcessRecord
 from naptha_tui.backends.telemetry.gpu import GpuReport, GpuUnavailable, attribute

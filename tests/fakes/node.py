@@ -18,9 +18,9 @@ from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.ollama.client import OllamaDown
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
 from naptha_tui.backends.presets import Preset, PresetCatalog
-from naptha_tui.backends.servers.planner import Holder, Need, Verdict, WontFit
 from naptha_tui.backends.servers.ports import allocate
 from naptha_tui.backends.servers.status import ServerStatus
+from naptha_tui.backends.servers.verdict import Holder, Need, Verdict, WontFit
 from naptha_tui.backends.telemetry.gpu import GpuProcess, GpuReport, GpuSample, GpuUnavailable
 from naptha_tui.backends.telemetry.host import HostSample
 from naptha_tui.backends.telemetry.vllm_metrics import window

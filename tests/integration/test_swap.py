@@ -4,6 +4,10 @@ Two presets of the embedded model under different served names (m-a, m-b), one c
 started once for the module (~1 min); the memory view, the /metrics window, the planner's
 refusals and a swap of m-a for a third preset (m-c) under load on m-b are checked against them.
 About 4 minutes in all.
+
+m-b also runs tool calling with vLLM's own ``hermes`` parser (the embedded preset runs ours,
+``naptha_hermes``), so the playground's layer attribution is checked against the parser that
+drops a call with ``</tool_call>`` inside an argument, on a real server, at no extra start-up.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ env:
   VLLM_CPU_KVCACHE_SPACE: "{kv}"
   VLLM_CPU_OMP_THREADS_BIND: "{core}"
 """
+VLLM_HERMES = """enable_auto_tool_choice: true
+tool_call_parser: hermes
+chat_template: smollm2_tool_use.jinja
+"""
+"""m-b's tool calling: vLLM's own Hermes parser, without our plugin."""
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +71,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         ("sw-c", "m-c", 1, 0),
         ("sw-huge", "m-huge", 1000, 0),
     ):
-        (presets / f"{name}.yaml").write_text(PRESET.format(served=served, kv=kv, core=core))
+        text = PRESET.format(served=served, kv=kv, core=core)
+        (presets / f"{name}.yaml").write_text(text + (VLLM_HERMES if name == "sw-b" else ""))
     done = run_cli(environ, "up", "sw-a", "sw-b", timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     yield environ
@@ -165,6 +175,35 @@ async def test_two_instances_merge_by_summing_buckets(env: dict[str, str]) -> No
     assert deltas is not None and deltas[-1] == 8
     expected = quantile(bounds, deltas, 0.95)
     assert expected is not None and merged.ttft_p95_ms == pytest.approx(expected * 1000)
+
+
+def test_explain_names_the_parser_that_drops_a_call_vllm_hermes_cannot_read(
+    env: dict[str, str],
+) -> None:
+    """A Hermes call whose argument holds ``</tool_call>``, forced by a regex: vLLM's ``hermes``
+    cuts the call at that tag and returns none, so the layer is the parser's, and the reason
+    names ``naptha_hermes`` as the parser that reads it."""
+    regex = (
+        r'<tool_call>\n\{"name": "get_weather", "arguments": \{"city": "Paris</tool_call>"\}\}'
+        r"\n</tool_call>"
+    )
+    done = run_cli(
+        env,
+        "try", "--model", "m-b", "--prompt", "What is the weather in Paris right now?",
+        "--example", "weather", "--mode", "tools-auto", "--temperatures", "0",
+        "--max-tokens", "64", "--extra-body", json.dumps({"structured_outputs": {"regex": regex}}),
+        "--explain", "--json",
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sample, grid = [json.loads(line) for line in done.stdout.splitlines()]
+    assert "</tool_call>" in sample["raw"], sample  # the forced text, as the model wrote it
+    assert not sample["tool_calls"], sample  # vLLM's hermes returned no call
+    assert sample["layer"] == "parser", sample
+    reason = sample["layer_reason"]
+    assert "naptha_hermes reads it" in reason and "the server runs hermes" in reason, reason
+    assert '"city": "Paris</tool_call>"' in reason, reason  # the call as naptha_hermes read it
+    assert grid["grid"][0]["layers"] == {"parser": 1}, grid
 
 
 def test_up_refuses_a_preset_that_will_not_fit(env: dict[str, str]) -> None:

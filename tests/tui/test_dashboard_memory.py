@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Log, OptionList, Static
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.servers.planner import Verdict, WontFit
+from naptha_tui.backends.servers.verdict import Verdict, WontFit
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.swap import SwapModal
 from naptha_tui.tui.widgets.memory import HISTORY, OTHER_STYLE, MemoryPanel, TrendsPanel, bar

@@ -13,7 +13,7 @@ from naptha_tui.backends.servers.logfile import previous_run
 from naptha_tui.backends.viewprefs import LOG_WRAP, ViewPrefs
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.log import LogScreen
-from naptha_tui.tui.widgets import log_view
+from naptha_tui.tui.widgets import log_window
 from naptha_tui.tui.widgets.log_view import LogView
 from tests.fakes.node import FakeNode, server
 from tests.tui.log_common import (
@@ -235,11 +235,11 @@ async def test_a_big_log_is_read_by_blocks_from_its_end(paths: Paths) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_log(pilot)
         assert visible(view)[-1] == "the very last line"
-        assert len(view.lines) <= log_view.OPEN_LINES
+        assert len(view.lines) <= log_window.OPEN_LINES
         for _ in range(20):
             await pilot.press("pageup")
         await pilot.pause(0.2)
-        assert log_view.OPEN_LINES < len(view.lines) <= log_view.WINDOW
+        assert log_window.OPEN_LINES < len(view.lines) <= log_window.WINDOW
         assert view._meta[0].start > 20 << 20  # still only the end of the file
         await pilot.press("slash", *"needle-0001", "enter")
         await settle(pilot, view, timeout=20)

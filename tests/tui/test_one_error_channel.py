@@ -21,8 +21,8 @@ from textual.app import App
 from textual.widgets import Input, Log
 
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.servers.planner import Verdict
 from naptha_tui.backends.servers.status import ServerStatus
+from naptha_tui.backends.servers.verdict import Verdict
 from naptha_tui.tui.app import NapthaTuiApp
 from naptha_tui.tui.crash import CRASH_LOG, run_panel
 from naptha_tui.tui.failures import ReportsWorkerFailures

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from naptha_tui.backends.checks.preset_check import check_file, exit_code
+from naptha_tui.backends.checks.preset_check import check_file
+from naptha_tui.backends.checks.preset_report import exit_code
 from naptha_tui.backends.checks.vllm_surface import Surfaces
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog, load_preset_file
 from naptha_tui.backends.runtimes.models import hf_dir
 from naptha_tui.backends.servers.model_shape import ModelShape
-from naptha_tui.backends.servers.planner import (
-    KV_SPACE_ENV,
-    GiB,
-    default_cpu_kv_space_gib,
-    plan_cpu,
-)
+from naptha_tui.backends.servers.planner import KV_SPACE_ENV, default_cpu_kv_space_gib, plan_cpu
+from naptha_tui.backends.servers.verdict import GiB
 from naptha_tui.backends.servers.vllm import (
     KEEP_ALIVE_ENV,
     dtype_choice,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from naptha_tui.backends.evals import run as run_module
+from naptha_tui.backends.evals import plan as plan_module
 from naptha_tui.backends.evals.cases import Case, CategoryError
 from naptha_tui.backends.evals.config import EvalConfig, EvalInputError
 from naptha_tui.backends.evals.records import Progress, Record
@@ -168,7 +168,7 @@ async def test_a_case_with_no_functions_is_sent_without_tools(
 ) -> None:
     bare = [c for c in cases("live_irrelevance") if not c.functions][:1]
     assert bare, "live_irrelevance ships cases without functions"
-    monkeypatch.setattr(run_module, "load_cases", lambda data, cat, limit=None: bare)
+    monkeypatch.setattr(plan_module, "load_cases", lambda data, cat, limit=None: bare)
     oracle(fake, "live_irrelevance", limit=1000)
     doc, _ = await evaluate(fake, categories=("live_irrelevance",), guided=True)
     [chat] = fake.chat
@@ -226,7 +226,7 @@ async def test_a_case_whose_functions_do_not_convert_is_skipped_counted_and_not_
     broken_doc = {**bad.functions[0], "parameters": {"type": "dict", "properties": {
         "number": {"type": "complex128", "description": "x"}}}}  # fmt: skip
     broken = Case(bad.id, bad.category, bad.messages, [broken_doc], bad.answers)
-    monkeypatch.setattr(run_module, "load_cases", lambda data, cat, limit=None: [good, broken])
+    monkeypatch.setattr(plan_module, "load_cases", lambda data, cat, limit=None: [good, broken])
     oracle(fake, "simple_python", limit=2)
     async with EvalRun(
         EvalConfig("m", categories=("simple_python",), temperatures=(0.0, 1.0), guided=True),

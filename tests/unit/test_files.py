@@ -19,7 +19,8 @@ from naptha_tui.backends.checks import vllm_surface
 from naptha_tui.backends.checks.vllm_surface import Surfaces, VllmSurface
 from naptha_tui.backends.files import READABLE, UnreadableFile, atomic_write, read_text_file
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.runtimes.runtime import SPECS, Runtime, RuntimeSpec, get_runtime, install
+from naptha_tui.backends.runtimes.install import install
+from naptha_tui.backends.runtimes.runtime import SPECS, Runtime, RuntimeSpec, get_runtime
 from naptha_tui.backends.settings import Settings
 from tests.fakes.bad_files import BAD_FILES, bad_file
 

@@ -18,19 +18,16 @@ import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.runtimes import models
-from naptha_tui.backends.runtimes.models import EmbeddedModel, hf_dir, is_prepared, prepare
-from naptha_tui.backends.runtimes.runtime import (
-    SPECS,
+from naptha_tui.backends.runtimes.install import (
     TAIL_LINES,
-    Runtime,
-    RuntimeProblem,
-    RuntimeSpec,
     folder_size,
     human_size,
     install,
     install_many,
     run_logged,
 )
+from naptha_tui.backends.runtimes.models import EmbeddedModel, hf_dir, is_prepared, prepare
+from naptha_tui.backends.runtimes.runtime import SPECS, Runtime, RuntimeProblem, RuntimeSpec
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,14 +8,9 @@ import pytest
 import yaml
 
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runtimes.install import install
 from naptha_tui.backends.runtimes.models import find_gguf
-from naptha_tui.backends.runtimes.runtime import (
-    SPECS,
-    Runtime,
-    RuntimeProblem,
-    RuntimeSpec,
-    install,
-)
+from naptha_tui.backends.runtimes.runtime import SPECS, Runtime, RuntimeProblem, RuntimeSpec
 from naptha_tui.backends.servers.logs import death_reason, tail
 from naptha_tui.backends.telemetry import gpu
 from naptha_tui.proxy.litellm.config import Deployment, dump_config, render_config

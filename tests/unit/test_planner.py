@@ -14,15 +14,11 @@ from naptha_tui.backends.servers.model_shape import ModelShape, PlanProblem, loa
 from naptha_tui.backends.servers.planner import (
     CPU_OVERHEAD_BYTES,
     GPU_OVERHEAD_BYTES,
-    GiB,
-    GpuFree,
-    Holder,
-    Verdict,
-    WontFit,
     cpu_kv_space_gib,
     plan_cpu,
     plan_gpu,
 )
+from naptha_tui.backends.servers.verdict import GiB, GpuFree, Holder, Verdict, WontFit
 from tests.unit.model_configs import shape
 
 # --- CPU runtime ------------------------------------------------------------------------------

@@ -12,13 +12,8 @@ from typing import Any
 import pytest
 
 from naptha_tui.backends.endpoints import ModelInfo, ServerAccess, Target
-from naptha_tui.backends.playground.layers import (
-    Answer,
-    Evidence,
-    ExplainingPlayground,
-    attribute,
-    reassemble,
-)
+from naptha_tui.backends.playground.explain import ExplainingPlayground
+from naptha_tui.backends.playground.layers import Answer, Evidence, attribute, reassemble
 from naptha_tui.backends.playground.results import Sweep
 from naptha_tui.backends.playground.spec import Mode
 from tests.fakes.fake_proxy import PROXY_KEY, SERVER_KEY, FakeProxy, Reply

@@ -8,21 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from naptha_tui.backends.checks.preset_check import (
+from naptha_tui.backends.checks.preset_check import check_file, check_preset, check_presets
+from naptha_tui.backends.checks.preset_report import (
     NOT_CHECKED,
     REMOTE,
     PresetReport,
     Problem,
     ProblemKind,
-    check_file,
-    check_preset,
-    check_presets,
     exit_code,
     summary,
 )
+from naptha_tui.backends.checks.vllm_static_table import KNOWN_TOOL_PARSERS, REMOVED_FLAGS
 from naptha_tui.backends.checks.vllm_surface import (
-    KNOWN_TOOL_PARSERS,
-    REMOVED_FLAGS,
     Surfaces,
     VllmSurface,
     iter_flags,

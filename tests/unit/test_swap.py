@@ -19,7 +19,7 @@ import pytest
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import Preset
-from naptha_tui.backends.servers.planner import WontFit
+from naptha_tui.backends.servers.verdict import WontFit
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuSample, GpuUnavailable
 from naptha_tui.proxy.node import Node

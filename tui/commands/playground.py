@@ -15,7 +15,7 @@ import yaml
 from naptha_tui.backends.files import READABLE, UnreadableFile, atomic_write, read_text_file
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
-from naptha_tui.backends.playground.layers import ExplainingPlayground
+from naptha_tui.backends.playground.explain import ExplainingPlayground
 from naptha_tui.backends.playground.promptfoo import KEY_ENV, promptfoo_config
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.backends.playground.run import Playground, Prepared

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from naptha_tui.backends.checks.preset_check import check_presets, exit_code, summary
+from naptha_tui.backends.checks.preset_check import check_presets
+from naptha_tui.backends.checks.preset_report import exit_code, summary
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.presets import PresetCatalog
 from naptha_tui.backends.servers.vllm import dtype_choice

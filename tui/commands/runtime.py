@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from naptha_tui.backends.paths import Paths
+from naptha_tui.backends.runtimes.install import install_many
 from naptha_tui.backends.runtimes.models import EMBEDDED, is_prepared, prepare
-from naptha_tui.backends.runtimes.runtime import all_runtimes, get_runtime, install_many
+from naptha_tui.backends.runtimes.runtime import all_runtimes, get_runtime
 from naptha_tui.backends.settings import Settings
 from naptha_tui.tui.commands import print_json, say
 from naptha_tui.tui.format import table

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from naptha_tui.backends.presets import Preset
+from naptha_tui.tui.dialog import Dialog
 
 
-class StartPresetModal(ModalScreen[str | None]):
+class StartPresetModal(Dialog):
     """A list of presets; Enter starts the highlighted one, Escape cancels."""
-
-    DEFAULT_CSS = """
-    StartPresetModal { align: center middle; }
-    StartPresetModal > Vertical {
-        width: 80; height: auto; max-height: 80%;
-        border: thick $primary; background: $surface; padding: 1 2;
-    }
-    StartPresetModal OptionList { height: auto; max-height: 20; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, presets: list[Preset]) -> None:
         super().__init__()
@@ -43,6 +32,3 @@ class StartPresetModal(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def choose(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

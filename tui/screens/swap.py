@@ -11,13 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from naptha_tui.backends.errors import NapthaError
-from naptha_tui.backends.servers.planner import Verdict
+from naptha_tui.backends.servers.verdict import Verdict
 from naptha_tui.proxy.node.swap import SwapChoice
+from naptha_tui.tui.dialog import Dialog
 from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.format import gib_of
 
@@ -68,7 +68,7 @@ def choice_label(choice: SwapChoice) -> Text:
     return Text.assemble((p.name, "dim"), ("  ", ""), (choice.blocked, "dim italic"))
 
 
-class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
+class SwapModal(ReportsWorkerFailures, Dialog):
     """Presets to swap in for ``running``; the highlighted one's verdict shows below the list.
 
     Presets that can start on this node come first; the others follow greyed, with the reason
@@ -77,19 +77,12 @@ class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
     """
 
     DEFAULT_CSS = """
-    SwapModal { align: center middle; }
-    SwapModal > Vertical {
-        width: 96; height: auto; max-height: 90%;
-        border: thick $primary; background: $surface; padding: 1 2;
-    }
-    SwapModal OptionList { height: auto; max-height: 12; }
+    SwapModal > Vertical { width: 96; max-height: 90%; }
+    SwapModal OptionList { max-height: 12; }
     SwapModal #verdict { height: auto; margin: 1 0 0 0; }
     SwapModal #swap-keys { margin: 1 0 0 0; }
     """
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
-        Binding("y", "confirm", "Swap", id="swap.confirm"),
-    ]
+    BINDINGS = [Binding("y", "confirm", "Swap", id="swap.confirm")]
 
     @dataclass
     class Checked(Message):
@@ -190,6 +183,3 @@ class SwapModal(ReportsWorkerFailures, ModalScreen[str | None]):
             )
             return
         self.dismiss(preset)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -17,15 +17,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from naptha_tui.backends.errors import NapthaError
 from naptha_tui.backends.ollama.client import OllamaDown, tagged
 from naptha_tui.backends.ollama.types import LoadedModel, OllamaModel, PullProgress
+from naptha_tui.tui.dialog import Dialog
 from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.format import decimal_size, percent, until
 from naptha_tui.tui.messages import ActionFailed, ActivityNoted
+from naptha_tui.tui.widgets.tables import cursor_key
 
 POLL_S = 10.0
 """How often the daemon is asked for its models (rarely: usually nothing answers)."""
@@ -100,10 +101,7 @@ class OllamaTable(DataTable[str | Text]):
     @property
     def selected(self) -> str | None:
         """The model under the cursor."""
-        if self.row_count == 0:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return cursor_key(self)
 
     def _panel(self) -> OllamaPanel:
         return self.query_ancestor(OllamaPanel)
@@ -118,16 +116,10 @@ class OllamaTable(DataTable[str | Text]):
         self._panel().action_pull()
 
 
-class PullModal(ModalScreen[str | None]):
+class PullModal(Dialog):
     """Ask for the model to pull; Enter pulls, Escape cancels."""
 
-    DEFAULT_CSS = """
-    PullModal { align: center middle; }
-    PullModal > Vertical {
-        width: 64; height: auto; border: thick $primary; background: $surface; padding: 1 2;
-    }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+    DEFAULT_CSS = "PullModal > Vertical { width: 64; }"
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -137,9 +129,6 @@ class PullModal(ModalScreen[str | None]):
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class OllamaPanel(ReportsWorkerFailures, Vertical):

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-MODAL_CSS = """
-{name} {{ align: center middle; }}
-{name} > Vertical {{
-    width: 64; height: auto; max-height: 80%;
-    border: thick $primary; background: $surface; padding: 1 2;
-}}
-{name} OptionList {{ height: auto; max-height: 16; }}
-"""
+from naptha_tui.tui.dialog import Dialog
+
+MODAL_CSS = "{name} > Vertical {{ width: 64; }} {name} OptionList {{ max-height: 16; }}"
 
 
-class SaveSessionModal(ModalScreen[str | None]):
+class SaveSessionModal(Dialog):
     """Ask for a session name; Enter saves, Escape cancels."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="SaveSessionModal")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, name: str = "") -> None:
         super().__init__()
@@ -39,15 +31,11 @@ class SaveSessionModal(ModalScreen[str | None]):
     def save(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class LoadSessionModal(ModalScreen[str | None]):
+class LoadSessionModal(Dialog):
     """The saved sessions; Enter loads the highlighted one, Escape cancels."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="LoadSessionModal")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, names: list[str]) -> None:
         super().__init__()
@@ -61,6 +49,3 @@ class LoadSessionModal(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def choose(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -12,6 +12,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from naptha_tui.tui.widgets.tables import cursor_key
+
 
 class RunMarks:
     def __init__(self, table: DataTable[Any]) -> None:
@@ -30,11 +32,7 @@ class RunMarks:
 
     def current(self) -> str | None:
         """The run under the cursor."""
-        table = self.table
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
+        return cursor_key(self.table)
 
     def toggle(self) -> None:
         """Mark the run under the cursor (the oldest mark goes past two), or unmark it."""

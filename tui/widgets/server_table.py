@@ -11,6 +11,7 @@ from textual.widgets.data_table import ColumnKey
 
 from naptha_tui.backends.servers.status import ServerStatus
 from naptha_tui.tui.format import Cell, age, held, metric_cells
+from naptha_tui.tui.widgets.tables import cursor_key
 
 STATUS_STYLE = {
     "ready": "bold green",
@@ -111,10 +112,7 @@ class ServerTable(DataTable[Cell]):
     @property
     def selected(self) -> str | None:
         """The name of the server under the cursor."""
-        if self.row_count == 0:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return cursor_key(self)
 
     def matches(self, s: ServerStatus) -> bool:
         """Whether the filter lets ``s`` through."""

@@ -1,4 +1,5 @@
-"""Helpers shared by the integration modules: the CLI as a subprocess, the panel on a pty."""
+"""Helpers shared by the integration modules: the CLI as a subprocess, the panel on a pty or
+in tmux."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -92,6 +94,75 @@ class Panel:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
         os.close(self.master)
+
+
+class TmuxPanel:
+    """The real panel in a tmux window of 160x48, as a person drives it: keys in, screen read.
+
+    A tmux server of its own (a socket under ``where``), started with ``env``, so the panel sees
+    the test's node and nothing of another tmux; the pane stays after the panel exits, so its
+    exit status can be read. Every screen read is kept: ``ever`` asks whether any showed a text.
+    """
+
+    def __init__(self, env: dict[str, str], where: Path, *args: str) -> None:
+        self.socket = str(where / "tmux.sock")
+        self.env = env
+        self.seen: list[str] = []
+        self._tmux("new-session", "-d", "-x", "160", "-y", "48", *CLI, *args)
+        self._tmux("set-option", "-t", "0", "remain-on-exit", "on")
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
+    def keys(self, *keys: str, pause: float = 0.4) -> None:
+        """Each of ``keys`` as tmux names it (``Enter``, ``Escape``, ``C-o``) or as text."""
+        for key in keys:
+            self._tmux("send-keys", "-t", "0", key)
+            time.sleep(pause)
+
+    def screen(self, styles: bool = False) -> str:
+        text = self._tmux("capture-pane", "-p", "-t", "0", *(["-e"] if styles else []))
+        self.seen.append(text)
+        return text
+
+    def wait_for(self, pattern: str, timeout: float = 60, styles: bool = False) -> re.Match[str]:
+        """The first screen on which ``pattern`` (a regex) shows; fails with the last screen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen(styles)
+            found = re.search(pattern, text)
+            if found:
+                return found
+            assert time.monotonic() < deadline, f"{pattern!r} never showed; last screen:\n{text}"
+            time.sleep(0.3)
+
+    def ever(self, text: str) -> bool:
+        return any(text in screen for screen in self.seen)
+
+    def exit_status(self, timeout: float = 20) -> int:
+        """The panel's exit status, once it has exited."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dead, _, status = (
+                self._tmux("display-message", "-p", "-t", "0", "#{pane_dead}:#{pane_dead_status}")
+                .strip()
+                .partition(":")
+            )
+            if dead == "1":
+                return int(status)
+            assert time.monotonic() < deadline, f"the panel did not exit:\n{self.screen()}"
+            time.sleep(0.3)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30)
 
 
 def node_env(root: Path, proxy_port: int, port_base: int) -> dict[str, str]:

@@ -4,43 +4,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from naptha_tui.backends.checks.doctor import Doctor, Finding
-from naptha_tui.backends.commandlog import CommandLog
-from naptha_tui.backends.endpoints import Access, Target
-from naptha_tui.backends.ollama.client import Ollama
 from naptha_tui.backends.paths import Paths
-from naptha_tui.backends.playground.explain import ExplainablePlayground
-from naptha_tui.backends.playground.layers import Evidence
-from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
-from naptha_tui.backends.playground.run import Prepared
-from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.backends.presets import Preset, PresetCatalog
 from naptha_tui.backends.servers.status import ServerStatus
-from naptha_tui.backends.servers.verdict import Verdict
 from naptha_tui.backends.settings import Settings
 from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host
-from naptha_tui.backends.telemetry.matmul import Matmul
-from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
-from naptha_tui.proxy.node.swap import SwapChoice, SwapReport
 from naptha_tui.tui.messages import ActionFailed, ActivityNoted
-from naptha_tui.tui.navigation import run_command, suggestions
-from naptha_tui.tui.screens.bench import BenchScreen
+from naptha_tui.tui.navigation import open_screen, run_command, showing, suggestions
 from naptha_tui.tui.screens.dashboard import DashboardScreen
-from naptha_tui.tui.screens.doctor import DoctorScreen
-from naptha_tui.tui.screens.eval import EvalScreen
-from naptha_tui.tui.screens.history import HistoryScreen
-from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.screens.prompt_bar import PromptBarModal
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
+
+if TYPE_CHECKING:  # the cores below load with their screens, after the first frame
+    from naptha_tui.backends.checks.doctor_checks import Finding
+    from naptha_tui.backends.endpoints import Access, Target
+    from naptha_tui.backends.playground.layers import Evidence
+    from naptha_tui.backends.playground.results import Sample
+    from naptha_tui.backends.playground.run import Prepared
+    from naptha_tui.backends.playground.spec import Spec
+    from naptha_tui.backends.servers.verdict import Verdict
+    from naptha_tui.backends.telemetry.matmul import Matmul
+    from naptha_tui.proxy.node.swap import SwapChoice, SwapReport
 
 IDLE_SCRAPE_S = 3.0
 """The panel reads an idle server's /metrics, and asks a healthy server's health, every 3 s (a
@@ -78,9 +71,7 @@ class PlaygroundEngine(Protocol):
 
     async def served(self) -> list[str]: ...
     async def prepare(self, spec: Spec) -> Prepared: ...
-    def sweep(
-        self, spec: Spec, concurrency: int = DEFAULT_CONCURRENCY
-    ) -> AsyncGenerator[Sample, None]: ...
+    def sweep(self, spec: Spec, concurrency: int = ...) -> AsyncGenerator[Sample, None]: ...
     async def explain(self, spec: Spec, s: Sample) -> Evidence: ...
     async def aclose(self) -> None: ...
 
@@ -117,7 +108,7 @@ class NapthaTuiApp(App[None]):
         gpu: GpuSource,
         read_host: Callable[[], HostSample],
         up: Sequence[str] = (),
-        playground: Callable[[Target], PlaygroundEngine] = ExplainablePlayground,
+        playground: Callable[[Target], PlaygroundEngine] | None = None,
         ollama: Callable[[], OllamaLike] | None = None,
         doctor: Callable[[], DoctorChecks] | None = None,
     ) -> None:
@@ -128,15 +119,11 @@ class NapthaTuiApp(App[None]):
         self.gpu = gpu
         self.read_host = read_host
         self.up = list(up)
-        self.playground = playground
+        self.playground: Callable[[Target], PlaygroundEngine] = playground or _playground
         """Builds the playground engine for a target (the screen makes one per target)."""
-        self.ollama: Callable[[], OllamaLike] = ollama or (
-            lambda: Ollama(settings.ollama.host, log=CommandLog(paths))
-        )
+        self.ollama: Callable[[], OllamaLike] = ollama or (lambda: _ollama(paths, settings))
         """Builds the Ollama client the dashboard's panel polls (one per panel)."""
-        self.doctor: Callable[[], DoctorChecks] = doctor or (
-            lambda: Doctor(paths, settings, ProxyManager(paths, settings), gpu=gpu)
-        )
+        self.doctor: Callable[[], DoctorChecks] = doctor or (lambda: _doctor(paths, settings, gpu))
         """Builds the doctor the Doctor screen runs (one per report, in a worker)."""
 
     def on_mount(self) -> None:
@@ -160,32 +147,32 @@ class NapthaTuiApp(App[None]):
             "history (key :)",
             self.action_command_bar,
         )
-        if not isinstance(screen, PlaygroundScreen):
+        if not showing(screen, "try"):
             yield SystemCommand(
                 "Playground",
                 "Tool calls and guided outputs across temperatures (key t)",
                 self.action_open_playground,
             )
-        if not isinstance(screen, BenchScreen):
+        if not showing(screen, "bench"):
             yield SystemCommand(
                 "Bench",
                 "The load test: random prompts or simulated agents, live (key b)",
                 self.action_open_bench,
             )
-        if not isinstance(screen, EvalScreen):
+        if not showing(screen, "eval"):
             yield SystemCommand(
                 "Eval",
                 "BFCL tool-calling accuracy per temperature, guided or not (key e)",
                 self.action_open_eval,
             )
-        if not isinstance(screen, DoctorScreen):
+        if not showing(screen, "doctor"):
             yield SystemCommand(
                 "Doctor",
                 "What this machine offers (CPU, bfloat16, GPUs, runtimes, disk, proxy port, "
                 "key file) and what blocks a start (key d)",
                 self.action_open_doctor,
             )
-        if not isinstance(screen, HistoryScreen):
+        if not showing(screen, "history"):
             yield SystemCommand(
                 "History",
                 "The command log: what every action ran underneath, as shell lines (key h)",
@@ -211,39 +198,59 @@ class NapthaTuiApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    def action_open_playground(self) -> None:
-        self.push_screen(PlaygroundScreen())
+    OPENS = {
+        "open_playground": "try",
+        "open_bench": "bench",
+        "open_eval": "eval",
+        "open_history": "history",
+        "open_doctor": "doctor",
+    }
+    """The actions that open a screen, by the command bar's name for it."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_bench":  # not over itself, nor over a dialog
-            return not isinstance(self.screen, (BenchScreen, ModalScreen))
-        if action == "open_eval":
-            return not isinstance(self.screen, (EvalScreen, ModalScreen))
-        if action == "open_history":
-            return not isinstance(self.screen, (HistoryScreen, ModalScreen))
-        if action == "open_doctor":
-            return not isinstance(self.screen, (DoctorScreen, ModalScreen))
+        if action in self.OPENS:  # not over itself, nor over a dialog
+            screen = self.screen
+            return not isinstance(screen, ModalScreen) and not showing(screen, self.OPENS[action])
         return True
 
+    def action_open_playground(self) -> None:
+        open_screen(self, "try")
+
     def action_open_bench(self) -> None:
-        if self.check_action("open_bench", ()):
-            self.push_screen(BenchScreen())
+        open_screen(self, "bench")
 
     def action_open_eval(self) -> None:
-        if self.check_action("open_eval", ()):
-            self.push_screen(EvalScreen())
+        open_screen(self, "eval")
 
     def action_open_history(self) -> None:
-        if self.check_action("open_history", ()):
-            self.push_screen(HistoryScreen())
+        open_screen(self, "history")
 
     def action_open_doctor(self) -> None:
-        if self.check_action("open_doctor", ()):
-            self.push_screen(DoctorScreen())
+        open_screen(self, "doctor")
 
     async def on_unmount(self) -> None:
         # servers and proxy outlive the panel on purpose; only the HTTP client is closed
         await self.node.aclose()
+
+
+def _playground(target: Target) -> PlaygroundEngine:
+    from naptha_tui.backends.playground.explain import ExplainablePlayground
+
+    return ExplainablePlayground(target)
+
+
+def _ollama(paths: Paths, settings: Settings) -> OllamaLike:
+    from naptha_tui.backends.commandlog import CommandLog
+    from naptha_tui.backends.ollama.client import Ollama
+
+    return Ollama(settings.ollama.host, log=CommandLog(paths))
+
+
+def _doctor(paths: Paths, settings: Settings, gpu: GpuSource) -> DoctorChecks:
+    from naptha_tui.backends.checks.doctor import Doctor
+    from naptha_tui.proxy.litellm.process import ProxyManager
+
+    return Doctor(paths, settings, ProxyManager(paths, settings), gpu=gpu)
 
 
 def make_app(
@@ -274,7 +281,7 @@ def make_app(
         gpu,
         read_host,
         up,
-        playground or ExplainablePlayground,
+        playground,
         ollama,
         doctor,
     )

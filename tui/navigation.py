@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from naptha_tui.backends.viewprefs import ViewPrefs
-from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
-from naptha_tui.tui.screens.doctor import DoctorScreen
-from naptha_tui.tui.screens.eval import EvalScreen
-from naptha_tui.tui.screens.history import HistoryScreen
 from naptha_tui.tui.screens.log import LogScreen
-from naptha_tui.tui.screens.playground import PlaygroundScreen
-from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.widgets.server_table import ServerTable
 
 if TYPE_CHECKING:
@@ -40,14 +36,39 @@ ALIASES = {
 }
 """What ``:`` understands: each alias and the command it stands for."""
 COMMANDS = ("servers", "routes", "try", "bench", "eval", "logs", "doctor", "history", "quit")
-SCREENS: dict[str, type[Screen[Any]]] = {
-    "routes": RoutesScreen,
-    "try": PlaygroundScreen,
-    "bench": BenchScreen,
-    "eval": EvalScreen,
-    "doctor": DoctorScreen,
-    "history": HistoryScreen,
+SCREENS = {
+    "routes": ("routes", "RoutesScreen"),
+    "try": ("playground", "PlaygroundScreen"),
+    "bench": ("bench", "BenchScreen"),
+    "eval": ("eval", "EvalScreen"),
+    "doctor": ("doctor", "DoctorScreen"),
+    "history": ("history", "HistoryScreen"),
 }
+"""The screen each command opens: its module under ``tui/screens/`` and its class. Imported on
+first use: the panel starts on the dashboard, and the other screens with their cores (the
+playground's, the load test's, BFCL's, the doctor's) are most of its import time."""
+
+
+def _module(command: str) -> str:
+    return f"naptha_tui.tui.screens.{SCREENS[command][0]}"
+
+
+def screen_class(command: str) -> type[Screen[Any]]:
+    """The class of the screen ``command`` opens, imported now if it was not yet."""
+    cls: type[Screen[Any]] = getattr(importlib.import_module(_module(command)), SCREENS[command][1])
+    return cls
+
+
+def showing(screen: Screen[Any], command: str) -> bool:
+    """Whether ``screen`` is the one ``command`` opens (never imports it: none open, if not)."""
+    loaded = sys.modules.get(_module(command))
+    return loaded is not None and isinstance(screen, getattr(loaded, SCREENS[command][1]))
+
+
+def open_screen(app: NapthaTuiApp, command: str) -> None:
+    """Open ``command``'s screen over the current one, unless it is that one or a dialog."""
+    if not isinstance(app.screen, ModalScreen) and not showing(app.screen, command):
+        app.push_screen(screen_class(command)())
 
 
 def known_servers(app: NapthaTuiApp) -> list[str]:
@@ -89,8 +110,8 @@ def run_command(app: NapthaTuiApp, text: str) -> None:
             app.pop_screen()
     elif command == "logs":
         open_log(app, args)
-    elif not isinstance(app.screen, SCREENS[command]):  # not over itself
-        app.push_screen(SCREENS[command]())
+    elif not showing(app.screen, command):  # not over itself
+        app.push_screen(screen_class(command)())
 
 
 def open_log(app: NapthaTuiApp, args: list[str]) -> None:

@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from ollama import AsyncClient, ResponseError
-from ollama._client import _parse_host
 from pydantic import BaseModel
 
 from naptha_tui.backends.commandlog import CommandLog, curl_line, outcome_of
@@ -66,6 +64,8 @@ def resolve_host(setting: str | None) -> str:
             ``https://h``), parsed by the ollama package's own parser; a bind-all address
             becomes loopback.
     """
+    from ollama._client import _parse_host  # the ollama package loads on first use (~0.1 s)
+
     raw = (setting or os.environ.get("OLLAMA_HOST") or "").strip()
     url = _parse_host(raw)
     parts = urllib.parse.urlsplit(url)
@@ -154,6 +154,8 @@ class Ollama:
         """The normalised base URL, ``http://host:port``."""
         self.timeout = timeout
         self.log = log
+        from ollama import AsyncClient
+
         self._quick = AsyncClient(host=self.host, timeout=httpx.Timeout(timeout))
         self._slow = AsyncClient(
             host=self.host, timeout=httpx.Timeout(timeout, read=max(timeout, LONG_READ_S))
@@ -174,6 +176,8 @@ class Ollama:
     @contextmanager
     def _errors(self, doing: str, model: str | None = None) -> Iterator[None]:
         """Map what the ollama package and httpx raise to OllamaDown / OllamaError."""
+        from ollama import ResponseError
+
         what = f"{doing} model {model!r}" if model else doing
         try:
             yield

@@ -20,9 +20,7 @@ from naptha_tui.tui.messages import (
 )
 from naptha_tui.tui.screens.base import NapthaScreen
 from naptha_tui.tui.screens.log import LogScreen
-from naptha_tui.tui.screens.playground import PlaygroundScreen
 from naptha_tui.tui.screens.prompt_bar import PromptBarModal
-from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.screens.start_preset import StartPresetModal
 from naptha_tui.tui.screens.swap import SwapModal
 from naptha_tui.tui.widgets.memory import HISTORY, MemoryPanel, TrendsPanel
@@ -318,7 +316,12 @@ class DashboardScreen(NapthaScreen):
         self._open_log("proxy")
 
     def action_routes(self) -> None:
-        self.app.push_screen(RoutesScreen())
+        self._open("routes")
 
     def action_playground(self) -> None:
-        self.app.push_screen(PlaygroundScreen())
+        self._open("try")
+
+    def _open(self, command: str) -> None:
+        from naptha_tui.tui.navigation import open_screen  # it knows this screen: imported here
+
+        open_screen(self.napp, command)

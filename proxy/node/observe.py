@@ -109,6 +109,7 @@ class Observer:
         self.trees = TreeWatch()
         self.idle_scrape_s = idle_scrape_s
         self._last: dict[str, tuple[float, tuple[Scrape | None, Scrape]]] = {}
+        self._merged: dict[str, tuple[list[tuple[Scrape | None, Scrape]], dict[str, Any]]] = {}
 
     async def scrape(self, record: ProcessRecord) -> str | None:
         """The server's /metrics text, or None (no answer, not 200)."""
@@ -167,11 +168,24 @@ class Observer:
                 extra["gpu_memory_bytes"] = sum(per_gpu.values())
             pair = pairs.get(s.name)
             if pair is not None:
-                extra["metrics"] = merge([pair]).to_json()
+                extra["metrics"] = self._merge(f"server {s.name}", [pair])
                 by_model.setdefault(s.served_model_name or s.name, []).append(pair)
             out.append(dataclasses.replace(s, **extra) if extra else s)
-        models = {m: merge(found).to_json() for m, found in by_model.items()}
+        models = {m: self._merge(f"model {m}", found) for m, found in by_model.items()}
         return Observation(out, report, host, models, trees)
+
+    def _merge(self, key: str, pairs: list[tuple[Scrape | None, Scrape]]) -> dict[str, Any]:
+        """``merge(pairs)`` as JSON, computed again only when a pair is new.
+
+        An idle server keeps its window between scrapes: its sums and percentiles stand.
+        """
+        last = self._merged.get(key)
+        same = last is not None and len(last[0]) == len(pairs)
+        if last is not None and same and all(a is b for a, b in zip(last[0], pairs, strict=True)):
+            return last[1]
+        merged = merge(pairs).to_json()
+        self._merged[key] = (pairs, merged)
+        return merged
 
 
 def _idle(pair: tuple[Scrape | None, Scrape]) -> bool:

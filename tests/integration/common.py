@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -105,6 +106,7 @@ class TmuxPanel:
     """
 
     def __init__(self, env: dict[str, str], where: Path, *args: str) -> None:
+        assert shutil.which("tmux"), "this test drives the panel in tmux: apt-get install tmux"
         self.socket = str(where / "tmux.sock")
         self.env = env
         self.seen: list[str] = []

@@ -141,8 +141,11 @@ class FakeNode:
         # tests that read the feed pass their own (under tmp_path); the default is never written
         self.feed_file = feed_file or Path(tempfile.gettempdir()) / "naptha-fake/proxy/routes.jsonl"
         self.metrics = metrics
+        self.statuses = 0
+        """How often ``status`` was asked: each panel poll is one (tests wait for polls)."""
 
     async def status(self) -> NodeStatus:
+        self.statuses += 1
         return NodeStatus(
             list(self.servers), self.proxy_status, tuple(self.warnings), self.gpus, self.host
         )

@@ -26,7 +26,7 @@ from naptha_tui.tui.screens.bench import BenchScreen
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from tests.conftest import FAKE_VLLM, PY
 from tests.fakes.node import FakeGpu, FakeNode, fake_host, server
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import until, workers_done
 
 SIZE = (140, 44)
 MODEL = "smollm2-135m"
@@ -97,6 +97,7 @@ async def open_bench(pilot: Pilot[None], model: str | None = MODEL) -> BenchScre
     assert isinstance(screen, BenchScreen)
     if model is not None:
         await until(pilot, lambda: screen.form.model.value == model)
+    await workers_done(pilot, "bench-targets", "run-models", "saved-runs")  # read on opening
     return screen
 
 

@@ -31,7 +31,7 @@ from naptha_tui.tui.screens.eval import EvalScreen
 from tests.conftest import REAL_DATA_DIR
 from tests.fakes.fake_proxy import PROXY_KEY, SERVER_KEY, FakeProxy, Reply
 from tests.fakes.node import FakeGpu, FakeNode, fake_host, proxy, server
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import until, workers_done
 from tests.unit.evals_common import Oracle, cases, installed
 
 SIZE = (140, 44)
@@ -110,6 +110,7 @@ async def open_eval(pilot: Pilot[None], model: str | None = MODEL) -> EvalScreen
     await until(pilot, lambda: screen._bfcl is not None)
     if model is not None:
         await until(pilot, lambda: screen.form.model.value == model)
+    await workers_done(pilot, "eval-setup-find", "run-models", "saved-runs")  # read on opening
     return screen
 
 

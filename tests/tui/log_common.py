@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ from naptha_tui.backends.paths import Paths
 from naptha_tui.tui.screens.log import LogScreen
 from naptha_tui.tui.widgets.log_view import LogView
 from tests.fakes.node import FakeNode, server
-from tests.tui.test_dashboard import app_with, until
+from tests.tui.test_dashboard import app_with, fed, until
 
 P = "(APIServer pid=4242)"
 E = "(EngineCore_DP0 pid=4250)"
@@ -83,20 +82,19 @@ def log_app(paths: Paths, name: str = "smollm2-cpu") -> Any:
 
 
 async def open_log(pilot: Any, key: str = "l") -> LogView:
-    """Press ``key`` on the dashboard and wait for the log screen to show its file."""
-    await pilot.pause(0.2)
+    """Press ``key`` on the dashboard and wait for the log screen to show its file: at its end,
+    or (a crashed server's) at the line it opened at."""
+    await until(pilot, lambda: fed(pilot.app))  # the servers are in the table
     await pilot.press(key)
     await until(pilot, lambda: isinstance(pilot.app.screen, LogScreen))
     view = pilot.app.screen.query_one(LogView)
     await until(pilot, lambda: bool(view.lines) and view.page > 0)
-    await pilot.pause(0.1)
+    await until(pilot, lambda: view.at_end or view.marked is not None)
+    await pilot.pause()  # what the view does after the next refresh (placing, margins)
     return view
 
 
 async def settle(pilot: Any, view: LogView, timeout: float = 5.0) -> None:
-    """Wait until a search or jump has ended."""
-    deadline = time.monotonic() + timeout
-    while view.searching:
-        assert time.monotonic() < deadline, "the search did not end"
-        await pilot.pause(0.02)
-    await pilot.pause(0.05)
+    """Wait until a search or jump has ended, and the view has moved to what it found."""
+    await until(pilot, lambda: not view.searching, timeout)
+    await pilot.pause()  # what the view does after the next refresh (placing, margins)

@@ -17,7 +17,7 @@ from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
 from tests.fakes.node import FakeGpu, FakeNode, fake_host, server
 from tests.fakes.playground import FakePlayground
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import until, workers_done
 
 SIZE = (140, 44)
 
@@ -62,6 +62,7 @@ async def open_playground(pilot: Pilot[None]) -> PlaygroundScreen:
     screen = pilot.app.screen
     assert isinstance(screen, PlaygroundScreen)
     await until(pilot, lambda: screen.form.model.value == "smollm2-135m")
+    await workers_done(pilot, "playground-models")  # read on opening
     return screen
 
 

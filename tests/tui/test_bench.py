@@ -20,7 +20,7 @@ from tests.tui.bench_common import (
     report_text,
     status_text,
 )
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import until, workers_done
 
 
 async def test_a_run_completes_is_reported_and_saved(paths: Paths) -> None:
@@ -100,7 +100,7 @@ async def test_bad_input_names_its_field_and_sends_nothing(
             fill(screen, num_prompts="4", output_len="4")
             fill(screen, **{key: value})
             await pilot.press("ctrl+r")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "nothing was sent" in status_text(screen))
             assert not screen.running
             assert expected in error_text(screen, key)
             assert status_text(screen).startswith(f"nothing was sent: {expected}")
@@ -126,7 +126,7 @@ async def test_agent_problems_name_their_fields(paths: Paths) -> None:
             assert not screen.query_one("#num-prompts-field").display
             fill(screen, think_time="soon", tool_probability="1.5", agents="0")
             await pilot.press("ctrl+r")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "nothing was sent" in status_text(screen))
             assert "think time 'soon': expected seconds" in error_text(screen, "think_time")
             assert "tool probability must be in [0, 1] (got 1.5)" in error_text(
                 screen, "tool_probability"
@@ -165,7 +165,7 @@ async def test_a_target_that_does_not_answer_is_said_so(paths: Paths) -> None:
         assert "the proxy at http://127.0.0.1:9 does not answer (connect)" in status_text(screen)
         assert str(screen.form.model.prompt) == "the target does not answer"
         await pilot.press("ctrl+r")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "nothing was sent" in status_text(screen))
         assert error_text(screen, "model") == "model: choose a model the target serves"
 
 
@@ -176,7 +176,7 @@ async def test_agents_through_one_server_with_tool_calls(paths: Paths) -> None:
             screen = await open_bench(pilot)
             await until(pilot, lambda: len(screen.form.target._options) == 2)
             screen.form.target.value = "smollm2-cpu"
-            await pilot.pause(0.3)
+            await workers_done(pilot, "run-models")  # what the server serves, asked again
             await until(pilot, lambda: screen.form.model.value == MODEL)
             screen.form.workload.value = "agents"
             fill(screen, agents="3", turns="2", tool_probability="1", output_len="4")
@@ -219,7 +219,7 @@ async def test_b_and_the_command_palette_open_the_bench(paths: Paths) -> None:
     app, _ = app_with(paths)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        await pilot.pause(0.1)
+        await pilot.pause()
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Bench")
         app.call_later(command.callback)
         await until(pilot, lambda: isinstance(app.screen, BenchScreen))

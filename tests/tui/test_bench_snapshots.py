@@ -29,7 +29,7 @@ from tests.tui.bench_common import (
     result,
     sweep_result,
 )
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import until, workers_done
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ async def running(pilot: Pilot[None], snapshots: int = 40) -> BenchScreen:
     screen.begin(read_form(screen.form.values()), "proxy")
     for i in range(1, snapshots + 1):
         screen.show_progress(progress(i))
-    await pilot.pause(0.2)
+    await pilot.pause()
     return screen
 
 
@@ -58,7 +58,7 @@ def test_bench_finished_snapshot(snap_compare: Any, paths: Paths, fake: FakeVllm
     async def finished(pilot: Pilot[None]) -> None:
         screen = await running(pilot, snapshots=66)
         screen.show_result(result())
-        await pilot.pause(0.2)
+        await workers_done(pilot, "saved-runs")  # a result with a name lists the runs again
 
     app, _ = app_with(paths, fake.url)
     assert snap_compare(app, terminal_size=SIZE, run_before=finished)
@@ -75,7 +75,7 @@ def test_bench_finished_sweep_snapshot(snap_compare: Any, paths: Paths, fake: Fa
         for i in range(1, 14):
             screen.show_progress(progress(i, total=40))
         screen.show_result(sweep_result())
-        await pilot.pause(0.3)
+        await workers_done(pilot, "saved-runs")  # a result with a name lists the runs again
 
     app, _ = app_with(paths, fake.url)
     assert snap_compare(app, terminal_size=SIZE, run_before=swept)
@@ -94,7 +94,7 @@ def test_bench_saved_runs_snapshot(snap_compare: Any, paths: Paths, fake: FakeVl
         screen.runs.focus()
         await pilot.pause()
         await pilot.press("up", "up", "space", "down", "down", "space")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: len(screen.runs.marked) == 2)
 
     app, _ = app_with(paths, fake.url)
     assert snap_compare(app, terminal_size=SIZE, run_before=listed)

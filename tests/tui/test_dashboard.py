@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
 from textual.widgets import Log, OptionList
+from textual.worker import WorkerCancelled
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.settings import Settings
@@ -30,11 +37,64 @@ from tests.fakes.node import (
 
 async def until(pilot, check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     """Poll the UI until ``check()`` holds (telemetry and polling workers never finish, so
-    waiting for all workers would hang); fail with the last state otherwise."""
+    waiting for all workers would hang); fail naming the condition otherwise.
+
+    Tests wait with this, not with fixed pauses: the timeout is generous (a loaded machine
+    may take seconds), and a condition that holds at once costs nothing."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {condition(check)}"
+        await pilot.pause(0.05)  # the polling interval, not a wait for anything in particular
+
+
+def condition(check: Callable[[], object]) -> str:
+    """The source of a waited-on check, for the failure message."""
+    try:
+        return inspect.getsource(check).strip()
+    except (OSError, TypeError):
+        return repr(check)
+
+
+async def workers_done(pilot, *groups: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the workers of ``groups`` to end (what a screen reads on opening, an action),
+    then for what they posted to be handled. Not ``app.workers.wait_for_complete()`` alone:
+    the polling workers never end, and given no workers it waits for all of them."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while True:
+        # queued messages first: one may ask for another worker (what the last ones posted)
+        await pilot.pause()
+        busy = [w for w in app.workers if w.group in groups and not w.is_finished]
+        if not busy:
+            return
+        left = deadline - time.monotonic()
+        assert left > 0, f"still running after {timeout} s: {[w.name for w in busy]}"
+        # a worker an exclusive successor cancelled has ended too; a failed one raises
+        with contextlib.suppress(WorkerCancelled, TimeoutError):
+            async with asyncio.timeout(left):
+                await app.workers.wait_for_complete(busy)
+
+
+async def polls(pilot, node: FakeNode, count: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the panel has asked ``node`` for its status ``count`` more times, and what the
+    last answer brought is shown: for what must still hold several polls later."""
+    start = node.statuses
+    await until(pilot, lambda: node.statuses >= start + count)
+    await pilot.pause()
+
+
+def fed(app: App[Any]) -> bool:
+    """The dashboard shows a node status (servers, proxy) and a host and GPU reading."""
+    screen = app.screen
+    if not isinstance(screen, DashboardScreen) or not screen.query(MemoryPanel):
+        return False  # another screen, or not composed yet
+    memory = screen.query_one(MemoryPanel)
+    return (
+        "probing…" not in str(screen.query_one(ProxyBar).render())
+        and "reading…" not in str(screen.query_one(HostPanel).render())
+        and memory.gpus is not None
+        and memory.host is not None
+    )
 
 
 def app_with(  # type: ignore[no-untyped-def]
@@ -61,7 +121,7 @@ async def test_dashboard_shows_servers_proxy_host_and_no_gpu(paths: Paths) -> No
     node = FakeNode([server(), server("qwen-gpu", "crashed", 8101, "out of memory: CUDA OOM")])
     app = app_with(paths, node)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.3)
+        await until(pilot, lambda: fed(app))
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
         table = screen.query_one(ServerTable)
@@ -80,7 +140,7 @@ async def test_dashboard_shows_servers_proxy_host_and_no_gpu(paths: Paths) -> No
 async def test_gpus_are_listed(paths: Paths) -> None:
     app = app_with(paths, FakeNode([server()]), FakeGpu(TWO_GPUS))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.3)
+        await until(pilot, lambda: fed(app))
         panel = app.screen.query_one(MemoryPanel)
         text = str(panel.render())
         assert panel.border_title == "GPU memory · NVIDIA H100 80GB HBM3"
@@ -92,9 +152,9 @@ async def test_stop_and_restart_act_on_selected_server(paths: Paths) -> None:
     node = FakeNode([server("a", port=8100), server("b", port=8101)])
     app = app_with(paths, node)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.3)
-        await pilot.press("down", "x")
         table = app.screen.query_one(ServerTable)
+        await until(pilot, lambda: table.row_count == 2)
+        await pilot.press("down", "x")
         await until(pilot, lambda: str(table.get_row("b")[4]) == "stopped")
         assert node.calls == [("stop", "b")]
         assert table.selected == "b"  # the cursor stays on the same server across refreshes
@@ -110,9 +170,9 @@ async def test_start_preset_from_the_picker(paths: Paths) -> None:
     node = FakeNode([])
     app = app_with(paths, node)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: fed(app))
         await pilot.press("s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: not isinstance(app.screen, DashboardScreen))
         options = app.screen.query_one(OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert "smollm2-cpu" in ids
@@ -153,7 +213,8 @@ async def test_log_screen_follows_the_file(paths: Paths, tmp_path: Path) -> None
     (log_dir / "a.log").write_text("first line\n")
     app = app_with(paths, FakeNode([server("a")]))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.3)
+        table = app.screen.query_one(ServerTable)
+        await until(pilot, lambda: table.selected == "a")
         await pilot.press("l")
         await until(pilot, lambda: isinstance(app.screen, LogScreen))
         lines = app.screen.query_one(Log).lines
@@ -163,7 +224,7 @@ async def test_log_screen_follows_the_file(paths: Paths, tmp_path: Path) -> None
         await until(pilot, lambda: "second line" in lines)
         assert list(lines)[-2:] == ["first line", "second line"]
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         assert isinstance(app.screen, DashboardScreen)
 
 
@@ -174,7 +235,7 @@ async def test_state_file_warnings_are_shown_once(paths: Paths) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         log = app.screen.query_one(Log)
         await until(pilot, lambda: "servers.corrupt" in "\n".join(log.lines))
-        await pilot.pause(0.3)  # several polls later, still one line
+        await polls(pilot, node)  # several polls later, still one line
         assert sum("servers.corrupt" in line for line in log.lines) == 1
 
 

@@ -27,7 +27,7 @@ from tests.fakes.node import (
     refused_on_gpu,
     server,
 )
-from tests.tui.test_dashboard import app_with, until
+from tests.tui.test_dashboard import app_with, fed, polls, until, workers_done
 
 
 def cell(table: ServerTable, name: str, column: str) -> Any:
@@ -209,7 +209,7 @@ async def test_the_nodes_gpu_reading_wins_over_the_panels_own(paths: Paths) -> N
     async with app.run_test(size=(120, 36)) as pilot:
         panel = (await dashboard(pilot)).query_one(MemoryPanel)
         await until(pilot, lambda: len(panel.splits) == 2)
-        await pilot.pause(0.3)  # several of the panel's own readings later
+        await polls(pilot, node)  # several polls (and the panel's own readings) later
         assert [s.label for s in panel.splits] == ["GPU 0", "GPU 1"]
         assert "no NVIDIA GPU" not in panel.render().plain
 
@@ -225,7 +225,7 @@ async def test_trends_keep_the_last_minute(paths: Paths) -> None:
         assert "tok/s" in text and "42.8" in text  # two servers at 21.4 tok/s
         assert "smollm2-cpu" in text and "21.4" in text
         await until(pilot, lambda: len(trends.tokens) == HISTORY, timeout=15)
-        await pilot.pause(0.3)
+        await polls(pilot, node)
         assert len(trends.tokens) == HISTORY and len(trends.per_server["b"]) == HISTORY
         node.servers = [server()]
         await until(pilot, lambda: "b" not in trends.per_server)
@@ -243,6 +243,11 @@ async def open_swap(pilot: Any, preset: str) -> SwapModal:
     options.highlighted = ids.index(preset)
     await until(pilot, lambda: preset in modal.checked)
     return modal
+
+
+def refused(app: Any) -> list[str]:
+    """What the swap modal said when asked to confirm a swap that would be refused."""
+    return [n.message for n in app._notifications if "the swap would refuse it" in n.message]
 
 
 def verdict_shown(modal: SwapModal) -> Text:
@@ -320,7 +325,7 @@ async def test_escape_cancels_the_swap(paths: Paths) -> None:
         await open_swap(pilot, "qwen2.5-7b")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        await pilot.pause(0.2)
+        await workers_done(pilot, "actions")  # a swap would be one
         assert not [c for c in node.calls if c[0] == "swap"]
 
 
@@ -341,7 +346,8 @@ async def test_a_refusal_shows_the_numbers_in_red_and_cannot_be_confirmed(paths:
         assert style_of(shown, "GPU 0: gpu_memory_utilization 0.92") == "red"
         await pilot.press("enter")
         await pilot.press("y")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: len(refused(app)) == 2)  # both keys said no
+        await workers_done(pilot, "actions")  # a swap would be one
         assert isinstance(app.screen, SwapModal)  # still open: the swap would refuse it
         assert not [c for c in node.calls if c[0] == "swap"]
 
@@ -384,7 +390,7 @@ async def test_a_failed_swap_is_reported(paths: Paths) -> None:
 async def test_swap_with_no_server_selected_warns(paths: Paths) -> None:
     app = app_with(paths, FakeNode([]))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: fed(app))  # the node's answer: no server
         await pilot.press("w")
         await until(pilot, lambda: bool(app._notifications))
         said = [(n.message, n.severity) for n in app._notifications]

@@ -15,7 +15,7 @@ from tests.fakes.node import (
     FakeNode,
     server,
 )
-from tests.tui.test_dashboard import app_with, until
+from tests.tui.test_dashboard import app_with, polls, until
 from tests.tui.test_dashboard_memory import dashboard
 
 
@@ -37,13 +37,14 @@ def closed_port() -> int:
 
 async def test_no_ollama_daemon_is_one_quiet_line(paths: Paths) -> None:
     port = closed_port()
-    app = app_with(paths, FakeNode([server()]), ollama=Ollama(f"http://127.0.0.1:{port}"))
+    node = FakeNode([server()])
+    app = app_with(paths, node, ollama=Ollama(f"http://127.0.0.1:{port}"))
     async with app.run_test(size=(120, 36)) as pilot:
         panel = (await dashboard(pilot)).query_one(OllamaPanel)
         await until(pilot, lambda: panel.up is False)
         assert status_line(panel) == f"Ollama: no daemon at http://127.0.0.1:{port}"
         assert not panel.query_one(OllamaTable).display
-        await pilot.pause(0.3)
+        await polls(pilot, node)  # the panel has gone on a while
         log = app.screen.query_one(Log)
         assert not any("ollama" in line.lower() for line in log.lines)  # no spam
         assert app.is_running

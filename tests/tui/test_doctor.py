@@ -116,7 +116,7 @@ def table_text(screen: DoctorScreen) -> str:
 
 async def open_doctor(pilot: Any) -> DoctorScreen:
     await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen))
-    await pilot.pause(0.1)
+    await pilot.pause()  # mounted: its keys work
     await pilot.press("d")
     await until(pilot, lambda: isinstance(pilot.app.screen, DoctorScreen))
     screen: DoctorScreen = pilot.app.screen
@@ -200,7 +200,6 @@ def test_doctor_screen_snapshot(snap_compare: Any, paths: Paths) -> None:
     async def doctor(pilot: Any) -> None:
         screen = await open_doctor(pilot)
         await until(pilot, lambda: screen.matmul is not None)
-        await pilot.pause(0.2)
 
     app = app_with(paths, CannedDoctor)
     assert snap_compare(app, terminal_size=(120, 32), run_before=doctor)

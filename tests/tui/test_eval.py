@@ -150,7 +150,7 @@ async def test_bad_input_names_its_field_and_sends_nothing(
             texts = {"limit": "2"} | {k: v for k, v in values.items() if k != "categories"}
             fill(screen, values.get("categories", ["multiple"]), **texts)
             await pilot.press("ctrl+r")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: "nothing was sent" in status_text(screen))
             assert not screen.running and screen.result is None
             assert expected in error_text(screen, key)
             assert status_text(screen).startswith(f"nothing was sent: {expected}")
@@ -296,7 +296,7 @@ async def test_e_and_the_command_palette_open_the_eval(paths: Paths) -> None:
         app, _ = app_with(paths, fake)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-            await pilot.pause(0.1)
+            await pilot.pause()
             command = next(c for c in app.get_system_commands(app.screen) if c.title == "Eval")
             app.call_later(command.callback)
             await until(pilot, lambda: isinstance(app.screen, EvalScreen))

@@ -33,7 +33,7 @@ from tests.tui.eval_common import (
     snapshot_config,
     started,
 )
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import until, workers_done
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ async def running(pilot: Pilot[None], fake: FakeProxy, landed: int = 23) -> Eval
         screen.show_progress(progress)
         if progress.last is not None and progress.last.failed:
             screen.add_failed(progress.last)
-    await pilot.pause(0.2)
+    await pilot.pause()
     return screen
 
 
@@ -68,7 +68,7 @@ async def finished(pilot: Pilot[None], fake: FakeProxy) -> EvalScreen:
     screen.begin(snapshot_config(), started(doc), cases_in(doc))
     screen.show_progress(replay(doc, int(doc["planned"]), 41.3))
     screen.show_result(doc, failed)
-    await pilot.pause(0.2)
+    await workers_done(pilot, "saved-runs")  # a result with a name lists the runs again
     return screen
 
 
@@ -96,7 +96,6 @@ def test_eval_failed_case_snapshot(snap_compare: Any, paths: Paths, fake: FakePr
         await pilot.pause()
         await pilot.press("down", "down", "enter")
         await until(pilot, lambda: screen.detail.record is not None)
-        await pilot.pause(0.2)
 
     app, _ = app_with(ready(paths), fake)
     assert snap_compare(app, terminal_size=SIZE, run_before=inspected)
@@ -105,7 +104,6 @@ def test_eval_failed_case_snapshot(snap_compare: Any, paths: Paths, fake: FakePr
 def test_eval_not_set_up_snapshot(snap_compare: Any, paths: Paths, fake: FakeProxy) -> None:
     async def opened(pilot: Pilot[None]) -> None:
         await open_eval(pilot)
-        await pilot.pause(0.2)
 
     app, _ = app_with(replace(paths, data_dir=NO_SETUP), fake)
     assert snap_compare(app, terminal_size=SIZE, run_before=opened)
@@ -134,7 +132,6 @@ def test_eval_compare_snapshot(snap_compare: Any, paths: Paths, fake: FakeProxy)
         await pilot.pause()
         await pilot.press("up", "space", "down", "space", "c")
         await until(pilot, lambda: screen.compared.row_count > 0)
-        await pilot.pause(0.2)
 
     app, _ = app_with(ready(paths), fake)
     assert snap_compare(app, terminal_size=SIZE, run_before=compared)

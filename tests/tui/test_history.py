@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from naptha_tui.backends.commandlog import CommandLog, Entry
 from naptha_tui.backends.paths import Paths
 from naptha_tui.tui.screens.history import HistoryScreen
 from tests.fakes.node import FakeNode, server
-from tests.tui.test_dashboard import app_with, until
+from tests.tui.test_dashboard import app_with, fed, until
 
 AT = 1_765_200_000.0  # 2025-12-08 13:20 UTC
 KEY = "/home/op/.local/state/naptha-tui/keys/smollm2-cpu.key"
@@ -77,7 +77,7 @@ async def test_history_lists_newest_first_and_copies_a_shell_line(paths: Paths) 
     write(paths, START, SLEEP)
     app = app_with(paths, FakeNode([server()]))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: fed(app))
         await pilot.press("h")
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         table = app.screen.query_one(DataTable)
@@ -104,25 +104,33 @@ async def test_history_lists_newest_first_and_copies_a_shell_line(paths: Paths) 
 async def test_history_from_the_palette_and_when_empty(paths: Paths) -> None:
     app = app_with(paths, FakeNode([server()]))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: fed(app))
         app.action_open_history()
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "Nothing recorded yet" in history_line(app))
         await pilot.press("c")
         assert app.clipboard == ""
         assert any(c.title == "History" for c in app.get_system_commands(app.screen_stack[0]))
 
 
+def history_line(app: Any) -> str:
+    """What the line under the table says (the entry under the cursor, or why none)."""
+    lines = app.screen.query("#history-line")
+    return str(lines.first(Static).render()) if lines else ""
+
+
 async def history_open(pilot: Any) -> None:
-    await pilot.pause(0.2)
+    await until(pilot, lambda: fed(pilot.app))
     await pilot.press("h")
-    for _ in range(100):
-        screen = pilot.app.screen
-        if isinstance(screen, HistoryScreen) and screen.query_one(DataTable).row_count == 3:
-            break
-        await pilot.pause(0.05)
+    await until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, HistoryScreen)
+            and pilot.app.screen.query_one(DataTable).row_count == 3
+        ),
+    )
     await pilot.press("down", "down")  # the start, its whole line below
-    await pilot.pause(0.2)
+    await until(pilot, lambda: START.line in history_line(pilot.app))
 
 
 def test_history_screen_snapshot(snap_compare: Any, paths: Paths, utc: None) -> None:

@@ -27,7 +27,7 @@ from tests.tui.log_common import (
     vllm_log,
     write_log,
 )
-from tests.tui.test_dashboard import app_with, until
+from tests.tui.test_dashboard import app_with, fed, until
 from tests.unit.test_startup_reason import ENGINE_THEN_API
 
 
@@ -87,7 +87,8 @@ async def test_error_and_warning_lines_are_coloured_and_matches_highlighted(
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_log(pilot)
         await pilot.press("g")  # the start: the first traceback is in view
-        await pilot.pause(0.1)
+        await until(pilot, lambda: view.position == 0)
+        await pilot.pause()  # drawn there
         levels = dict(zip(view.lines, view._levels, strict=True))
         assert levels[view.lines[2]] == "warning" and "WARNING" in view.lines[2]
         assert [levels[line] for line in view.lines[5:10]] == [
@@ -174,6 +175,8 @@ async def test_pause_and_resume_the_follow(paths: Paths) -> None:
         with path.open("a") as fh:
             fh.write("while paused\n")
         await until(pilot, lambda: "while paused" in view.lines)  # read, not scrolled to
+        # a fixed pause on purpose: nothing to wait for, the view must stay put while time
+        # passes (longer than one 0.25 s watch of the file)
         await pilot.pause(0.3)
         assert "while paused" not in visible(view) and "followed line" in visible(view)
         await pilot.press("f")
@@ -191,7 +194,7 @@ async def test_the_previous_run_and_a_rotation(paths: Paths) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_log(pilot)
         await pilot.press("p")  # no previous run yet: said, and nothing changes
-        await pilot.pause(0.1)
+        await until(pilot, lambda: any("no previous run" in n.message for n in app._notifications))
         assert list(view.lines) == ["this run's line"]
         write_log(previous_run(path), ["the run before's line"])
         await pilot.press("p")
@@ -210,7 +213,7 @@ async def test_a_log_not_there_yet_shows_when_it_appears(paths: Paths) -> None:
     paths.log_dir.mkdir(parents=True)
     app = app_with(paths, FakeNode([server("late")]))
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: fed(app))
         await pilot.press("l")
         await until(pilot, lambda: isinstance(app.screen, LogScreen))
         view = app.screen.query_one(LogView)
@@ -238,7 +241,7 @@ async def test_a_big_log_is_read_by_blocks_from_its_end(paths: Paths) -> None:
         assert len(view.lines) <= log_window.OPEN_LINES
         for _ in range(20):
             await pilot.press("pageup")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: len(view.lines) > log_window.OPEN_LINES)  # read more
         assert log_window.OPEN_LINES < len(view.lines) <= log_window.WINDOW
         assert view._meta[0].start > 20 << 20  # still only the end of the file
         await pilot.press("slash", *"needle-0001", "enter")
@@ -254,7 +257,7 @@ async def test_enter_on_a_crashed_server_marks_the_root_cause_in_view(paths: Pat
     node = FakeNode([server("qwen", "crashed", 8101, "ValueError: max_model_len 99999")])
     app = app_with(paths, node)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: fed(app))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, LogScreen))
         view = app.screen.query_one(LogView)

@@ -12,10 +12,8 @@ import pytest
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.viewprefs import LOG_WRAP, ViewPrefs
-from naptha_tui.tui.screens.log import LogScreen
-from naptha_tui.tui.widgets.log_view import LogView
 from tests.fakes.node import FakeNode, server
-from tests.tui.log_common import settle, vllm_log, write_log
+from tests.tui.log_common import open_log, settle, vllm_log, write_log
 from tests.tui.test_dashboard import app_with
 from tests.unit.test_startup_reason import ENGINE_THEN_API
 
@@ -29,37 +27,22 @@ def home(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-async def wait_log(pilot: Any, key: str) -> LogView:
-    await pilot.pause(0.2)
-    await pilot.press(key)
-    for _ in range(100):
-        screen = pilot.app.screen
-        if isinstance(screen, LogScreen) and screen.query_one(LogView).lines:
-            break
-        await pilot.pause(0.05)
-    view: LogView = pilot.app.screen.query_one(LogView)
-    await pilot.pause(0.2)
-    return view
-
-
 async def search_uvicorn(pilot: Any) -> None:
-    view = await wait_log(pilot, "l")
+    view = await open_log(pilot, "l")
     await pilot.press("slash", *"uvicorn", "enter")
     await settle(pilot, view)
     await pilot.press("N")
     await settle(pilot, view)
-    await pilot.pause(0.2)
 
 
 async def wrapped(pilot: Any) -> None:
-    view = await wait_log(pilot, "l")
+    view = await open_log(pilot, "l")
     await pilot.press("t")  # the first traceback
     await settle(pilot, view)
-    await pilot.pause(0.2)
 
 
 async def at_error(pilot: Any) -> None:
-    await wait_log(pilot, "enter")
+    await open_log(pilot, "enter")
 
 
 def test_log_search_match_marked_errors_and_warnings_coloured(

@@ -25,7 +25,7 @@ from naptha_tui.tui.screens.routes import RoutesScreen
 from naptha_tui.tui.widgets.server_table import ServerTable
 from tests.fakes.node import FakeGpu, FakeNode, StaticOllama, fake_host, server
 from tests.tui.playground_common import Engines
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import fed, polls, until
 from tests.tui.test_doctor import CannedDoctor
 
 SIZE = (120, 36)
@@ -64,9 +64,12 @@ async def ready(pilot: Any) -> ServerTable:
 
 
 def help_text(app: Any) -> str:
-    """What the keys panel shows, as text."""
+    """What the keys panel shows, as text ("" until it has its table)."""
+    tables = app.screen.query("HelpPanel BindingsTable")
+    if not tables:
+        return ""
     console = Console(width=80, record=True, file=io.StringIO())
-    console.print(app.screen.query_one(HelpPanel).query_one(BindingsTable).render())
+    console.print(tables.first(BindingsTable).render())
     return console.export_text()
 
 
@@ -76,7 +79,7 @@ async def command(pilot: Any, text: str) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, PromptBarModal))
     await pilot.press(*["space" if c == " " else c for c in text], "enter")
     await until(pilot, lambda: not isinstance(pilot.app.screen, PromptBarModal))
-    await pilot.pause(0.05)
+    await pilot.pause()  # what the command said (a notification) is handled
 
 
 @pytest.mark.parametrize(
@@ -181,7 +184,7 @@ async def test_question_mark_shows_the_keys_of_the_screen_you_are_on(paths: Path
         await ready(pilot)
         await pilot.press("question_mark")
         await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "Start" in help_text(app))
         keys = help_text(app)
         assert all(k in keys for k in ("Start", "Stop", "Swap", "Filter", "Command")), keys
         await pilot.press("question_mark")
@@ -190,13 +193,14 @@ async def test_question_mark_shows_the_keys_of_the_screen_you_are_on(paths: Path
         await until(pilot, lambda: isinstance(app.screen, LogScreen))
         await pilot.press("question_mark")
         await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "Search" in help_text(app))
         keys = help_text(app)
         assert all(k in keys for k in ("Search", "Wrap", "Follow")) and "Swap" not in keys, keys
 
 
 async def test_slash_filters_the_server_table_and_escape_clears_it(paths: Paths) -> None:
-    app = app_with(paths)
+    node = servers()
+    app = app_with(paths, node)
     async with app.run_test(size=SIZE) as pilot:
         table = await ready(pilot)
         await pilot.press("slash")
@@ -205,7 +209,7 @@ async def test_slash_filters_the_server_table_and_escape_clears_it(paths: Paths)
         await until(pilot, lambda: table.row_count == 2)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        await pilot.pause(0.3)  # polls keep the filter
+        await polls(pilot, node)  # polls keep the filter
         assert table.row_count == 2
         assert {table.get_row_at(i)[0] for i in range(2)} == {"qwen-gpu", "hermes-gpu"}
         assert "/cuda (2 of 3)" in str(table.border_title)
@@ -232,9 +236,11 @@ def test_command_bar_open_snapshot(snap_compare: Any, paths: Paths) -> None:
 
     async def run_before(pilot: Any) -> None:
         await until(pilot, lambda: pilot.app.screen.query_one(ServerTable).row_count == 1)
+        await until(pilot, lambda: fed(pilot.app))
         await pilot.press("colon", "l", "o")
         await until(pilot, lambda: isinstance(pilot.app.screen, PromptBarModal))
-        await pilot.pause(0.2)
+        prompt = pilot.app.screen.query_one(Input)
+        await until(pilot, lambda: prompt._suggestion == "logs smollm2-cpu")
 
     app = make_app(
         paths,

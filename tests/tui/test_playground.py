@@ -49,7 +49,7 @@ async def test_the_command_palette_offers_the_playground(paths: Paths) -> None:
     app = app_with(paths, Engines())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        await pilot.pause(0.1)
+        await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Playground" in titles
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Playground")

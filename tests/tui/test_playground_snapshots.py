@@ -8,6 +8,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from naptha_tui.backends.paths import Paths
+from naptha_tui.tui.screens.playground import PlaygroundScreen
 from tests.tui.playground_common import (
     SIZE,
     Engines,
@@ -19,10 +20,14 @@ from tests.tui.playground_common import (
 from tests.tui.test_dashboard import until
 
 
+def shown(screen: PlaygroundScreen) -> bool:
+    """Whether the detail pane shows a sample (its raw text's source is said above it)."""
+    return bool(screen.query_one("#raw-source").display)
+
+
 def test_playground_empty_snapshot(snap_compare: Any, paths: Paths) -> None:
     async def opened(pilot: Pilot[None]) -> None:
         await open_playground(pilot)
-        await pilot.pause(0.2)
 
     assert snap_compare(app_with(paths, Engines()), terminal_size=SIZE, run_before=opened)
 
@@ -35,7 +40,7 @@ def test_playground_mid_sweep_snapshot(snap_compare: Any, paths: Paths) -> None:
         await pilot.press("ctrl+r")
         await until(pilot, lambda: engines.last.held.is_set() and screen.samples.row_count == 2)
         screen.samples.focus()
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.samples.has_focus)
 
     assert snap_compare(app_with(paths, engines), terminal_size=SIZE, run_before=held)
 
@@ -48,7 +53,7 @@ def test_playground_results_with_a_sample_selected_snapshot(
         await run_and_settle(pilot, screen)
         screen.samples.focus()
         screen.samples.move_cursor(row=0)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: screen.samples.has_focus and shown(screen))
 
     assert snap_compare(app_with(paths, Engines()), terminal_size=SIZE, run_before=selected)
 
@@ -63,6 +68,5 @@ def test_playground_a_sample_explained_snapshot(snap_compare: Any, paths: Paths)
         screen.samples.move_cursor(row=2)
         await pilot.press("x")
         await until(pilot, lambda: screen.query_one("#evidence-pane").display)
-        await pilot.pause(0.2)
 
     assert snap_compare(app_with(paths, Engines()), terminal_size=SIZE, run_before=explained)

@@ -20,7 +20,7 @@ from naptha_tui.tui.app import make_app
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.routes import RoutesScreen, health, metrics_summary
 from tests.fakes.node import FakeGpu, FakeNode, fake_host, server
-from tests.tui.test_dashboard import until
+from tests.tui.test_dashboard import polls, until
 
 GROUP = "smollm2-135m"
 
@@ -130,7 +130,7 @@ async def test_routes_screen_counts_and_follows_the_feed(paths: Paths, tmp_path:
     node = FakeNode([server("smollm2-cpu")], feed_file=feed)
     app = make_app(paths, Settings(poll_seconds=0.1), node=node, gpu=FakeGpu(), read_host=fake_host)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, RoutesScreen))
         screen = app.screen
@@ -200,7 +200,7 @@ async def test_routes_screen_without_a_feed_and_with_proxy_metrics(
     node = FakeNode(feed_file=tmp_path / "absent.jsonl", metrics=metrics)
     app = make_app(paths, Settings(poll_seconds=0.1), node=node, gpu=FakeGpu(), read_host=fake_host)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, RoutesScreen))
         screen = app.screen
@@ -213,6 +213,7 @@ async def test_routes_screen_without_a_feed_and_with_proxy_metrics(
 
 class FailingNode(FakeNode):
     async def status(self) -> NodeStatus:
+        self.statuses += 1
         raise NapthaError("state file is corrupt")
 
 
@@ -226,7 +227,7 @@ async def test_failures_are_shown_and_the_screen_keeps_going(paths: Paths, tmp_p
         await app.push_screen(screen)
         await until(pilot, lambda: "IsADirectoryError" in status_text(screen))
         await until(pilot, lambda: screen._last_error == "state file is corrupt")
-        await pilot.pause(0.3)  # several failed polls later
+        await polls(pilot, node)  # several failed polls later
         assert isinstance(app.screen, RoutesScreen) and app.is_running
 
 
@@ -294,13 +295,12 @@ def test_routes_screen_snapshot(
     app = make_app(paths, Settings(poll_seconds=60), node=node, gpu=FakeGpu(), read_host=fake_host)
 
     async def routes(pilot: Any) -> None:
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen))
         screen = RoutesScreen(tz=UTC, clock=lambda: T_FIXED + 10)
         await pilot.app.push_screen(screen)
         table = screen.query_one("#deployments", DataTable)
         await until(pilot, lambda: table.row_count == 3)
         await until(pilot, lambda: cells(table, "smollm2-cpu")[2] == "ready")
         await until(pilot, lambda: "not exposed" in status_text(screen))
-        await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(120, 32), run_before=routes)

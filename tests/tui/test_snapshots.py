@@ -29,6 +29,7 @@ from tests.fakes.node import (
     refused_on_gpu,
     server,
 )
+from tests.tui.test_dashboard import fed, until
 
 CRASHED = "out of memory: torch.OutOfMemoryError: CUDA out of memory"
 
@@ -37,11 +38,7 @@ async def settled(pilot: Any) -> None:
     screen = pilot.app.screen
     table = screen.query_one(ServerTable)
     ollama = screen.query_one(OllamaPanel)
-    for _ in range(100):
-        if table.row_count and ollama.up is not None:
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.2)
+    await until(pilot, lambda: fed(pilot.app) and bool(table.row_count) and ollama.up is not None)
 
 
 def app_for(paths: Paths, node: FakeNode, gpu: FakeGpu, ollama: StaticOllama) -> Any:
@@ -101,19 +98,18 @@ def test_swap_modal_shows_a_refusal(snap_compare: Any, paths: Paths) -> None:
     async def open_swap(pilot: Any) -> None:
         await settled(pilot)
         await pilot.press("down", "w")  # swap llama3.1-8b
-        for _ in range(100):
-            if isinstance(pilot.app.screen, SwapModal) and pilot.app.screen.query(OptionList):
-                break
-            await pilot.pause(0.05)
+        await until(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, SwapModal) and bool(pilot.app.screen.query(OptionList))
+            ),
+        )
         modal = pilot.app.screen
+        assert isinstance(modal, SwapModal)
         options = modal.query_one(OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
         options.highlighted = ids.index("qwen3-8b")
-        for _ in range(100):
-            if "qwen3-8b" in modal.checked:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "qwen3-8b" in modal.checked)
 
     app = app_for(paths, node, FakeGpu(TWO_GPUS), StaticOllama(down=True))
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_swap)

@@ -5,11 +5,11 @@ The fake replays Ollama's documented wire format field by field.
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from naptha_tui.backends.ollama import client as client_module
 from naptha_tui.backends.ollama.client import (
     Ollama,
     OllamaDown,
@@ -55,11 +55,19 @@ def test_resolve_host_takes_every_ollama_host_form(
     assert Ollama(setting).host == expected
 
 
-def test_the_ollama_packages_host_parser_is_the_one_used() -> None:
-    from ollama._client import _parse_host
+def test_the_ollama_packages_host_parser_is_the_one_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the package's module (``ollama._client`` as an attribute is its default Client)
+    module = importlib.import_module("ollama._client")
+    real = module._parse_host
+    asked: list[str | None] = []
 
-    assert client_module._parse_host is _parse_host  # type: ignore[attr-defined]
-    assert _parse_host("1.2.3.4") == "http://1.2.3.4:11434"
+    def spy(raw: str | None) -> str:
+        asked.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(module, "_parse_host", spy)  # looked up when first used
+    assert resolve_host("1.2.3.4") == "http://1.2.3.4:11434"
+    assert asked == ["1.2.3.4"]
 
 
 # -- settings ---------------------------------------------------------------------------------

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from naptha_tui.backends.paths import Paths
     from naptha_tui.backends.settings import Settings
 
+from naptha_tui.backends.playground.defaults import (
+    DEFAULT_CONCURRENCY,
+    MAX_TOKENS,
+    SAMPLES,
+    TEMPERATURES,
+)
 from naptha_tui.tui.cli_bench import bench_parser
 from naptha_tui.tui.cli_eval import eval_parser
 from naptha_tui.tui.cli_parts import (
@@ -96,16 +102,23 @@ def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         action=argparse.BooleanOptionalAction,
         help="send parallel_tool_calls true or false (vLLM's default: true)",
     )
-    p.add_argument("--temperatures", metavar="T,T", help="temperatures (default 0)")
-    p.add_argument("--samples", type=int, metavar="N", help="samples per temperature (1)")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="max tokens per sample (256)")
+    temperatures = ", ".join(f"{t:g}" for t in TEMPERATURES)
+    p.add_argument("--temperatures", metavar="T,T", help=f"temperatures (default {temperatures})")
+    p.add_argument("--samples", type=int, metavar="N", help=f"samples per temperature ({SAMPLES})")
+    p.add_argument(
+        "--max-tokens", type=int, metavar="N", help=f"max tokens per sample ({MAX_TOKENS})"
+    )
     p.add_argument("--seed", type=int, metavar="N", help="sample i gets seed N+i")
     p.add_argument("--stream", action="store_true", help="stream the responses")
     p.add_argument(
         "--extra-body", metavar="JSON", help="more request fields (JSON object), merged last"
     )
     p.add_argument(
-        "--concurrency", type=int, default=4, metavar="N", help="samples in flight at once (4)"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"samples in flight at once ({DEFAULT_CONCURRENCY})",
     )
     p.add_argument("--session", metavar="NAME_OR_FILE", help="start from a saved session")
     p.add_argument("--save", metavar="NAME", help="save the session (in the state dir)")

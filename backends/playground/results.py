@@ -13,11 +13,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .defaults import DEFAULT_CONCURRENCY
 from .judge import Mismatch, Verdict
 from .spec import Spec
-
-DEFAULT_CONCURRENCY = 4
-"""Samples in flight at once."""
 
 
 @dataclass

@@ -27,9 +27,10 @@ from httpx_sse import aconnect_sse
 from naptha_tui.backends.endpoints import ModelInfo, Target
 from naptha_tui.backends.runs.fields import Problem
 
+from .defaults import DEFAULT_CONCURRENCY
 from .judge import Verdict, mismatches, verdict
 from .lint import PromptTokens, lint
-from .results import DEFAULT_CONCURRENCY, Sample
+from .results import Sample
 from .spec import Mode, Spec, check, request_body, sample_seed
 
 REQUEST_TIMEOUT_S = 600.0

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from naptha_tui.backends.runs.fields import MAX_TEMPERATURE, Problem
 
+from .defaults import MAX_TOKENS, SAMPLES, TEMPERATURES
+
 ModeKind = Literal[
     "plain",
     "tools-auto",
@@ -87,9 +89,9 @@ class Spec(BaseModel):
     strict: bool = False
     """``"strict": true`` on every tool (and on a json_schema): vLLM then guides the arguments."""
     parallel_tool_calls: bool | None = None
-    temperatures: list[float] = [0.0]
-    samples: int = 1
-    max_tokens: int = 256
+    temperatures: list[float] = list(TEMPERATURES)
+    samples: int = SAMPLES
+    max_tokens: int = MAX_TOKENS
     seed: int | None = None
     """Sample ``i`` is sent with seed ``seed + i``, so each can be reproduced alone."""
     stream: bool = False

@@ -15,10 +15,11 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from naptha_tui.backends.endpoints import ModelInfo, Target
+from naptha_tui.backends.playground.defaults import DEFAULT_CONCURRENCY
 from naptha_tui.backends.playground.judge import mismatches, verdict
 from naptha_tui.backends.playground.layers import Answer, Evidence, attribute
 from naptha_tui.backends.playground.lint import lint
-from naptha_tui.backends.playground.results import DEFAULT_CONCURRENCY, Sample
+from naptha_tui.backends.playground.results import Sample
 from naptha_tui.backends.playground.run import Prepared
 from naptha_tui.backends.playground.spec import Mode, Spec, check, request_body, sample_seed
 

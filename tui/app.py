@@ -19,7 +19,7 @@ from naptha_tui.backends.telemetry.gpu import GpuReader, GpuReport
 from naptha_tui.backends.telemetry.host import HostSample, read_host
 from naptha_tui.proxy.node import Node, NodeStatus, Progress
 from naptha_tui.tui.messages import ActionFailed, ActivityNoted
-from naptha_tui.tui.navigation import open_screen, run_command, showing, suggestions
+from naptha_tui.tui.navigation import can_open, open_screen, run_command, showing, suggestions
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.prompt_bar import PromptBarModal
 from naptha_tui.tui.widgets.ollama_panel import OllamaLike
@@ -208,10 +208,7 @@ class NapthaTuiApp(App[None]):
     """The actions that open a screen, by the command bar's name for it."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.OPENS:  # not over itself, nor over a dialog
-            screen = self.screen
-            return not isinstance(screen, ModalScreen) and not showing(screen, self.OPENS[action])
-        return True
+        return can_open(self, self.OPENS[action]) if action in self.OPENS else True
 
     def action_open_playground(self) -> None:
         open_screen(self, "try")

@@ -65,9 +65,14 @@ def showing(screen: Screen[Any], command: str) -> bool:
     return loaded is not None and isinstance(screen, getattr(loaded, SCREENS[command][1]))
 
 
+def can_open(app: NapthaTuiApp, command: str) -> bool:
+    """Whether ``command``'s screen may open now: not over itself, nor over a dialog."""
+    return not isinstance(app.screen, ModalScreen) and not showing(app.screen, command)
+
+
 def open_screen(app: NapthaTuiApp, command: str) -> None:
-    """Open ``command``'s screen over the current one, unless it is that one or a dialog."""
-    if not isinstance(app.screen, ModalScreen) and not showing(app.screen, command):
+    """Open ``command``'s screen over the current one, unless ``can_open`` says not."""
+    if can_open(app, command):
         app.push_screen(screen_class(command)())
 
 
@@ -110,8 +115,8 @@ def run_command(app: NapthaTuiApp, text: str) -> None:
             app.pop_screen()
     elif command == "logs":
         open_log(app, args)
-    elif not showing(app.screen, command):  # not over itself
-        app.push_screen(screen_class(command)())
+    else:
+        open_screen(app, command)
 
 
 def open_log(app: NapthaTuiApp, args: list[str]) -> None:

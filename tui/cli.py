@@ -18,12 +18,6 @@ if TYPE_CHECKING:
     from naptha_tui.backends.paths import Paths
     from naptha_tui.backends.settings import Settings
 
-from naptha_tui.backends.playground.defaults import (
-    DEFAULT_CONCURRENCY,
-    MAX_TOKENS,
-    SAMPLES,
-    TEMPERATURES,
-)
 from naptha_tui.tui.cli_bench import bench_parser
 from naptha_tui.tui.cli_eval import eval_parser
 from naptha_tui.tui.cli_parts import (
@@ -34,6 +28,7 @@ from naptha_tui.tui.cli_parts import (
     json_flag,
     seconds,
 )
+from naptha_tui.tui.cli_try import try_parser
 
 
 def _runtime_names() -> Iterable[str]:
@@ -46,95 +41,6 @@ def _model_names() -> Iterable[str]:
     from naptha_tui.backends.runtimes.models import EMBEDDED
 
     return EMBEDDED
-
-
-def _example_names() -> Iterable[str]:
-    from naptha_tui.backends.playground.examples import EXAMPLES
-
-    return EXAMPLES
-
-
-def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = add_command(
-        sub,
-        "try",
-        "the playground: tool calls and guided outputs across temperatures",
-        Lazy("playground", "try_"),
-        description="Send a prompt through the proxy in one or more modes at several "
-        "temperatures; print each sample's verdict (raw text, parsed tool calls, content) and "
-        "the validity grid. Exit 0 when it ran (whatever the validity), 2 on bad input. "
-        "Modes: plain, tools-auto, tools-required, tool:NAME, json_object, json_schema, regex, "
-        "choice, grammar.",
-    )
-    p.add_argument("--model", metavar="M", help="a model the proxy serves")
-    p.add_argument("--prompt", metavar="TEXT", help="the user message")
-    p.add_argument("--system", metavar="TEXT", help="a system message")
-    p.add_argument(
-        "--conversation",
-        metavar="FILE",
-        help="earlier turns (JSON list of messages, tool results too)",
-    )
-    p.add_argument("--tools", metavar="FILE", help="tools as JSON (a list of OpenAI tools)")
-    p.add_argument(
-        "--example",
-        metavar="NAME",
-        choices=LazyChoices(_example_names),
-        help="ready tools, one of: %(choices)s",
-    )
-    p.add_argument(
-        "--mode",
-        action="append",
-        metavar="MODE",
-        help="a mode (repeat or comma-separate for several)",
-    )
-    p.add_argument("--schema", metavar="FILE", help="JSON Schema for json_schema")
-    p.add_argument("--regex", metavar="R", help="regular expression for regex")
-    p.add_argument("--choice", metavar="A,B", help="choices for choice")
-    p.add_argument("--grammar", metavar="FILE_OR_TEXT", help="EBNF grammar for grammar")
-    p.add_argument(
-        "--expect-tool",
-        metavar="NAME",
-        help="the tool a right answer calls (also count right/wrong tool)",
-    )
-    p.add_argument("--strict", action="store_true", help='"strict": true on tools and schema')
-    p.add_argument(
-        "--parallel-tool-calls",
-        action=argparse.BooleanOptionalAction,
-        help="send parallel_tool_calls true or false (vLLM's default: true)",
-    )
-    temperatures = ", ".join(f"{t:g}" for t in TEMPERATURES)
-    p.add_argument("--temperatures", metavar="T,T", help=f"temperatures (default {temperatures})")
-    p.add_argument("--samples", type=int, metavar="N", help=f"samples per temperature ({SAMPLES})")
-    p.add_argument(
-        "--max-tokens", type=int, metavar="N", help=f"max tokens per sample ({MAX_TOKENS})"
-    )
-    p.add_argument("--seed", type=int, metavar="N", help="sample i gets seed N+i")
-    p.add_argument("--stream", action="store_true", help="stream the responses")
-    p.add_argument(
-        "--extra-body", metavar="JSON", help="more request fields (JSON object), merged last"
-    )
-    p.add_argument(
-        "--concurrency",
-        type=int,
-        default=DEFAULT_CONCURRENCY,
-        metavar="N",
-        help=f"samples in flight at once ({DEFAULT_CONCURRENCY})",
-    )
-    p.add_argument("--session", metavar="NAME_OR_FILE", help="start from a saved session")
-    p.add_argument("--save", metavar="NAME", help="save the session (in the state dir)")
-    p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
-    p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
-    p.add_argument(
-        "--promptfoo",
-        metavar="FILE",
-        help="write the session as a promptfoo config (tool-calling modes) and send nothing",
-    )
-    p.add_argument(
-        "--explain",
-        action="store_true",
-        help="name the layer where each sample's call broke (about 5 more requests a sample)",
-    )
-    json_flag(p, "one object per sample, then the grid (last line)")
 
 
 def _keep_alive(value: str) -> str:
@@ -366,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p, "the findings, the CPU and the matmul")
 
     _ollama_parser(sub)
-    _playground_parser(sub)
+    try_parser(sub)
     bench_parser(sub)
     eval_parser(sub)
     return parser

@@ -101,8 +101,31 @@ def test_field_tables_stay_out_of_heavy_imports() -> None:
     code = (
         "import sys\n"
         "import naptha_tui.backends.loadgen.fields, naptha_tui.backends.evals.fields\n"
+        "import naptha_tui.backends.playground.fields\n"
         "heavy = {'httpx', 'pydantic', 'textual', 'jsonschema', 'yaml'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_try_flags_come_from_the_playground_table_and_leave_the_session_alone() -> None:
+    """Every field of ``TRY`` is a ``try`` flag; a flag left out is None, so ``--session``
+    keeps what the saved session holds (only ``--concurrency``, how it sends, has a value)."""
+    from naptha_tui.backends.playground.defaults import DEFAULT_CONCURRENCY
+    from naptha_tui.backends.playground.fields import TRY
+    from naptha_tui.tui.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["try"])
+    assert {f.key for f in TRY} <= set(vars(args))
+    unset = {f.key: getattr(args, f.key) for f in TRY if f.kind != "switch"}
+    assert unset.pop("concurrency") == DEFAULT_CONCURRENCY
+    assert set(unset.values()) == {None}, unset
+    assert (args.strict, args.stream, args.parallel_tool_calls) == (False, False, None)
+    given = parser.parse_args(
+        ["try", "--mode", "plain", "--mode", "choice", "--no-parallel-tool-calls",
+         "--samples", "3", "--example", "weather"]
+    )  # fmt: skip
+    assert given.mode == ["plain", "choice"] and given.parallel_tool_calls is False
+    assert given.samples == 3 and given.example == "weather"

@@ -53,8 +53,8 @@ def spawn(
     return psutil.Process(popen.pid)
 
 
-def find_ours(pid: int, create_time: float, argv: Sequence[str]) -> psutil.Process | None:
-    """The live process we started as ``pid`` at ``create_time``, or None if it is gone/recycled."""
+def started_at(pid: int, create_time: float) -> psutil.Process | None:
+    """The live process ``pid`` if it started at ``create_time`` (else None: gone, recycled)."""
     try:
         proc = psutil.Process(pid)
         if abs(proc.create_time() - create_time) > _START_TIME_TOLERANCE_S:
@@ -62,9 +62,27 @@ def find_ours(pid: int, create_time: float, argv: Sequence[str]) -> psutil.Proce
         if proc.status() == psutil.STATUS_ZOMBIE:
             _reap(pid)
             return None
-        cmdline = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
+    return proc
+
+
+def find_ours(pid: int, create_time: float, argv: Sequence[str]) -> psutil.Process | None:
+    """The live process we started as ``pid`` at ``create_time``, or None if it is gone/recycled.
+
+    A command line that cannot be read while the process still lives, with its start time, is
+    a process between two execs (a ``#!/usr/bin/env python3`` script through pyenv's shim
+    execs four times before Python runs): ours. Taken for gone, a stop right after a launch
+    would stop nothing and the server would run on: the likely way a fake server outlived its
+    stop in the unit tests once, holding its port.
+    """
+    proc = started_at(pid, create_time)
+    if proc is None:
+        return None
+    try:
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return started_at(pid, create_time)
     return proc if _same_command(cmdline, list(argv)) else None
 
 

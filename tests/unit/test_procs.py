@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from naptha_tui.backends.servers import procs
 
@@ -47,6 +48,30 @@ def test_recycled_pid_is_not_ours(tmp_path: Path) -> None:
     finally:
         asyncio.run(procs.terminate(proc, 2.0))
     assert procs.find_ours(proc.pid, proc.create_time(), SLEEPER) is None
+
+
+def test_a_command_line_that_cannot_be_read_mid_exec_is_still_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between two execs /proc/PID/cmdline may not read; the pid and start time still say
+    it is ours, so a stop right after a launch stops it (it once ran on, holding its port)."""
+    proc = procs.spawn(SLEEPER, tmp_path / "x.log", os.environ, tmp_path)
+    try:
+
+        def unreadable(self: psutil.Process) -> list[str]:
+            raise psutil.NoSuchProcess(self.pid)  # what psutil raises on an empty read
+
+        monkeypatch.setattr(psutil.Process, "cmdline", unreadable)
+        found = procs.find_ours(proc.pid, proc.create_time(), SLEEPER)
+        assert found is not None and found.pid == proc.pid
+        # not a way round the start time: another process's pid is still not ours
+        assert procs.find_ours(proc.pid, proc.create_time() - 3600, SLEEPER) is None
+        monkeypatch.undo()
+        asyncio.run(procs.terminate(proc, 2.0))
+        assert procs.find_ours(proc.pid, proc.create_time(), SLEEPER) is None
+    finally:
+        if proc.is_running():
+            asyncio.run(procs.terminate(proc, 2.0))
 
 
 def test_terminate_kills_whole_group_after_grace(tmp_path: Path) -> None:

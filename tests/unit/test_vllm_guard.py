@@ -1,7 +1,7 @@
 """The guard vLLM loads with --middleware: the server's key on every route but the probes.
 
 Driven as vLLM's ASGI stack drives it (scope, receive, send); the real server is in
-tests/integration/test_node.py.
+tests/integration/embedded/test_node.py.
 """
 
 from __future__ import annotations

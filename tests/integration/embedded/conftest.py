@@ -1,7 +1,12 @@
-"""One real node for the playground, the load test, the evaluation and our tool parsers.
+"""One real node for the node's own checks, the playground, the load test, the evaluation and
+our tool parsers.
 
-Started once for this package by the headless ``naptha-tui up`` (about two minutes on two
-cores) and stopped after its last test, before the other integration modules start their own:
+Started once for this package by the panel itself (``naptha-tui --up ...`` on a pseudo
+terminal, about a minute and a half on two cores), which is then killed with SIGKILL: the
+servers keep serving and every later command re-attaches through the state file
+(``test_node.py``). Stopped by the package's last test, ``test_node.py::test_down_leaves_nothing``
+(moved there by ``pytest_collection_modifyitems`` below), before the other integration modules
+start their own:
 
 - ``embedded``: the shipped embedded preset (``smollm2-cpu``: the embedded model with its
   Hermes tool-calling setup, ``naptha_hermes``, and its ``tools:`` notes), with
@@ -14,12 +19,14 @@ cores) and stopped after its last test, before the other integration modules sta
 from __future__ import annotations
 
 import importlib.resources
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.integration.common import install_node, node_env, run_cli
+from tests.integration.common import Panel, install_node, node_env, run_cli, status
 
 PROXY_PORT = 4126
 PORT_BASE = 18700
@@ -27,6 +34,11 @@ SERVER = "embedded"
 MODEL = "smollm2-135m"  # the shipped preset's served name
 PARSER_SERVERS = {"tools-functionary": "naptha_functionary", "tools-minicpm3": "naptha_minicpm3"}
 """Servers that run another of our parsers, by name (each serves its own name)."""
+# vLLM's worker inside its engine process (the `uni` executor, allowed on CPU only with
+# VLLM_ENABLE_V1_MULTIPROCESSING=0): one Python start of torch and vLLM fewer, so ready in
+# about 25 s against 43 s here. vLLM's CPU platform binds OpenMP threads only for its `mp`
+# executor, so these servers name no core; they answer a request or a few at a time. The
+# shipped presets (the embedded server, smollm2-cpu-x2) keep `mp` and their binding
 PARSER_PRESET = """\
 model: smollm2-135m
 runtime: cpu
@@ -43,7 +55,7 @@ startup_stall_timeout: 120
 extra_args: ["--disable-uvicorn-access-log"]
 env:
   VLLM_CPU_KVCACHE_SPACE: "1"
-  VLLM_CPU_OMP_THREADS_BIND: "{core}"
+  VLLM_ENABLE_V1_MULTIPROCESSING: "0"
 """
 
 
@@ -57,22 +69,68 @@ def logged_preset() -> str:
     return text
 
 
+LAST = (
+    "embedded/test_panel_in_tmux.py::test_a_persons_run_of_the_panel_in_tmux",
+    "embedded/test_node.py::test_down_leaves_nothing",
+)
+"""The package's last tests, in this order: the person's run swaps ``SERVER`` for
+``SWAP_TO``, then ``down`` stops the node."""
+SWAP_TO = "embedded-b"
+"""A second preset of the embedded model (one of our parsers' presets, so a quick start), that
+the person's run in tmux swaps in for ``SERVER``; not started with the package."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move ``LAST`` after the package's other tests (still inside the package, so its node is
+    not stopped and started again)."""
+    last = [i for name in LAST for i in items if i.nodeid.endswith(name)]
+    for item in last:
+        items.remove(item)
+    ours = [n for n, i in enumerate(items) if "integration/embedded/" in i.nodeid]
+    at = ours[-1] + 1 if ours else len(items)
+    items[at:at] = last
+
+
+START_TIMEOUT = 900
+"""Three servers starting at once on two cores: about 100 s here."""
+
+
+def node_ready(doc: dict[str, Any]) -> bool:
+    ready = {s["name"] for s in doc["servers"] if s["status"] == "ready"}
+    return {SERVER, *PARSER_SERVERS} <= ready and doc["proxy"]["status"] == "ready"
+
+
 @pytest.fixture(scope="package")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The panel starts the servers and the proxy; then it is killed with SIGKILL."""
     root = tmp_path_factory.mktemp("embedded")
     environ = node_env(root, PROXY_PORT, PORT_BASE)
     install_node(environ)
     presets = root / "config" / "presets"
     presets.mkdir(parents=True)
     (presets / f"{SERVER}.yaml").write_text(logged_preset())
-    for core, (name, parser) in enumerate(sorted(PARSER_SERVERS.items())):
-        text = PARSER_PRESET.format(name=name, parser=parser, core=1 - core % 2)
+    for name, parser in sorted({**PARSER_SERVERS, SWAP_TO: "naptha_hermes"}.items()):
+        text = PARSER_PRESET.format(name=name, parser=parser)
         (presets / f"{name}.yaml").write_text(text)
     done = run_cli(environ, "eval", "setup", timeout=600)  # bfcl-eval into the data dir, once
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    done = run_cli(environ, "up", SERVER, *sorted(PARSER_SERVERS), timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # the headless path waits until the server and the proxy are ready, and says where to go
-    assert f"endpoint: http://127.0.0.1:{PROXY_PORT}/v1" in done.stdout, done.stdout
-    yield environ
-    run_cli(environ, "down", timeout=120)
+    panel = Panel(environ, "--up", SERVER, *sorted(PARSER_SERVERS))
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        doc = status(environ)
+        while not node_ready(doc):
+            assert panel.proc.poll() is None, f"panel exited: {panel.output[-3000:]!r}"
+            assert time.monotonic() < deadline, f"not ready after {START_TIMEOUT} s: {doc}"
+            time.sleep(2)
+            doc = status(environ)
+        assert b"Servers" in panel.output and SERVER.encode() in panel.output  # it drew
+    finally:
+        panel.kill9()
+    yield {"env": environ, "panel_pid": panel.proc.pid, "before": doc}
+    run_cli(environ, "down", timeout=120)  # whatever a failed test left behind
+
+
+@pytest.fixture(scope="package")
+def env(started: dict[str, Any]) -> dict[str, str]:
+    environ: dict[str, str] = started["env"]
+    return environ

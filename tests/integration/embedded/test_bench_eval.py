@@ -127,7 +127,7 @@ def test_bfcl_simple_python_unguided_and_guided(env: dict[str, str]) -> None:
     done = run_cli(
         env,
         "eval", "--model", MODEL, "--categories", "simple_python", "--limit", "20",
-        "--guided", "--max-tokens", "64", "--json",
+        "--guided", "--max-tokens", "64", "--concurrency", "8", "--json",
         timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

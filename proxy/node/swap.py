@@ -67,6 +67,13 @@ class SwapReport:
     total_s: float
     messages: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """The line that ends a swap, in the panel's activity log and ``swap``'s output."""
+        return (
+            f"swapped: {self.old} {self.old_action} (memory returned in {self.freed_s:.1f} s), "
+            f"{', '.join(self.new)} {self.new_action} in {self.total_s:.1f} s"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The ``swap --json`` document."""
         return {

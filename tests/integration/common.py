@@ -108,7 +108,8 @@ class TmuxPanel:
     def __init__(self, env: dict[str, str], where: Path, *args: str) -> None:
         assert shutil.which("tmux"), "this test drives the panel in tmux: apt-get install tmux"
         self.socket = str(where / "tmux.sock")
-        self.env = env
+        # a native crash (SIGSEGV, SIGABRT) prints Python's stacks where the pane shows them
+        self.env = {**env, "PYTHONFAULTHANDLER": "1"}
         self.seen: list[str] = []
         self._tmux("new-session", "-d", "-x", "160", "-y", "48", *CLI, *args)
         self._tmux("set-option", "-t", "0", "remain-on-exit", "on")
@@ -150,16 +151,15 @@ class TmuxPanel:
         return any(text in screen for screen in self.seen)
 
     def exit_status(self, timeout: float = 20) -> int:
-        """The panel's exit status, once it has exited."""
+        """The panel's exit status once it has exited; minus the signal that killed it."""
         deadline = time.monotonic() + timeout
         while True:
-            dead, _, status = (
-                self._tmux("display-message", "-p", "-t", "0", "#{pane_dead}:#{pane_dead_status}")
-                .strip()
-                .partition(":")
-            )
-            if dead == "1":
-                return int(status)
+            shown = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
+            dead, status, killed = self._tmux("display-message", "-p", "-t", "0", shown).split(":")
+            # tmux marks the pane dead when its terminal closes, and reads the status when it
+            # reaps the process, a moment later: dead with neither is not yet an answer
+            if dead == "1" and (status or killed.strip()):
+                return int(status) if status else -int(killed)
             assert time.monotonic() < deadline, f"the panel did not exit:\n{self.screen()}"
             time.sleep(0.3)
 

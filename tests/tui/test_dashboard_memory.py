@@ -279,7 +279,10 @@ async def test_swap_asks_the_planner_and_confirming_swaps(paths: Paths) -> None:
         lines = list(log.lines)
         assert "swap: smollm2-cpu for qwen2.5-7b" in lines
         assert "smollm2-cpu: stopping" in lines and "qwen2.5-7b: ready" in lines
-        assert "swapped: smollm2-cpu stopped, qwen2.5-7b started in 41.5 s" in lines
+        assert (
+            "swapped: smollm2-cpu stopped (memory returned in 0.8 s), qwen2.5-7b started in 41.5 s"
+            in lines
+        )
         table = app.screen.query_one(ServerTable)
         await until(pilot, lambda: table.servers.keys() == {"qwen2.5-7b"})
 

@@ -133,10 +133,7 @@ def swap(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        say(
-            f"swapped: {report.old} {report.old_action}, {', '.join(report.new)} "
-            f"{report.new_action} in {report.total_s:.1f} s"
-        )
+        say(report.summary())
     return 0
 
 

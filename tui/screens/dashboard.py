@@ -134,12 +134,7 @@ class DashboardScreen(NapthaScreen):
             report = await self.napp.node.swap(running, preset, self.note)
         finally:
             self.refresh_node()
-        self.post_message(
-            ActivityNoted(
-                f"swapped: {report.old} {report.old_action}, {', '.join(report.new)} "
-                f"{report.new_action} in {report.total_s:.1f} s"
-            )
-        )
+        self.post_message(ActivityNoted(report.summary()))
 
     def note(self, line: str) -> None:
         self.post_message(ActivityNoted(line))

@@ -4,12 +4,14 @@ Keys go in with ``send-keys`` and the screen is read with ``capture-pane``, as a
 it: the server reads ``ready`` (never ``ConnectError``); ``:try`` opens the playground, a saved
 choice session loads (ctrl+o) and runs (ctrl+r), and the answer is read off the screen;
 ``:logs NAME`` opens the server's log, ``/`` searches it and the match is drawn highlighted;
-``:history`` lists what the node ran and shows the ``vllm`` command line; ``q`` quits with
-status 0, the servers keep running, and a second panel re-attaches to the same processes.
+``:history`` lists what the node ran and shows the ``vllm`` command line; ``w`` swaps the
+server for a second preset of the embedded model and its steps are read off the activity log
+(stopped, memory returned, the plan, the proxy reloaded, the new model answering); ``q`` quits
+with status 0, the servers keep running, and a second panel re-attaches to the same processes.
 
-The node is the package's (already up), so this costs the panel's own seconds (~30 s). The
-swap's steps are not driven here: a swap starts a server (a minute on two cores); the real
-swap runs in ``test_swap.py`` and the panel's swap flow in the pilot tests.
+The node is the package's (already up), so this costs the panel's own seconds and one quick
+start (the swapped-in preset runs vLLM's worker in its engine process): about 60 s. It runs
+last in the package, before ``down`` (``conftest.LAST``): the swap replaces ``SERVER``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.common import TmuxPanel, run_cli, status
-from tests.integration.embedded.conftest import MODEL, SERVER
+from tests.integration.embedded.conftest import MODEL, SERVER, SWAP_TO
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +31,7 @@ HIGHLIGHTED = r"\x1b\[1m(?:\x1b\[[\d;]*m)*startup complete"
 """The search's match as drawn: bold (over the match's background) from its first letter."""
 
 
-def persons_run(env: dict[str, str], where: Path, server: str, model: str) -> None:
+def persons_run(env: dict[str, str], where: Path, server: str, model: str, swap_to: str) -> None:
     done = run_cli(
         env,
         "try", "--model", model, "--prompt", "Is Paris in France? Answer yes or no.",
@@ -76,8 +78,41 @@ def persons_run(env: dict[str, str], where: Path, server: str, model: str) -> No
         assert "vllm.entrypoints.openai.api_server --model" in shown, shown
         assert f"--served-model-name {model}" in shown, shown
 
-        panel.keys("Escape", "q")
-        assert panel.exit_status() == 0
+        # the swap, end to end: the planner's verdict for the highlighted preset, then the
+        # steps as they happen, until the new model answers through the proxy
+        panel.keys("Escape")
+        panel.wait_for(rf"│ {server}\s.*\sready\s")
+        panel.keys("w")
+        panel.wait_for(rf"Swap {server} for the preset:")
+        for _ in range(20):
+            shown = panel.screen()
+            if f"{swap_to} fits in RAM" in shown:
+                break
+            panel.keys("Down", pause=0.5)
+        assert f"{swap_to} fits in RAM" in shown, shown
+        panel.keys("Enter")
+        # while it starts, its row reads `starting` with the time it has been loading
+        panel.wait_for(rf"│ {swap_to}\s.*\sstarting\s.*\sloading \d+ s", timeout=120)
+        panel.wait_for(
+            rf"swapped: {server} stopped \(memory returned in [\d.]+ s\), {swap_to} started in",
+            timeout=300,
+        )
+        # the activity panel shows the last four steps: each was on screen at some point
+        for step in (
+            f"plan: {swap_to} fits in RAM",
+            f"{server}: stopping",
+            "proxy: reloaded",
+            f"{swap_to}: answered a one-token request through the proxy",
+        ):
+            assert panel.ever(step), step
+        panel.wait_for(rf"│ {swap_to}\s.*\sready\s")
+        swapped = {s["name"]: s["pid"] for s in status(env)["servers"]}
+        assert server not in swapped and set(swapped) == set(before) - {server} | {swap_to}
+        before = swapped
+
+        panel.keys("q")
+        code = panel.exit_status()
+        assert code == 0, f"exit {code} (minus: the signal that killed it)\n{panel.screen()}"
     finally:
         panel.close()
 
@@ -87,9 +122,10 @@ def persons_run(env: dict[str, str], where: Path, server: str, model: str) -> No
     assert all(s["status"] == "ready" for s in after["servers"]), after["servers"]
     again = TmuxPanel(env, where)
     try:
-        again.wait_for(rf"│ {server}\s.*\sready\s")
+        again.wait_for(rf"│ {swap_to}\s.*\sready\s")
         again.keys("q")
-        assert again.exit_status() == 0
+        code = again.exit_status()
+        assert code == 0, f"exit {code} (minus: the signal that killed it)\n{again.screen()}"
     finally:
         again.close()
     assert {s["name"]: s["pid"] for s in status(env)["servers"]} == before
@@ -98,4 +134,4 @@ def persons_run(env: dict[str, str], where: Path, server: str, model: str) -> No
 
 
 def test_a_persons_run_of_the_panel_in_tmux(env: dict[str, str], tmp_path: Path) -> None:
-    persons_run(env, tmp_path, SERVER, MODEL)
+    persons_run(env, tmp_path, SERVER, MODEL, SWAP_TO)

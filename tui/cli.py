@@ -18,17 +18,18 @@ if TYPE_CHECKING:
     from naptha_tui.backends.paths import Paths
     from naptha_tui.backends.settings import Settings
 
+from naptha_tui.backends.playground.fields import TRY
 from naptha_tui.tui.cli_bench import bench_parser
 from naptha_tui.tui.cli_eval import eval_parser
 from naptha_tui.tui.cli_parts import (
     Lazy,
     LazyChoices,
     add_command,
+    add_fields,
     add_group,
     json_flag,
     seconds,
 )
-from naptha_tui.tui.cli_try import try_parser
 
 
 def _runtime_names() -> Iterable[str]:
@@ -41,6 +42,36 @@ def _model_names() -> Iterable[str]:
     from naptha_tui.backends.runtimes.models import EMBEDDED
 
     return EMBEDDED
+
+
+def _playground_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub,
+        "try",
+        "the playground: tool calls and guided outputs across temperatures",
+        Lazy("playground", "try_"),
+        description="Send a prompt through the proxy in one or more modes at several "
+        "temperatures; print each sample's verdict (raw text, parsed tool calls, content) and "
+        "the validity grid. Exit 0 when it ran (whatever the validity), 2 on bad input. "
+        "Modes: plain, tools-auto, tools-required, tool:NAME, json_object, json_schema, regex, "
+        "choice, grammar.",
+    )
+    add_fields(p, TRY)
+    p.add_argument("--session", metavar="NAME_OR_FILE", help="start from a saved session")
+    p.add_argument("--save", metavar="NAME", help="save the session (in the state dir)")
+    p.add_argument("--list-sessions", action="store_true", help="list saved sessions")
+    p.add_argument("--curl", action="store_true", help="print each sample as a curl command")
+    p.add_argument(
+        "--promptfoo",
+        metavar="FILE",
+        help="write the session as a promptfoo config (tool-calling modes) and send nothing",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="name the layer where each sample's call broke (about 5 more requests a sample)",
+    )
+    json_flag(p, "one object per sample, then the grid (last line)")
 
 
 def _keep_alive(value: str) -> str:
@@ -272,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p, "the findings, the CPU and the matmul")
 
     _ollama_parser(sub)
-    try_parser(sub)
+    _playground_parser(sub)
     bench_parser(sub)
     eval_parser(sub)
     return parser

@@ -1,7 +1,7 @@
 """The playground's settings, once: the ``try`` flags, in the shape of the other runs' tables.
 
 :data:`TRY` is the field table (``backends/runs/fields``) of a session's settings: the command
-line adds its flags from it (``tui/cli_try``), with the defaults of ``defaults.py``. A flag left
+line adds its flags from it (``tui/cli``), with the defaults of ``defaults.py``. A flag left
 out is ``None`` in the parsed arguments, so ``--session NAME`` keeps what the session holds and
 a flag given says the value over it (``tui/commands/playground.spec_from_args``); the help says
 the default the session starts from.
@@ -16,91 +16,58 @@ must stay instant.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from naptha_tui.backends.runs.fields import Field, Fields
+from naptha_tui.backends.runs.fields import Field, Fields, Kind
 
-from .defaults import DEFAULT_CONCURRENCY, MAX_TOKENS, SAMPLES, TEMPERATURES
+from .defaults import DEFAULT_CONCURRENCY as CONCURRENCY
+from .defaults import MAX_TOKENS, SAMPLES, TEMPERATURES
 from .examples import EXAMPLES
 
+EXAMPLE_NAMES = tuple(sorted(EXAMPLES))
+APPEND = {"action": "append"}
+"""``--mode`` given again adds a mode."""
+
+
+def _flag(key: str, metavar: str | None, help: str, kind: Kind = "text", **more: Any) -> Field:
+    """A field whose flag is its key, dashed (``expect_tool``: ``--expect-tool``)."""
+    flag = "--" + key.replace("_", "-")
+    return Field(key, kind, help=help, flag=flag, metavar=metavar, **more)
+
+
+TEMPERATURES_TEXT = ", ".join(f"{t:g}" for t in TEMPERATURES)
+
 TRY = Fields(
-    Field("model", help="a model the proxy serves", flag="--model", metavar="M"),
-    Field("prompt", help="the user message", flag="--prompt", metavar="TEXT"),
-    Field("system", help="a system message", flag="--system", metavar="TEXT"),
-    Field(
-        "conversation",
-        help="earlier turns (JSON list of messages, tool results too)",
-        flag="--conversation",
-        metavar="FILE",
+    _flag("model", "M", "a model the proxy serves"),
+    _flag("prompt", "TEXT", "the user message"),
+    _flag("system", "TEXT", "a system message"),
+    _flag("conversation", "FILE", "earlier turns (JSON list of messages, tool results too)"),
+    _flag("tools", "FILE", "tools as JSON (a list of OpenAI tools)"),
+    _flag("example", "NAME", "ready tools, one of: %(choices)s", "choice", choices=EXAMPLE_NAMES),
+    _flag(
+        "mode", "MODE", "a mode (repeat or comma-separate for several)", cli={"action": "append"}
     ),
-    Field("tools", help="tools as JSON (a list of OpenAI tools)", flag="--tools", metavar="FILE"),
-    Field(
-        "example",
-        "choice",
-        help="ready tools, one of: %(choices)s",
-        flag="--example",
-        metavar="NAME",
-        choices=tuple(sorted(EXAMPLES)),
-    ),
-    Field(
-        "mode",
-        help="a mode (repeat or comma-separate for several)",
-        flag="--mode",
-        metavar="MODE",
-        cli={"action": "append"},
-    ),
-    Field("schema", help="JSON Schema for json_schema", flag="--schema", metavar="FILE"),
-    Field("regex", help="regular expression for regex", flag="--regex", metavar="R"),
-    Field("choice", help="choices for choice", flag="--choice", metavar="A,B"),
-    Field("grammar", help="EBNF grammar for grammar", flag="--grammar", metavar="FILE_OR_TEXT"),
-    Field(
-        "expect_tool",
-        help="the tool a right answer calls (also count right/wrong tool)",
-        flag="--expect-tool",
-        metavar="NAME",
-    ),
-    Field("strict", "switch", help='"strict": true on tools and schema', flag="--strict"),
-    Field(
+    _flag("schema", "FILE", "JSON Schema for json_schema"),
+    _flag("regex", "R", "regular expression for regex"),
+    _flag("choice", "A,B", "choices for choice"),
+    _flag("grammar", "FILE_OR_TEXT", "EBNF grammar for grammar"),
+    _flag("expect_tool", "NAME", "the tool a right answer calls (also count right/wrong tool)"),
+    _flag("strict", None, '"strict": true on tools and schema', "switch"),
+    _flag(
         "parallel_tool_calls",
+        None,
+        "send parallel_tool_calls true or false (vLLM's default: true)",
         "switch",
-        help="send parallel_tool_calls true or false (vLLM's default: true)",
-        flag="--parallel-tool-calls",
         cli={"action": argparse.BooleanOptionalAction},
     ),
-    Field(
-        "temperatures",
-        help=f"temperatures (default {', '.join(f'{t:g}' for t in TEMPERATURES)})",
-        flag="--temperatures",
-        metavar="T,T",
-    ),
-    Field(
-        "samples",
-        "whole",
-        help=f"samples per temperature ({SAMPLES})",
-        flag="--samples",
-        metavar="N",
-    ),
-    Field(
-        "max_tokens",
-        "whole",
-        help=f"max tokens per sample ({MAX_TOKENS})",
-        flag="--max-tokens",
-        metavar="N",
-    ),
-    Field("seed", "whole", help="sample i gets seed N+i", flag="--seed", metavar="N"),
-    Field("stream", "switch", help="stream the responses", flag="--stream"),
-    Field(
-        "extra_body",
-        help="more request fields (JSON object), merged last",
-        flag="--extra-body",
-        metavar="JSON",
-    ),
-    Field(
-        "concurrency",
-        "whole",
-        DEFAULT_CONCURRENCY,
-        "samples in flight at once ({default})",
-        "--concurrency",
-        "N",
+    _flag("temperatures", "T,T", f"temperatures (default {TEMPERATURES_TEXT})"),
+    _flag("samples", "N", f"samples per temperature ({SAMPLES})", "whole"),
+    _flag("max_tokens", "N", f"max tokens per sample ({MAX_TOKENS})", "whole"),
+    _flag("seed", "N", "sample i gets seed N+i", "whole"),
+    _flag("stream", None, "stream the responses", "switch"),
+    _flag("extra_body", "JSON", "more request fields (JSON object), merged last"),
+    _flag(
+        "concurrency", "N", "samples in flight at once ({default})", "whole", default=CONCURRENCY
     ),
 )
 """Every setting of a playground session, in the order of ``try --help``. Left out, a flag is

@@ -163,13 +163,6 @@ class TmuxPanel:
             assert time.monotonic() < deadline, f"the panel did not exit:\n{self.screen()}"
             time.sleep(0.3)
 
-    def kill9(self) -> int:
-        """SIGKILL the panel, as a crash or ``kill -9`` would end it; its pid."""
-        pid = int(self._tmux("display-message", "-p", "-t", "0", "#{pane_pid}").strip())
-        os.kill(pid, signal.SIGKILL)
-        assert self.exit_status() == -signal.SIGKILL
-        return pid
-
     def close(self) -> None:
         subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30)
 

@@ -44,9 +44,7 @@ TRY = Fields(
     _flag("conversation", "FILE", "earlier turns (JSON list of messages, tool results too)"),
     _flag("tools", "FILE", "tools as JSON (a list of OpenAI tools)"),
     _flag("example", "NAME", "ready tools, one of: %(choices)s", "choice", choices=EXAMPLE_NAMES),
-    _flag(
-        "mode", "MODE", "a mode (repeat or comma-separate for several)", cli={"action": "append"}
-    ),
+    _flag("mode", "MODE", "a mode (repeat or comma-separate for several)", cli=APPEND),
     _flag("schema", "FILE", "JSON Schema for json_schema"),
     _flag("regex", "R", "regular expression for regex"),
     _flag("choice", "A,B", "choices for choice"),

@@ -38,11 +38,8 @@ pytestmark = pytest.mark.integration
 PROXY_PORT = 4127
 PORT_BASE = 18800
 
-# vLLM's worker inside its engine process (the `uni` executor, allowed on CPU only with
-# VLLM_ENABLE_V1_MULTIPROCESSING=0): one Python start of torch and vLLM fewer, so ready in
-# about 25 s against 43 s here. vLLM's CPU platform binds OpenMP threads only for its `mp`
-# executor, so these servers name no core; they answer a request or a few at a time. The
-# shipped presets (the embedded server, smollm2-cpu-x2) keep `mp` and their binding
+# a quick start: vLLM's worker inside its engine process, no core named (why: the note above
+# PARSER_PRESET in tests/integration/embedded/conftest.py)
 PRESET = """model: smollm2-135m
 runtime: cpu
 served_model_name: {served}

@@ -161,6 +161,8 @@ class TmuxPanel:
             if found:
                 return found
             assert time.monotonic() < deadline, f"{pattern!r} never showed; last screen:\n{text}"
+            exited = self.exited.exists()
+            assert not exited, f"the panel exited ({self.exited.read_text()}):\n{text}"
             time.sleep(0.3)
 
     def ever(self, text: str) -> bool:
@@ -173,6 +175,15 @@ class TmuxPanel:
             assert time.monotonic() < deadline, f"the panel did not exit:\n{self.screen()}"
             time.sleep(0.3)
         return int(self.exited.read_text())
+
+    def kill9(self) -> int:
+        """SIGKILL the panel, as a crash or ``kill -9`` would end it; its pid."""
+        launcher = int(self._tmux("display-message", "-p", "-t", "0", "#{pane_pid}").strip())
+        (panel,) = psutil.Process(launcher).children()
+        panel.send_signal(signal.SIGKILL)
+        code = self.exit_status()
+        assert code == -signal.SIGKILL, f"exit {code}\n{self.screen()}"
+        return int(panel.pid)
 
     def close(self) -> None:
         subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30)

@@ -1,12 +1,13 @@
 """One real node for the node's own checks, the playground, the load test, the evaluation and
 our tool parsers.
 
-Started once for this package by the panel itself (``naptha-tui --up ...`` on a pseudo
-terminal, about a minute and a half on two cores), which is then killed with SIGKILL: the
-servers keep serving and every later command re-attaches through the state file
-(``test_node.py``). Stopped by the package's last test, ``test_node.py::test_down_leaves_nothing``
-(moved there by ``pytest_collection_modifyitems`` below), before the other integration modules
-start their own:
+Started once for this package by the panel itself, as a person launches it: ``naptha-tui
+--up ...`` in tmux (about a minute and a half on two cores), its rows read ``loading N s`` and
+then ``ready``, never a connection error. The panel is then killed with SIGKILL: the servers
+keep serving and every later command re-attaches through the state file (``test_node.py``).
+The package ends with the person's run in tmux (which swaps ``SERVER`` for ``SWAP_TO``) and
+``down`` (``LAST``, moved there by ``pytest_collection_modifyitems`` below), before the other
+integration modules start their own nodes:
 
 - ``embedded``: the shipped embedded preset (``smollm2-cpu``: the embedded model with its
   Hermes tool-calling setup, ``naptha_hermes``, and its ``tools:`` notes), with
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.common import Panel, install_node, node_env, run_cli, status
+from tests.integration.common import TmuxPanel, install_node, node_env, run_cli, status
 
 PROXY_PORT = 4126
 PORT_BASE = 18700
@@ -102,7 +103,7 @@ def node_ready(doc: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="package")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The panel starts the servers and the proxy; then it is killed with SIGKILL."""
+    """The panel starts the servers and the proxy, in tmux; then it is killed with SIGKILL."""
     root = tmp_path_factory.mktemp("embedded")
     environ = node_env(root, PROXY_PORT, PORT_BASE)
     install_node(environ)
@@ -114,22 +115,27 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         (presets / f"{name}.yaml").write_text(text)
     done = run_cli(environ, "eval", "setup", timeout=600)  # bfcl-eval into the data dir, once
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    panel = Panel(environ, "--up", SERVER, *sorted(PARSER_SERVERS))
+    # launched as a person launches it, in tmux: each row reads `loading N s` while its server
+    # starts, then `ready`, and never the probe's refused connection
+    panel = TmuxPanel(environ, root, "--up", SERVER, *sorted(PARSER_SERVERS))
     try:
-        deadline = time.monotonic() + START_TIMEOUT
+        panel.wait_for(rf"│ {SERVER}\s.*\sstarting\s.*\sloading \d+ s", timeout=START_TIMEOUT)
+        for name in (SERVER, *PARSER_SERVERS):
+            panel.wait_for(rf"│ {name}\s.*\sready\s", timeout=START_TIMEOUT)
+        deadline = time.monotonic() + 120
         doc = status(environ)
-        while not node_ready(doc):
-            assert panel.proc.poll() is None, f"panel exited: {panel.output[-3000:]!r}"
-            assert time.monotonic() < deadline, f"not ready after {START_TIMEOUT} s: {doc}"
+        while not node_ready(doc):  # the proxy too, with every model
+            assert time.monotonic() < deadline, f"the proxy is not ready: {doc}"
             time.sleep(2)
             doc = status(environ)
-        assert b"Servers" in panel.output and SERVER.encode() in panel.output  # it drew
+        assert not panel.ever("ConnectError"), [s for s in panel.seen if "ConnectError" in s]
+        panel_pid = panel.kill9()
     except BaseException:
         run_cli(environ, "down", timeout=120)  # a node left up would slow every later module
         raise
     finally:
-        panel.kill9()
-    yield {"env": environ, "panel_pid": panel.proc.pid, "before": doc}
+        panel.close()
+    yield {"env": environ, "panel_pid": panel_pid, "before": doc}
     run_cli(environ, "down", timeout=120)  # whatever a failed test left behind
 
 

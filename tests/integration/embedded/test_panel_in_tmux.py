@@ -97,7 +97,7 @@ def persons_run(env: dict[str, str], where: Path, server: str, model: str, swap_
             rf"swapped: {server} stopped \(memory returned in [\d.]+ s\), {swap_to} started in",
             timeout=300,
         )
-        # the activity panel shows the last four steps: each was on screen at some point
+        # each step was on screen at some point (the activity panel shows the last ten at 48 rows)
         for step in (
             f"plan: {swap_to} fits in RAM",
             f"{server}: stopping",

@@ -1,4 +1,13 @@
-"""The playground's form: every field of a Spec, read back with each problem naming its field."""
+"""The playground's form, made from the ``try`` field table: every field of a Spec, read back
+with each problem under its field.
+
+The fields, their labels, placeholders and order are ``backends/playground/fields.TRY``'s (the
+command's flags); :class:`~naptha_tui.tui.widgets.run_form.RunForm` lays them out and shows
+the problems, as for bench and eval. What is the playground's own is composed here: text areas
+for the conversation, tools, schema and grammar, the tools' example and file on one row, the
+list of modes (with ``tool:NAME`` per tool), each mode's field shown only while the mode is
+chosen, and ``parallel_tool_calls`` as default, true or false.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +16,44 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from textual import getters, on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch, TextArea
+from textual.widgets import Input, Label, Select, SelectionList, Static, Switch, TextArea
 from textual.widgets.selection_list import Selection
 
 from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.playground.examples import EXAMPLES
+from naptha_tui.backends.playground.fields import TRY
 from naptha_tui.backends.playground.spec import (
     MODE_KINDS,
     Spec,
     parse_temperatures,
     parse_tools,
 )
-from naptha_tui.backends.runs.fields import Problem, as_text
+from naptha_tui.backends.runs.fields import Field, Problem, as_text
 from naptha_tui.tui.failures import ReportsWorkerFailures
-from naptha_tui.tui.widgets.model_choice import ModelChoice
+from naptha_tui.tui.widgets.run_form import RunForm, field_row
 
 PARALLEL = (("default", "default"), ("true", "true"), ("false", "false"))
 """parallel_tool_calls: not sent, true, false."""
 EXTRA_FIELDS = {"json_schema": "schema", "regex": "regex", "choice": "choice", "grammar": "grammar"}
 """The mode that needs a field of its own, and that field."""
-ERROR_BOXES = (
-    "model",
-    "prompt",
-    "conversation",
-    "tools",
-    "modes",
-    "schema",
-    "regex",
-    "choice",
-    "grammar",
-    "temperatures",
-    "samples",
-    "max-tokens",
-    "seed",
-)
-FIELD_ALIASES = {"mode": "modes", "max_tokens": "max-tokens"}
+TEXT_AREAS = ("conversation", "schema", "grammar")
+"""Fields written as JSON or a grammar, in a text area (the tools' has a row of its own)."""
+FIELD_ALIASES = {"modes": "mode"}
+"""Spec's name for a field, where the table's differs."""
 
 
 def field_key(field: str) -> str:
-    """The form field a Problem names: ``tools[get_weather].function.parameters`` is ``tools``."""
+    """The form field a Problem names (``tools[get_weather].function.parameters``: ``tools``);
+    ``""`` when it is none of them (the form's own line)."""
     head = re.split(r"[\[. (]", field, maxsplit=1)[0]
     key = FIELD_ALIASES.get(head, head)
-    return key if key in ERROR_BOXES else "form"
+    return key if key in TRY and TRY[key].form else ""
 
 
 def mode_names(tool_names: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
@@ -68,18 +67,22 @@ def first(key: str) -> str:
     return as_text(Spec.model_fields[key].default)
 
 
-def _row(label: str, *widgets: Any, id: str | None = None) -> Horizontal:
-    return Horizontal(Label(label, classes="field-label"), *widgets, classes="row", id=id)
+def _field(f: Field, *widgets: Any) -> Vertical:
+    """Field ``f`` as widgets stacked (a text area under its label), its error line last."""
+    return Vertical(
+        *widgets,
+        Static("", id=f"{f.dom_id}-error", classes="field-error"),
+        id=f"{f.dom_id}-field",
+        classes="field",
+    )
 
 
-def _error(key: str) -> Static:
-    return Static("", id=f"{key}-error", classes="field-error")
-
-
-class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
+class PlaygroundForm(ReportsWorkerFailures, RunForm):
     """Model, conversation, tools, modes and sampling settings of one playground session."""
 
-    can_focus = False  # its fields take focus; it scrolls to the focused one
+    TABLE = TRY
+    FIRST = ("model", "system", "prompt")
+    START = ("Run  ctrl+r", "run")
 
     @dataclass
     class ToolsFileRead(Message):
@@ -100,7 +103,7 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
     choice = getters.query_one("#choice", Input)
     grammar = getters.query_one("#grammar", TextArea)
     strict = getters.query_one("#strict", Switch)
-    parallel = getters.query_one("#parallel", Select)
+    parallel = getters.query_one("#parallel-tool-calls", Select)
     stream = getters.query_one("#stream", Switch)
     temperatures = getters.query_one("#temperatures", Input)
     samples = getters.query_one("#samples", Input)
@@ -109,95 +112,58 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.models = ModelChoice(lambda: self.model, "the proxy")
         self._tool_names: list[str] = []
         self._loaded = Spec()
         """The last session filled in: what the form cannot show is kept from it."""
 
-    def compose(self) -> ComposeResult:
-        yield _row(
-            "model",
-            Select[str]([], prompt="asking the proxy…", id="model", compact=True),
-        )
-        yield _error("model")
-        yield _row("system", Input(placeholder="system message", id="system", compact=True))
-        yield _row("prompt", Input(placeholder="user prompt", id="prompt", compact=True))
-        yield _error("prompt")
-        yield Label("conversation [dim](JSON list of earlier messages)[/dim]")
-        yield TextArea(id="conversation", compact=True)
-        yield _error("conversation")
-        yield _row(
-            "tools",
-            Select[str](
-                [(name, name) for name in EXAMPLES], prompt="example", id="example", compact=True
-            ),
-            Input(placeholder="or a file (Enter)", id="tools-file", compact=True),
-        )
-        yield TextArea(id="tools", compact=True)
-        yield _error("tools")
-        yield Label("modes")
-        yield SelectionList[str](
-            *[Selection(m, m, m == "plain") for m in mode_names([])], id="modes", compact=True
-        )
-        yield _error("modes")
-        with Vertical(id="schema-box", classes="mode-field"):
-            yield Label("schema [dim](JSON Schema for json_schema)[/dim]")
-            yield TextArea(id="schema", compact=True)
-            yield _error("schema")
-        with Vertical(id="regex-box", classes="mode-field"):
-            yield _row("regex", Input(placeholder="a Python regex", id="regex", compact=True))
-            yield _error("regex")
-        with Vertical(id="choice-box", classes="mode-field"):
-            yield _row("choice", Input(placeholder="yes,no,maybe", id="choice", compact=True))
-            yield _error("choice")
-        with Vertical(id="grammar-box", classes="mode-field"):
-            yield Label("grammar [dim](EBNF / Lark)[/dim]")
-            yield TextArea(id="grammar", compact=True)
-            yield _error("grammar")
-        yield _row(
-            "strict",
-            Switch(id="strict"),
-            Label("stream", classes="inline-label"),
-            Switch(id="stream"),
-        )
-        yield _row(
-            "parallel calls",
-            Select[str](PARALLEL, value="default", allow_blank=False, id="parallel", compact=True),
-        )
-        yield _row("temperatures", Input(first("temperatures"), id="temperatures", compact=True))
-        yield _error("temperatures")
-        yield _row(
-            "samples",
-            Input(first("samples"), id="samples", compact=True, type="integer"),
-            Label("max tokens", classes="inline-label"),
-            Input(first("max_tokens"), id="max-tokens", compact=True, type="integer"),
-        )
-        yield _error("samples")
-        yield _error("max-tokens")
-        yield _row("seed", Input(placeholder="none", id="seed", compact=True, type="integer"))
-        yield _error("seed")
-        yield Static("", id="form-error", classes="field-error")
-        yield Button("Run  ctrl+r", id="run", variant="primary", compact=True)
+    # -- the fields that are the playground's own --------------------------------------
+    def compose_field(self, f: Field) -> ComposeResult:
+        if f.key in TEXT_AREAS:
+            label = Label(f"{f.label} [dim]({f.hint})[/dim]")
+            field = _field(f, label, TextArea(id=f.dom_id, compact=True))
+            if f.key in EXTRA_FIELDS.values():  # shown while its mode is chosen
+                yield Vertical(field, id=f"{f.dom_id}-box", classes="mode-field")
+            else:
+                yield field
+        elif f.key == "tools":
+            examples = [(name, name) for name in EXAMPLES]
+            row = Horizontal(
+                Label(f.label, classes="field-label"),
+                Select[str](examples, prompt="example", id="example", compact=True),
+                Input(placeholder="or a file (Enter)", id="tools-file", compact=True),
+                classes="row",
+            )
+            yield _field(f, row, TextArea(id="tools", compact=True))
+        elif f.key == "mode":
+            modes = [Selection(m, m, m == "plain") for m in mode_names([])]
+            yield _field(f, Label(f.label), SelectionList[str](*modes, id="modes", compact=True))
+        elif f.key == "parallel_tool_calls":
+            choice = Select[str](
+                PARALLEL, value="default", allow_blank=False, id=f.dom_id, compact=True
+            )
+            yield field_row(f, choice)
+        elif f.key in EXTRA_FIELDS.values():
+            field = field_row(f, self.text_input(f))
+            yield Vertical(field, id=f"{f.dom_id}-box", classes="mode-field")
+        else:
+            yield from super().compose_field(f)
+
+    @staticmethod
+    def text_input(f: Field) -> Input:
+        text = first(f.key) if f.key in Spec.model_fields else f.text
+        whole = f.kind == "whole"
+        kind: Literal["integer", "text"] = "integer" if whole else "text"
+        return Input(text, placeholder=f.placeholder, id=f.dom_id, compact=True, type=kind)
 
     def on_mount(self) -> None:
-        self.show_problems([])
+        super().on_mount()
         self.show_mode_fields()
-
-    # -- models --------------------------------------------------------------------------
-    @property
-    def served(self) -> list[str]:
-        """The models the proxy served when last asked."""
-        return list(self.models.served)
-
-    def set_served(self, served: list[str], error: str | None = None) -> None:
-        """The models the proxy serves (``error``: why none could be listed)."""
-        self.models.set_served(served, error)
 
     # -- tools and modes -----------------------------------------------------------------
     @on(TextArea.Changed, "#tools")
     def check_tools(self) -> None:
         tools, problems = parse_tools(self.tools.text)
-        self._show("tools", problems)
+        self.show_field("tools", [str(p) for p in problems])
         if not problems:
             self.set_tool_names([str(t["function"].get("name", "")) for t in tools])
 
@@ -241,7 +207,7 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
     @on(ToolsFileRead)
     def show_tools_file(self, message: ToolsFileRead) -> None:
         if message.text is None:
-            self._show("tools", [Problem("tools", f"cannot read {message.path}: {message.error}")])
+            self.show_field("tools", [f"tools: cannot read {message.path}: {message.error}"])
         else:
             self.tools.text = message.text
 
@@ -340,19 +306,8 @@ class PlaygroundForm(ReportsWorkerFailures, VerticalScroll):
         self.show_problems([])
 
     # -- problems ------------------------------------------------------------------------
-    def show_problems(self, problems: list[Problem]) -> None:
-        """Each problem under its field; fields without one are cleared."""
-        by_key: dict[str, list[Problem]] = {}
-        for p in problems:
-            by_key.setdefault(field_key(p.field), []).append(p)
-        for key in (*ERROR_BOXES, "form"):
-            self._show(key, by_key.get(key, []))
-
-    def _show(self, key: str, problems: list[Problem]) -> None:
-        box = self.query_one(f"#{key}-error", Static)
-        box.update("\n".join(str(p) for p in problems))
-        box.display = bool(problems)
-        self.query(f"#{key}").set_class(bool(problems), "-invalid")
+    def field_of(self, problem: Problem) -> str:
+        return field_key(problem.field)
 
     def problem_text(self, key: str) -> str:
         """What the error line under field ``key`` says ("" when nothing)."""

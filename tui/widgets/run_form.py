@@ -49,6 +49,8 @@ class RunForm(VerticalScroll):
     """Fields shown before the others, in this order."""
     WHO: ClassVar[str] = "the proxy"
     """Who serves the models (the model field's prompt)."""
+    START: ClassVar[tuple[str, str]] = ("Start  ctrl+r", "start")
+    """The button that starts a run: its label and id."""
 
     model = getters.query_one("#model", Select)
 
@@ -82,7 +84,8 @@ class RunForm(VerticalScroll):
         for f in self.ordered():
             yield from self.compose_field(f)
         yield Static("", id="form-error", classes="field-error")
-        yield Button("Start  ctrl+r", id="start", variant="primary", compact=True)
+        label, button = self.START
+        yield Button(label, id=button, variant="primary", compact=True)
 
     def compose_field(self, f: Field) -> ComposeResult:
         """The widgets of field ``f`` (a feature's form overrides this for its own fields)."""
@@ -169,17 +172,27 @@ class RunForm(VerticalScroll):
             else:
                 self.set_value(f.key, as_text(value))
 
+    def field_of(self, problem: Problem) -> str:
+        """The key of the field ``problem`` is shown under ("": the form's own line)."""
+        return problem.field if problem.field in self.TABLE else ""
+
     def show_problems(self, problems: list[Problem]) -> None:
         """Each problem under its field (a field's earlier problem is cleared)."""
         form = {f.key for f in self.TABLE.form}
         by_field: dict[str, list[str]] = {}
         for p in problems:
-            by_field.setdefault(p.field if p.field in form else "", []).append(str(p))
+            key = self.field_of(p)
+            by_field.setdefault(key if key in form else "", []).append(str(p))
         for f in self.TABLE.form:
-            box = self.query_one(f"#{f.dom_id}-error", Static)
-            box.update("\n".join(by_field.get(f.key, [])))
-            box.display = f.key in by_field
-            self.query_one(f"#{f.dom_id}-field").set_class(f.key in by_field, "-invalid")
+            self.show_field(f.key, by_field.get(f.key, []))
         general = self.query_one("#form-error", Static)
         general.update("\n".join(by_field.get("", [])))
         general.display = "" in by_field
+
+    def show_field(self, key: str, messages: list[str]) -> None:
+        """``messages`` under field ``key`` (none: its line is cleared), the field marked."""
+        f = self.TABLE[key]
+        box = self.query_one(f"#{f.dom_id}-error", Static)
+        box.update("\n".join(messages))
+        box.display = bool(messages)
+        self.query_one(f"#{f.dom_id}-field").set_class(bool(messages), "-invalid")

@@ -46,6 +46,15 @@ async def ready_fake(sup: Supervisor, paths: Paths) -> ProcessRecord:
     return record
 
 
+def seen(pid: int) -> str:
+    """What ``pid`` is now: its state and command line, or why it cannot be read."""
+    try:
+        proc = psutil.Process(pid)
+        return f"{proc.status()} {proc.cmdline()}"
+    except psutil.Error as exc:
+        return repr(exc)
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -94,9 +103,10 @@ async def test_server_gets_its_own_key_and_probes_use_it(
             good = {"Authorization": f"Bearer {key}"}
             assert (await http.get(f"{base}/v1/models", headers=good)).status_code == 200
         # a restart keeps the key (the proxy holds it by reference)
-        await sup.restart("fake")
+        again = await sup.restart("fake")
         [status] = await sup.wait_ready(["fake"], timeout=20, poll_s=0.2)
-        assert status.status == "ready"
+        # seen once under two busy test workers: `crashed` with an empty log; say what ran
+        assert status.status == "ready", (status.reason, seen(again.pid), again.argv)
         assert ServerKeys(paths).file("fake").read_text().strip() == key
     finally:
         await sup.stop("fake")

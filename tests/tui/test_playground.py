@@ -7,11 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Label, Select, SelectionList, Static
+from textual.widgets import Input, Select, SelectionList, Static
 
 from naptha_tui.backends.paths import Paths
 from naptha_tui.backends.playground.examples import EXAMPLES
-from naptha_tui.backends.playground.fields import COMMAND_ONLY, TRY
 from naptha_tui.backends.playground.spec import Spec
 from naptha_tui.tui.screens.dashboard import DashboardScreen
 from naptha_tui.tui.screens.playground import PlaygroundScreen
@@ -44,30 +43,6 @@ async def test_t_opens_the_playground_and_escape_closes_it(paths: Paths) -> None
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await until(pilot, lambda: engines.last.closed)
-
-
-async def test_the_form_is_made_from_the_try_table(paths: Paths) -> None:
-    """Every field of ``try``'s table has its field in the form, with its label, in the table's
-    order (model, system and prompt first, switches last); a flag that is the command's alone
-    has none. A field added to the table shows in the form without a line here."""
-    app = app_with(paths, Engines())
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_playground(pilot)
-        form = screen.form
-        shown = [f.key for f in TRY.form]
-        for key in shown:
-            field = form.query_one(f"#{TRY[key].dom_id}-field")
-            labels = [str(label.render()) for label in field.query(Label)]
-            assert any(text.startswith(TRY[key].label) for text in labels), (key, labels)
-        for key in COMMAND_ONLY:
-            assert not form.query(f"#{TRY[key].dom_id}-field"), key
-        fields = [w.id.removesuffix("-field") for w in form.query(".field") if w.id]
-        order = [f.dom_id for f in form.ordered()]
-        assert fields == order and order[:3] == ["model", "system", "prompt"], fields
-        assert {f.kind for f in form.ordered()[-3:]} == {"switch"}
-        # the first values are Spec's defaults
-        assert form.samples.value == str(Spec().samples)
-        assert form.max_tokens.value == str(Spec().max_tokens)
 
 
 async def test_the_command_palette_offers_the_playground(paths: Paths) -> None:

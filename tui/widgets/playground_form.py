@@ -282,7 +282,7 @@ class PlaygroundForm(ReportsWorkerFailures, RunForm):
     def fill(self, spec: Spec) -> None:
         """Show ``spec`` in the form (a loaded session)."""
         self._loaded = spec
-        self.models.choose(spec.model)
+        self.choose_model(spec.model)
         self.system.value = spec.system
         self.prompt.value = spec.prompt
         self.conversation.text = (
@@ -308,7 +308,3 @@ class PlaygroundForm(ReportsWorkerFailures, RunForm):
     # -- problems ------------------------------------------------------------------------
     def field_of(self, problem: Problem) -> str:
         return field_key(problem.field)
-
-    def problem_text(self, key: str) -> str:
-        """What the error line under field ``key`` says ("" when nothing)."""
-        return str(self.query_one(f"#{key}-error", Static).render())

@@ -152,6 +152,7 @@ class Sweep:
         self.samples: list[Sample] = []
         self.grid = Grid(spec)
         self.cancelled = False
+        self._running: asyncio.Task[Any] | None = None
 
     def add(self, s: Sample) -> Cell:
         self.samples.append(s)
@@ -169,7 +170,11 @@ class Sweep:
         on_sample: Callable[[Sample, Cell], None] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        """Send every sample; cancelling this leaves the samples so far in place."""
+        """Send every sample, keeping what lands: cancelled, the samples so far stay in place.
+
+        After :meth:`cancel` it returns (what is in flight is dropped).
+        """
+        self._running = asyncio.current_task()
         try:
             async with aclosing(source.sweep(self.spec, concurrency)) as samples:
                 async for s in samples:
@@ -177,8 +182,20 @@ class Sweep:
                     if on_sample is not None:
                         on_sample(s, cell)
         except asyncio.CancelledError:
+            asked = self.cancelled
             self.cancelled = True
+            task = asyncio.current_task()
+            if asked and task is not None and task.uncancel() == 0:
+                return  # our own stop, and nobody else's: the partial result stands
             raise
+        finally:
+            self._running = None
+
+    def cancel(self) -> None:
+        """Stop sending: what is in flight is dropped, ``run()`` returns what landed."""
+        self.cancelled = True
+        if self._running is not None:
+            self._running.cancel()
 
     def ordered(self) -> list[Sample]:
         return order(self.samples, self.spec)

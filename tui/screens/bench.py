@@ -213,7 +213,7 @@ class BenchScreen(RunScreen):
 
     def stopped_text(self, result: dict[str, Any]) -> str:
         dropped = result.get("incomplete", 0)
-        return f"{self.done_text(result)} ({dropped} in flight dropped)"
+        return f"partial result, {self.done_text(result)} ({dropped} in flight dropped)"
 
     def show_sweep(self, points: list[dict[str, Any]]) -> None:
         # the plot takes the sparklines' room: the report keeps its height

@@ -1,10 +1,13 @@
 """The playground: one prompt across modes and temperatures, each sample judged as it lands.
 
-The screen drives the same core as ``naptha-tui try`` (``backends/playground``): the form
-builds a Spec, ``prepare`` checks it against the models the proxy serves (a problem is shown
-under its field and nothing is sent) and lints it (warnings above the results, never
-blocking), then the sweep runs in a worker in group ``playground``. Escape stops it and keeps
-what landed.
+A run screen (``screens/run.py``), as bench and eval are, driving the same core as
+``naptha-tui try`` (``backends/playground``): ctrl+r reads the form into a Spec (a problem is
+shown under its field and nothing is sent), ``prepare`` checks it against the models the proxy
+serves and lints it (warnings above the results, never blocking), then the sweep runs in the
+run's worker; each sample fills the validity grid (the live view) and the samples table as it
+lands. Escape stops it and keeps what landed. Its own: the samples' detail (x names the layer
+where a call broke, c and k copy one as curl or SDK code) and sessions (ctrl+s, ctrl+o) in
+place of saved runs: a sweep's results are not kept.
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Footer, Header, Static
-from textual.worker import Worker
+from textual.widgets import DataTable, Static
 
 from naptha_tui.backends.endpoints import Target
 from naptha_tui.backends.errors import NapthaError
@@ -36,9 +37,9 @@ from naptha_tui.backends.playground.sessions import (
     sdk_snippet,
 )
 from naptha_tui.backends.playground.spec import Spec, check
-from naptha_tui.backends.runs.fields import Problem
+from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.tui.messages import ModelsListed
-from naptha_tui.tui.screens.base import NapthaScreen
+from naptha_tui.tui.screens.run import RunScreen
 from naptha_tui.tui.widgets.playground_form import PlaygroundForm, field_key
 from naptha_tui.tui.widgets.playground_results import GridTable, SampleDetail, SampleTable
 from naptha_tui.tui.widgets.playground_sessions import LoadSessionModal, SaveSessionModal
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class SweepPrepared(Message):
-    """``prepare`` answered: problems (nothing is sent) or warnings and the sweep to come."""
+    """``prepare`` found nothing wrong: its warnings, and the sweep to come."""
 
     prepared: Prepared
     sweep: Sweep
@@ -62,15 +63,6 @@ class SampleLanded(Message):
     sweep: Sweep
     sample: Sample
     cell: Cell
-
-
-@dataclass
-class SweepEnded(Message):
-    """The sweep finished, or was stopped (``sweep.cancelled``) with what had landed."""
-
-    sweep: Sweep
-    sent: bool = True
-    """False: it was stopped before anything was sent."""
 
 
 @dataclass
@@ -97,22 +89,25 @@ class SessionSaved(Message):
     path: Path
 
 
-class PlaygroundScreen(NapthaScreen):
+class PlaygroundScreen(RunScreen):
     """Debug tool calls and guided outputs: a sweep of samples, each with its raw text."""
 
-    CSS_PATH = "playground.tcss"
+    CSS_PATH = ["run.tcss", "playground.tcss"]
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run", id="playground.run"),
+        Binding("ctrl+r", "start", "Run", id="playground.run"),
         Binding("escape", "stop_or_back", "Stop / Back", id="playground.back"),
         Binding("ctrl+s", "save_session", "Save", id="playground.save"),
         Binding("ctrl+o", "load_session", "Load", id="playground.load"),
     ]
+    KIND = "playground"
+    IDLE = "ctrl+r runs the sweep"
+    BUSY = "a sweep is running: Escape stops it"
+    ASKING = "checking the session…"
 
     form = getters.query_one(PlaygroundForm)
     grid = getters.query_one(GridTable)
     samples = getters.query_one(SampleTable)
     detail = getters.query_one(SampleDetail)
-    status = getters.query_one("#playground-status", Static)
     warnings = getters.query_one("#playground-warnings", Static)
 
     def __init__(self) -> None:
@@ -121,40 +116,35 @@ class PlaygroundScreen(NapthaScreen):
         self._target: Target | None = None
         self._retired: list[PlaygroundEngine] = []
         """Engines of an earlier target (a server started or stopped): closed on unmount."""
-        self._sweep_worker: Worker[None] | None = None
+        self._sweeping: PlaygroundEngine | None = None
+        """The engine the sweep going was prepared on."""
         self._sweep: Sweep | None = None
         self._session = ""
         self._evidence: dict[int, Evidence] = {}
         """Per explained sample of this sweep (by ``id``), what each layer said."""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="playground-body"):
-            yield PlaygroundForm(id="playground-form")
-            with Vertical(id="playground-results"):
-                yield Static("", id="playground-warnings")
-                yield Static(Text("ctrl+r runs the sweep", style="dim"), id="playground-status")
-                yield GridTable(id="playground-grid")
-                yield SampleTable(id="playground-samples")
-                yield SampleDetail(id="playground-detail")
-        yield Footer()
+    def make_form(self, id: str) -> PlaygroundForm:
+        return PlaygroundForm(id=id)
 
-    def on_mount(self) -> None:
-        self.sub_title = "playground"
+    def make_live(self, id: str) -> GridTable:
+        return GridTable(id=id)
+
+    def compose_above(self) -> ComposeResult:
+        yield Static("", id="playground-warnings")
+
+    def compose_results(self) -> ComposeResult:
+        yield SampleTable(id="playground-samples")
+        yield SampleDetail(id="playground-detail")
+
+    def mounted(self) -> None:
         self.grid.border_title = "Validity"
         self.samples.border_title = "Samples"
         self.warnings.display = False
-        self.list_models()
 
     async def on_unmount(self) -> None:
         for engine in [*self._retired, *([self._engine] if self._engine else [])]:
             await engine.aclose()
 
-    @property
-    def running(self) -> bool:
-        return self._sweep_worker is not None and not self._sweep_worker.is_finished
-
-    # -- workers: I/O never runs on the UI thread ---------------------------------------
     def engine(self) -> PlaygroundEngine:
         """The engine for the node's current target (servers come and go)."""
         target = self.napp.node.playground_target()
@@ -164,35 +154,40 @@ class PlaygroundScreen(NapthaScreen):
             self._engine, self._target = self.napp.playground(target), target
         return self._engine
 
-    @work(exclusive=True, group="playground-models", exit_on_error=False, description="models")
-    async def list_models(self) -> None:
+    # -- the run ------------------------------------------------------------------------
+    def read(self) -> Spec:
+        spec, problems = self.form.read()
+        if problems:
+            # what the form could not read, and what else the core would say: nothing is sent
+            seen = {field_key(p.field) for p in problems}
+            problems += [p for p in check(spec, None) if field_key(p.field) not in seen]
+            raise BadInput(problems)
+        self.show_warnings([])
+        return spec
+
+    async def ask_models(self, server: str | None) -> ModelsListed:
         try:
-            models = await self.engine().served()
+            return ModelsListed(await self.engine().served())
         except Exception as exc:
             self.post_message(ModelsListed([], f"{type(exc).__name__}: {exc}"))
-            raise
-        self.post_message(ModelsListed(models))
+            raise  # said by the error channel too: what failed, and where
 
-    @work(exclusive=True, group="playground", exit_on_error=False, description="playground sweep")
-    async def run_sweep(self, spec: Spec) -> None:
-        sweep = Sweep(spec)
-        sent = False
-        try:
-            engine = self.engine()
-            prepared = await engine.prepare(spec)
-            self.post_message(SweepPrepared(prepared, sweep))
-            if prepared.problems:
-                return
-            sent = True
+    async def prepare(self, spec: Spec) -> tuple[Sweep, str]:
+        engine = self.engine()
+        prepared = await engine.prepare(spec)
+        if prepared.problems:
+            raise BadInput(prepared.problems)
+        sweep, self._sweeping = Sweep(spec), engine
+        self.post_message(SweepPrepared(prepared, sweep))
+        return sweep, "proxy"
 
-            def landed(s: Sample, cell: Cell) -> None:
-                self.post_message(SampleLanded(sweep, s, cell))
+    async def execute(self, job: Sweep) -> tuple[dict[str, Any], Sweep]:
+        def landed(s: Sample, cell: Cell) -> None:
+            self.post_message(SampleLanded(job, s, cell))
 
-            await sweep.run(engine, landed)
-        except asyncio.CancelledError:
-            self.post_message(SweepEnded(sweep, sent=sent))
-            raise
-        self.post_message(SweepEnded(sweep))
+        assert self._sweeping is not None
+        await job.run(self._sweeping, landed)
+        return job.to_json() | {"cancelled": job.cancelled}, job
 
     @work(group="playground-explain", exit_on_error=False, description="explain a sample")
     async def explain_sample(self, spec: Spec, s: Sample) -> None:
@@ -226,24 +221,9 @@ class PlaygroundScreen(NapthaScreen):
                 self.post_message(SessionLoaded(name, spec))
 
     # -- handlers: only these touch widgets ---------------------------------------------
-    @on(ModelsListed)
-    def show_models(self, message: ModelsListed) -> None:
-        self.form.set_served(message.models, message.error)
-
     @on(SweepPrepared)
     def show_prepared(self, message: SweepPrepared) -> None:
-        prepared = message.prepared
-        self.form.show_problems(prepared.problems)
-        if prepared.problems:
-            self.say(f"nothing was sent: {len(prepared.problems)} problem(s) in the form", "red")
-            return
-        self._sweep = message.sweep
-        self._evidence.clear()
-        self.show_warnings(prepared.warnings)
-        self.grid.start(message.sweep)
-        self.samples.reset()
-        self.detail.show(None)
-        self.say(self._progress(message.sweep), "yellow")
+        self.begin(message.sweep, message.prepared.warnings)
 
     @on(SampleLanded)
     def show_sample(self, message: SampleLanded) -> None:
@@ -252,18 +232,6 @@ class PlaygroundScreen(NapthaScreen):
         self.grid.update(message.cell)
         self.samples.add(message.sample)
         self.say(self._progress(message.sweep), "yellow")
-
-    @on(SweepEnded)
-    def show_end(self, message: SweepEnded) -> None:
-        if message.sent and message.sweep is not self._sweep:
-            return
-        n = len(message.sweep.samples)
-        if not message.sent:
-            self.say("stopped before anything was sent", "yellow")
-        elif message.sweep.cancelled:
-            self.say(f"stopped: {n} samples (the partial results stay)", "yellow")
-        else:
-            self.say(f"done: {n} samples", "green")
 
     @on(SampleExplained)
     def show_explained(self, message: SampleExplained) -> None:
@@ -281,10 +249,6 @@ class PlaygroundScreen(NapthaScreen):
         s = self.samples.highlighted
         self.detail.show(s, self._evidence.get(id(s)) if s is not None else None)
 
-    @on(Button.Pressed, "#run")
-    def run_pressed(self) -> None:
-        self.action_run()
-
     @on(SessionLoaded)
     def fill_session(self, message: SessionLoaded) -> None:
         if message.spec is None:
@@ -300,9 +264,27 @@ class PlaygroundScreen(NapthaScreen):
         self._session = message.name
         self.notify(f"saved session {message.name} ({message.path})")
 
-    # -- rendering ----------------------------------------------------------------------
-    def say(self, text: str, style: str = "") -> None:
-        self.status.update(Text(text, style=style))
+    # -- rendering (tests feed these fixed states) --------------------------------------
+    def begin(self, sweep: Sweep, warnings: list[str]) -> None:
+        """A sweep was checked and starts: the grid and samples start over."""
+        self._sweep = sweep
+        self._evidence.clear()
+        self._started = self._progress(sweep)
+        self.show_warnings(warnings)
+        self.grid.start(sweep)
+        self.grid.display = True
+        self.samples.reset()
+        self.detail.show(None)
+        self.say(self._started, "yellow")
+
+    def show_doc(self, doc: dict[str, Any], details: Any = None) -> None:
+        """The grid and samples were filled as they landed: nothing more to show."""
+
+    def done_text(self, result: dict[str, Any]) -> str:
+        return f"{result['samples']} samples"
+
+    def stopped_text(self, result: dict[str, Any]) -> str:
+        return f"{self.done_text(result)} (the partial results stay)"
 
     def show_warnings(self, warnings: list[str]) -> None:
         self.warnings.update(Text("\n".join(f"⚠ {w}" for w in warnings), style="yellow"))
@@ -313,30 +295,6 @@ class PlaygroundScreen(NapthaScreen):
         return f"running: {len(sweep.samples)} of {sweep.planned} samples · Escape stops"
 
     # -- actions ------------------------------------------------------------------------
-    def action_run(self) -> None:
-        if self.running:
-            self.notify("a sweep is running: Escape stops it", severity="warning")
-            return
-        spec, problems = self.form.read()
-        if problems:
-            # what the form could not read, and what else the core would say: nothing is sent
-            seen = {field_key(p.field) for p in problems}
-            problems += [p for p in check(spec, None) if field_key(p.field) not in seen]
-            self.form.show_problems(problems)
-            self.say(f"nothing was sent: {len(problems)} problem(s) in the form", "red")
-            return
-        self.form.show_problems([])
-        self.show_warnings([])
-        self.say("checking the session…", "yellow")
-        worker = self.run_sweep(spec)
-        self._sweep_worker = worker
-
-    def action_stop_or_back(self) -> None:
-        if self.running:
-            self.workers.cancel_group(self, "playground")
-        else:
-            self.app.pop_screen()
-
     def action_explain(self) -> None:
         s = self.samples.highlighted
         if s is None or self._sweep is None:

@@ -28,6 +28,7 @@ from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -61,8 +62,9 @@ class RunScreen(NapthaScreen):
 
     KIND: ClassVar[str]
     """``bench``, ``eval``: the sub-title, the ids and how failures are titled."""
-    RUNS: ClassVar[RunKind]
-    """The feature's saved runs: its store, their summaries and how two compare."""
+    RUNS: ClassVar[RunKind | None] = None
+    """The feature's saved runs: its store, their summaries and how two compare (None: its
+    runs are not kept, and it has no saved-runs tab)."""
     IDLE: ClassVar[str]
     """The status line before a run: ``ctrl+r starts the load test``."""
     BUSY: ClassVar[str]
@@ -110,20 +112,24 @@ class RunScreen(NapthaScreen):
                 yield from self.compose_above()
                 yield Static(Text(self.IDLE, style="dim"), id=f"{k}-status", classes="run-status")
                 yield self.make_live(f"{k}-live").add_class("run-live")
-                with TabbedContent(id=f"{k}-tabs", classes="run-tabs"):
-                    yield from self.compose_tabs()
+                yield from self.compose_results()
                 yield from self.compose_below()
         yield Footer()
 
     def make_form(self, id: str) -> RunForm:
         raise NotImplementedError
 
-    def make_live(self, id: str) -> Static | Vertical:
+    def make_live(self, id: str) -> Widget:
         raise NotImplementedError
 
     def compose_above(self) -> ComposeResult:
         """What stands above the status line."""
         yield from ()
+
+    def compose_results(self) -> ComposeResult:
+        """What stands under the live view: the feature's tabs (:meth:`compose_tabs`)."""
+        with TabbedContent(id=f"{self.KIND}-tabs", classes="run-tabs"):
+            yield from self.compose_tabs()
 
     def compose_tabs(self) -> ComposeResult:
         """The feature's tabs, with :meth:`saved_runs_tab` among them."""
@@ -134,6 +140,7 @@ class RunScreen(NapthaScreen):
         yield from ()
 
     def saved_runs_tab(self) -> ComposeResult:
+        assert self.RUNS is not None, "a feature whose runs are not kept has no saved-runs tab"
         with TabPane("Saved runs", id="tab-runs"):
             runs = SavedRunsTable(self.RUNS_COLUMNS, self.run_cells, id=f"{self.KIND}-runs")
             yield runs.add_class("run-runs")
@@ -151,7 +158,8 @@ class RunScreen(NapthaScreen):
         live.display = False  # until a run starts
         self.mounted()
         self.list_models(self.target_server)
-        self.list_runs()
+        if self.RUNS is not None:
+            self.list_runs()
 
     def mounted(self) -> None:
         """The feature's own start (other widgets' state, other workers)."""
@@ -171,7 +179,7 @@ class RunScreen(NapthaScreen):
 
     def refusal(self, error: NapthaError) -> list[Problem]:
         """What ``prepare`` refused, under the field it is about."""
-        return [Problem("", str(error))]
+        return error.problems if isinstance(error, BadInput) else [Problem("", str(error))]
 
     async def execute(self, job: Any) -> tuple[dict[str, Any], Any]:
         """Run ``job`` (its progress through :meth:`progressed`): its result, and details."""
@@ -203,21 +211,26 @@ class RunScreen(NapthaScreen):
         finally:
             self._job = None
             await self.release(job)
-        store = self.RUNS.store
-        not_saved = await asyncio.to_thread(keep, store, self.napp.paths, result, label)
+        not_saved = None
+        if self.RUNS is not None:
+            store, paths = self.RUNS.store, self.napp.paths
+            not_saved = await asyncio.to_thread(keep, store, paths, result, label)
         self.post_message(RunFinished(result, not_saved, details))
 
     @work(exclusive=True, group="saved-runs", exit_on_error=False, description="saved runs")
     async def list_runs(self) -> None:
+        assert self.RUNS is not None
         self.post_message(RunsListed(await asyncio.to_thread(self.RUNS.summaries, self.napp.paths)))
 
     @work(exclusive=True, group="saved-run", exit_on_error=False, description="saved run")
     async def open_run(self, name: str) -> None:
+        assert self.RUNS is not None
         doc = await asyncio.to_thread(self.RUNS.store.load, self.napp.paths, name)
         self.post_message(SavedRunLoaded(doc))
 
     @work(exclusive=True, group="saved-run", exit_on_error=False, description="compare")
     async def compare_runs(self, a: str, b: str) -> None:
+        assert self.RUNS is not None
         load = self.RUNS.store.load
         da, db = [await asyncio.to_thread(load, self.napp.paths, n) for n in (a, b)]
         self.post_message(RunsCompared(da, db))
@@ -296,7 +309,7 @@ class RunScreen(NapthaScreen):
             self.list_runs()
         saved = f" · saved as {result['name']}" if result.get("name") else ""
         if result.get("cancelled"):
-            self.say(f"stopped: partial result, {self.stopped_text(result)}{saved}", "yellow")
+            self.say(f"stopped: {self.stopped_text(result)}{saved}", "yellow")
         else:
             self.say(f"done: {self.done_text(result)}{saved}", "green")
 
@@ -308,7 +321,7 @@ class RunScreen(NapthaScreen):
         raise NotImplementedError
 
     def stopped_text(self, result: dict[str, Any]) -> str:
-        return self.done_text(result)
+        return f"partial result, {self.done_text(result)}"
 
     def show_comparison(self, a: dict[str, Any], b: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -82,7 +82,7 @@ class PlaygroundForm(ReportsWorkerFailures, RunForm):
 
     TABLE = TRY
     FIRST = ("model", "system", "prompt")
-    START = ("Run  ctrl+r", "run")
+    START = "Run  ctrl+r"
 
     @dataclass
     class ToolsFileRead(Message):

@@ -49,8 +49,8 @@ class RunForm(VerticalScroll):
     """Fields shown before the others, in this order."""
     WHO: ClassVar[str] = "the proxy"
     """Who serves the models (the model field's prompt)."""
-    START: ClassVar[tuple[str, str]] = ("Start  ctrl+r", "start")
-    """The button that starts a run: its label and id."""
+    START: ClassVar[str] = "Start  ctrl+r"
+    """The label of the button that starts a run (``#start``)."""
 
     model = getters.query_one("#model", Select)
 
@@ -84,8 +84,7 @@ class RunForm(VerticalScroll):
         for f in self.ordered():
             yield from self.compose_field(f)
         yield Static("", id="form-error", classes="field-error")
-        label, button = self.START
-        yield Button(label, id=button, variant="primary", compact=True)
+        yield Button(self.START, id="start", variant="primary", compact=True)
 
     def compose_field(self, f: Field) -> ComposeResult:
         """The widgets of field ``f`` (a feature's form overrides this for its own fields)."""

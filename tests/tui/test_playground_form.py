@@ -30,5 +30,5 @@ async def test_the_form_is_made_from_the_try_table(paths: Paths) -> None:
         assert fields == order and order[:3] == ["model", "system", "prompt"], fields
         assert {f.kind for f in form.ordered()[-3:]} == {"switch"}
         # the first values are Spec's defaults
-        assert form.samples.value == str(Spec().samples)
-        assert form.max_tokens.value == str(Spec().max_tokens)
+        assert form.values()["samples"] == str(Spec().samples)
+        assert form.values()["max_tokens"] == str(Spec().max_tokens)

@@ -362,3 +362,28 @@ def test_try_help_lists_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
     text = re.sub(r"-\s+", "-", re.sub(r"\s+", " ", capsys.readouterr().out))
     for mode in MODE_NAMES:
         assert mode in text, mode
+
+
+async def test_a_sweep_stopped_by_cancel_returns_what_landed(fake: FakeProxy) -> None:
+    """``cancel()`` (Escape in the panel) stops sending and ``run()`` returns, marked
+    cancelled, with the samples that landed; the caller's task is not left cancelled."""
+    fake.reply = Reply(delay_s=0.15)
+    spec = weather_spec(modes=["plain"], samples=8)
+    sweep = Sweep(spec)
+    two = asyncio.Event()
+
+    def on_sample(s: Sample, cell: Any) -> None:
+        if len(sweep.samples) == 2:
+            two.set()
+
+    async with Playground(target(fake)) as pg:
+        task = asyncio.create_task(sweep.run(pg, on_sample, concurrency=1))
+        await asyncio.wait_for(two.wait(), 10)
+        sweep.cancel()
+        assert await asyncio.wait_for(task, 10) is None  # returned, not raised
+        assert not task.cancelled() and task.cancelling() == 0
+    assert sweep.cancelled is True
+    assert [s.index for s in sweep.samples] == [0, 1]
+    assert sweep.to_json()["complete"] is False
+    await asyncio.sleep(0.3)
+    assert len(fake.chat) < spec.samples  # the rest were never sent

@@ -22,24 +22,23 @@ from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, Select, SelectionList, Static, Switch, TextArea
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
 from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.fields import TRY
+from naptha_tui.backends.playground.form import PARALLEL, form_values, read_form
 from naptha_tui.backends.playground.spec import (
     MODE_KINDS,
     Spec,
-    parse_temperatures,
     parse_tools,
 )
 from naptha_tui.backends.runs.fields import Field, Problem, as_text
 from naptha_tui.tui.failures import ReportsWorkerFailures
 from naptha_tui.tui.widgets.run_form import RunForm, field_row
 
-PARALLEL = (("default", "default"), ("true", "true"), ("false", "false"))
-"""parallel_tool_calls: not sent, true, false."""
 EXTRA_FIELDS = {"json_schema": "schema", "regex": "regex", "choice": "choice", "grammar": "grammar"}
 """The mode that needs a field of its own, and that field."""
 TEXT_AREAS = ("conversation", "schema", "grammar")
@@ -92,23 +91,8 @@ class PlaygroundForm(ReportsWorkerFailures, RunForm):
         text: str | None
         error: str | None = None
 
-    model = getters.query_one("#model", Select)
-    system = getters.query_one("#system", Input)
-    prompt = getters.query_one("#prompt", Input)
-    conversation = getters.query_one("#conversation", TextArea)
     tools = getters.query_one("#tools", TextArea)
     modes = getters.query_one("#modes", SelectionList)
-    schema = getters.query_one("#schema", TextArea)
-    regex = getters.query_one("#regex", Input)
-    choice = getters.query_one("#choice", Input)
-    grammar = getters.query_one("#grammar", TextArea)
-    strict = getters.query_one("#strict", Switch)
-    parallel = getters.query_one("#parallel-tool-calls", Select)
-    stream = getters.query_one("#stream", Switch)
-    temperatures = getters.query_one("#temperatures", Input)
-    samples = getters.query_one("#samples", Input)
-    max_tokens = getters.query_one("#max-tokens", Input)
-    seed = getters.query_one("#seed", Input)
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -139,7 +123,11 @@ class PlaygroundForm(ReportsWorkerFailures, RunForm):
             yield _field(f, Label(f.label), SelectionList[str](*modes, id="modes", compact=True))
         elif f.key == "parallel_tool_calls":
             choice = Select[str](
-                PARALLEL, value="default", allow_blank=False, id=f.dom_id, compact=True
+                [(c, c) for c in PARALLEL],
+                value="default",
+                allow_blank=False,
+                id=f.dom_id,
+                compact=True,
             )
             yield field_row(f, choice)
         elif f.key in EXTRA_FIELDS.values():
@@ -218,91 +206,19 @@ class PlaygroundForm(ReportsWorkerFailures, RunForm):
             self.query_one(f"#{key}-box").display = mode in chosen
 
     # -- the spec ------------------------------------------------------------------------
+    def widget(self, f: Field) -> Widget:
+        return self.modes if f.key == "mode" else super().widget(f)
+
     def read(self) -> tuple[Spec, list[Problem]]:
         """The session the form describes, and what could not be read (field by field)."""
-        problems: list[Problem] = []
-        doc: dict[str, Any] = {
-            "model": self.model.value if isinstance(self.model.value, str) else "",
-            "system": self.system.value,
-            "prompt": self.prompt.value,
-            "modes": list(self.modes.selected),
-            "strict": self.strict.value,
-            "stream": self.stream.value,
-            "regex": self.regex.value or None,
-            "choice": [c.strip() for c in self.choice.value.split(",")]
-            if self.choice.value
-            else [],
-            "grammar": self.grammar.text or None,
-            "parallel_tool_calls": {"true": True, "false": False}.get(str(self.parallel.value)),
-        }
-        conversation = self._json(self.conversation.text, "conversation", problems)
-        if conversation is not None:
-            if isinstance(conversation, list):
-                doc["conversation"] = conversation
-            else:
-                problems.append(Problem("conversation", "must be a JSON list of messages"))
-        tools, bad = parse_tools(self.tools.text)
-        problems += bad
-        doc["tools"] = tools
-        schema = self._json(self.schema.text, "schema", problems)
-        if schema is not None:
-            doc["schema"] = schema
-        try:
-            doc["temperatures"] = parse_temperatures(self.temperatures.value)
-        except ValueError as exc:
-            problems.append(Problem("temperatures", str(exc)))
-        for key, widget, name in (
-            ("samples", self.samples, "samples"),
-            ("max_tokens", self.max_tokens, "max_tokens"),
-            ("seed", self.seed, "seed"),
-        ):
-            text = widget.value.strip()
-            if not text and key == "seed":
-                continue
-            try:
-                doc[key] = int(text)
-            except ValueError:
-                problems.append(Problem(name, f"{text!r} is not a whole number"))
-        # fields the form has no box for (expect_tool, extra_body) stay as loaded
-        kept = self._loaded.model_dump(by_alias=True, include={"expect_tool", "extra_body"})
-        return Spec.model_validate(kept | doc), problems
-
-    @staticmethod
-    def _json(text: str, field: str, problems: list[Problem]) -> Any:
-        if not text.strip():
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            problems.append(
-                Problem(field, f"not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}")
-            )
-            return None
+        return read_form(self.values(), self._loaded)
 
     def fill(self, spec: Spec) -> None:
         """Show ``spec`` in the form (a loaded session)."""
         self._loaded = spec
-        self.choose_model(spec.model)
-        self.system.value = spec.system
-        self.prompt.value = spec.prompt
-        self.conversation.text = (
-            json.dumps(spec.conversation, indent=2) if spec.conversation else ""
-        )
-        self.tools.text = json.dumps(spec.tools, indent=2) if spec.tools else ""
+        values = form_values(spec)
+        self.set_values({k: v for k, v in values.items() if k != "mode"})
         self.set_tool_names(spec.tool_names(), selected=spec.modes)
-        self.schema.text = json.dumps(spec.schema_, indent=2) if spec.schema_ is not None else ""
-        self.regex.value = spec.regex or ""
-        self.choice.value = ",".join(spec.choice)
-        self.grammar.text = spec.grammar or ""
-        self.strict.value = spec.strict
-        self.stream.value = spec.stream
-        self.parallel.value = {True: "true", False: "false", None: "default"}[
-            spec.parallel_tool_calls
-        ]
-        self.temperatures.value = ",".join(f"{t:g}" for t in spec.temperatures)
-        self.samples.value = str(spec.samples)
-        self.max_tokens.value = str(spec.max_tokens)
-        self.seed.value = "" if spec.seed is None else str(spec.seed)
         self.show_problems([])
 
     # -- problems ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
+from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch, TextArea
 from textual.widgets.selection_list import Selection
 
 from naptha_tui.backends.runs.fields import Field, Fields, FormValue, Problem, as_text
@@ -127,15 +127,22 @@ class RunForm(VerticalScroll):
         """Show the fields the current choices use (a feature's form hides the others)."""
 
     # -- reading and filling -------------------------------------------------------------
+    def widget(self, f: Field) -> Widget:
+        """The widget that holds field ``f``'s value."""
+        return self.query_one(f"#{f.dom_id}")
+
     def values(self) -> dict[str, FormValue]:
-        """The form as the feature's ``read_form`` takes it."""
+        """The form as the feature's ``read_form`` takes it (each field's, by its widget)."""
         out: dict[str, FormValue] = {}
         for f in self.TABLE.form:
-            widget = self.query_one(f"#{f.dom_id}")
+            widget = self.widget(f)
             if isinstance(widget, Input | Switch):
                 out[f.key] = widget.value
+            elif isinstance(widget, TextArea):
+                out[f.key] = widget.text
             elif isinstance(widget, SelectionList):
-                out[f.key] = [c for c in f.choices if c in widget.selected]
+                chosen = widget.selected  # in the order chosen, where the list has no choices
+                out[f.key] = [c for c in f.choices if c in chosen] if f.choices else chosen
             elif isinstance(widget, Select):
                 value = widget.value
                 out[f.key] = value if isinstance(value, str) else as_text(f.default)
@@ -155,19 +162,22 @@ class RunForm(VerticalScroll):
                 chosen.select(c)
 
     def set_values(self, settings: Mapping[str, Any]) -> None:
-        """A run's settings back in the form (each field's value, by key)."""
+        """A run's settings back in the form (each field's value, by key, as its widget
+        takes it)."""
         for f in self.TABLE.form:
             if f.key not in settings:
                 continue
-            value = settings[f.key]
+            value, widget = settings[f.key], self.widget(f)
             if f.key == "model":
                 self.choose_model(value)
-            elif f.kind == "names":
+            elif isinstance(widget, SelectionList):
                 self.choose(value, f.key)
-            elif f.kind == "switch":
-                self.query_one(f"#{f.dom_id}", Switch).value = bool(value)
-            elif f.kind == "choice":
-                self.query_one(f"#{f.dom_id}", Select).value = value
+            elif isinstance(widget, Switch):
+                widget.value = bool(value)
+            elif isinstance(widget, Select):
+                widget.value = value
+            elif isinstance(widget, TextArea):
+                widget.text = value
             else:
                 self.set_value(f.key, as_text(value))
 

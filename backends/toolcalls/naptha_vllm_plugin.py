@@ -18,43 +18,42 @@ key says whether it is a call).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-try:  # vLLM >= ~0.18
-    from vllm.tool_parsers.abstract_tool_parser import (  # type: ignore[import-not-found]
-        ToolParser,
-        ToolParserManager,
-    )
-except ImportError:  # pragma: no cover - older vLLM
-    try:  # ~0.13 to 0.17
-        from vllm.tool_parsers import ToolParser, ToolParserManager  # type: ignore[import-not-found]
-    except ImportError:  # <= 0.12
-        from vllm.entrypoints.openai.tool_parsers.abstract_tool_parser import (  # type: ignore[import-not-found]
-            ToolParser,
-            ToolParserManager,
-        )
-try:
-    from vllm.entrypoints.generate.base.protocol import (  # type: ignore[import-not-found]
-        DeltaFunctionCall,
-        DeltaMessage,
-        DeltaToolCall,
-        ExtractedToolCallInformation,
-        FunctionCall,
-        ToolCall,
-    )
-except ImportError:  # pragma: no cover - older vLLM
-    from vllm.entrypoints.openai.protocol import (  # type: ignore[import-not-found]
-        DeltaFunctionCall,
-        DeltaMessage,
-        DeltaToolCall,
-        ExtractedToolCallInformation,
-        FunctionCall,
-        ToolCall,
-    )
+
+def _first(*modules: str) -> Any:
+    """The first of ``modules`` this vLLM has: newest location first."""
+    for name in modules:
+        try:
+            return importlib.import_module(name)
+        except ImportError:  # pragma: no cover - an older vLLM
+            continue
+    raise ImportError(f"this vLLM has none of {', '.join(modules)}")
+
+
+_parsers = _first(
+    "vllm.tool_parsers.abstract_tool_parser",  # vLLM >= ~0.18
+    "vllm.tool_parsers",  # ~0.13 to 0.17
+    "vllm.entrypoints.openai.tool_parsers.abstract_tool_parser",  # <= 0.12
+)
+ToolParser: Any = _parsers.ToolParser
+ToolParserManager: Any = _parsers.ToolParserManager
+_protocol = _first("vllm.entrypoints.generate.base.protocol", "vllm.entrypoints.openai.protocol")
+DeltaFunctionCall, DeltaMessage, DeltaToolCall = (
+    _protocol.DeltaFunctionCall,
+    _protocol.DeltaMessage,
+    _protocol.DeltaToolCall,
+)
+ExtractedToolCallInformation, FunctionCall, ToolCall = (
+    _protocol.ExtractedToolCallInformation,
+    _protocol.FunctionCall,
+    _protocol.ToolCall,
+)
 
 log = logging.getLogger("naptha_tui.tool_parsers")
 CORE_PACKAGE = "naptha_toolcalls_core"

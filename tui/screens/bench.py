@@ -75,15 +75,12 @@ class StageStarted(Message):
 class BenchScreen(RunScreen):
     """Load the proxy (or one server) with random prompts or simulated agents."""
 
-    CSS_PATH = ["run.tcss", "bench.tcss"]
     KIND = "bench"
     RUNS = BENCH_RUNS
-    IDLE = "ctrl+r starts the load test"
-    BUSY = "a load test is running: Escape stops it"
+    A_RUN = "a load test"
     ASKING = "asking the target for its models…"
     RUNS_COLUMNS = ("RUN", "MODEL", "WORKLOAD", "OK/FAIL", "REQ/S", "TTFT ms", "TPOT ms", "")
     """As ``bench list``, narrower: TTFT and TPOT are medians; A or B before a marked run."""
-    RUNS_HINT = "Enter shows a run's report · space marks A, then B · c compares A and B"
     SHOWN_TAB = "tab-report"
 
     form = getters.query_one(BenchForm)

@@ -116,15 +116,12 @@ def counts(cells: list[Cell]) -> str:
 class EvalScreen(RunScreen):
     """Tool-calling accuracy on BFCL's cases through the proxy, per temperature, guided or not."""
 
-    CSS_PATH = ["run.tcss", "eval.tcss"]
     KIND = "eval"
     RUNS = EVAL_RUNS
-    IDLE = "ctrl+r starts the evaluation"
-    BUSY = "an evaluation is running: Escape stops it"
+    A_RUN = "an evaluation"
     ASKING = "loading the cases, asking the proxy for its models…"
     RUNS_COLUMNS = ("RUN", "MODEL", "CATEGORIES", "DONE", "ACCURACY", "")
     """As ``eval list``; the accuracy is pooled per temperature and pass."""
-    RUNS_HINT = "Enter shows a run · space marks A, then B · c compares A and B"
     SHOWN_TAB = "tab-accuracy"
 
     form = getters.query_one(EvalForm)

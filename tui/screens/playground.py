@@ -92,7 +92,6 @@ class SessionSaved(Message):
 class PlaygroundScreen(RunScreen):
     """Debug tool calls and guided outputs: a sweep of samples, each with its raw text."""
 
-    CSS_PATH = ["run.tcss", "playground.tcss"]
     BINDINGS = [
         Binding("ctrl+r", "start", "Run", id="playground.run"),
         Binding("escape", "stop_or_back", "Stop / Back", id="playground.back"),
@@ -100,8 +99,7 @@ class PlaygroundScreen(RunScreen):
         Binding("ctrl+o", "load_session", "Load", id="playground.load"),
     ]
     KIND = "playground"
-    IDLE = "ctrl+r runs the sweep"
-    BUSY = "a sweep is running: Escape stops it"
+    A_RUN = "a sweep"
     ASKING = "checking the session…"
 
     form = getters.query_one(PlaygroundForm)

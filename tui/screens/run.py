@@ -65,19 +65,24 @@ class RunScreen(NapthaScreen):
     RUNS: ClassVar[RunKind | None] = None
     """The feature's saved runs: its store, their summaries and how two compare (None: its
     runs are not kept, and it has no saved-runs tab)."""
-    IDLE: ClassVar[str]
-    """The status line before a run: ``ctrl+r starts the load test``."""
-    BUSY: ClassVar[str]
-    """Said when ctrl+r comes during a run: ``a load test is running: Escape stops it``."""
+    A_RUN: ClassVar[str]
+    """What one run is called: ``a load test``, ``an evaluation`` (the status line before a run
+    says ``ctrl+r starts the load test``, ctrl+r during one ``a load test is running``)."""
     ASKING: ClassVar[str]
     """Said while the run is prepared: ``asking the target for its models…``."""
-    RUNS_COLUMNS: ClassVar[tuple[str, ...]]
-    RUNS_HINT: ClassVar[str]
+    RUNS_COLUMNS: ClassVar[tuple[str, ...]] = ()
+    RUNS_HINT: ClassVar[str] = "Enter shows a run · space marks A, then B · c compares A and B"
     SHOWN_TAB: ClassVar[str]
     """The tab a saved run is shown in."""
 
     form = getters.query_one(RunForm)
     runs = getters.query_one(SavedRunsTable)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "KIND" in cls.__dict__ and "CSS_PATH" not in cls.__dict__:
+            cls.CSS_PATH = ["run.tcss", f"{cls.KIND}.tcss"]  # the shared layout, then its own
+
     tabs = getters.query_one(TabbedContent)
 
     def __init__(self) -> None:
@@ -92,6 +97,10 @@ class RunScreen(NapthaScreen):
     @property
     def status(self) -> Static:
         return self.query_one(f"#{self.KIND}-status", Static)
+
+    @property
+    def idle_text(self) -> str:
+        return f"ctrl+r starts the {self.A_RUN.split(' ', 1)[1]}"
 
     @property
     def running(self) -> bool:
@@ -110,7 +119,8 @@ class RunScreen(NapthaScreen):
             yield self.make_form(f"{k}-form").add_class("run-form")
             with Vertical(id=f"{k}-main", classes="run-main"):
                 yield from self.compose_above()
-                yield Static(Text(self.IDLE, style="dim"), id=f"{k}-status", classes="run-status")
+                idle = Text(self.idle_text, style="dim")
+                yield Static(idle, id=f"{k}-status", classes="run-status")
                 yield self.make_live(f"{k}-live").add_class("run-live")
                 yield from self.compose_results()
                 yield from self.compose_below()
@@ -329,7 +339,7 @@ class RunScreen(NapthaScreen):
     # -- actions ------------------------------------------------------------------------
     def action_start(self) -> None:
         if self.running:
-            self.notify(self.BUSY, severity="warning")
+            self.notify(f"{self.A_RUN} is running: Escape stops it", severity="warning")
             return
         try:
             plan = self.read()

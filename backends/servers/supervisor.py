@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 import httpx
 
@@ -23,7 +24,6 @@ from naptha_tui.backends.servers.health import ModelLists, Probe, probe
 from naptha_tui.backends.servers.keys import ServerKeys, key_env
 from naptha_tui.backends.servers.managed import (
     ManagedProcess,
-    Spawn,
     Status,
     state_file,
 )
@@ -142,37 +142,30 @@ class Supervisor(SleepMode):
         if bound_cpus(plan.env) is not None:  # else nothing to narrow: no process scan
             others = [r.pid for n, r in self.state.load().servers.items() if n != plan.name]
             cpus = start_cpus(plan.env, busy_cpus(others))
-        server = ManagedProcess.start(
-            self.paths,
-            Spawn(
-                name=plan.name,
-                kind="vllm",
-                argv=plan.argv,
-                env={**plan.env, "VLLM_API_KEY": key},
-                secrets_from={"VLLM_API_KEY": source},
-                host=plan.host,
-                port=plan.port,
-                cwd=self.paths.ensure(self.paths.state_dir),
-                startup_timeout=plan.startup_timeout,
-                cpus=frozenset(cpus) if cpus else None,
-                fields={
-                    "preset": plan.preset.name,
-                    "model": plan.model,
-                    "served_model_name": plan.served_model_name,
-                    "runtime": plan.preset.runtime,
-                    "default_params": plan.preset.default_params,
-                    "api_key_env": plan.api_key_env,
-                    "sleep_mode": plan.preset.sleep_mode,
-                    "dtype": plan.dtype.value,
-                    "dtype_reason": plan.dtype.reason,
-                    "startup_stall_timeout": (
-                        self.settings.startup_stall_timeout
-                        if plan.preset.startup_stall_timeout is None
-                        else plan.preset.startup_stall_timeout
-                    ),
-                },
-            ),
+        spawn = replace(
+            plan,
+            env={**plan.env, "VLLM_API_KEY": key},
+            secrets_from={"VLLM_API_KEY": source},
+            cwd=self.paths.ensure(plan.cwd),
+            cpus=frozenset(cpus) if cpus else None,
+            fields={
+                "preset": plan.preset.name,
+                "model": plan.model,
+                "served_model_name": plan.served_model_name,
+                "runtime": plan.preset.runtime,
+                "default_params": plan.preset.default_params,
+                "api_key_env": plan.api_key_env,
+                "sleep_mode": plan.preset.sleep_mode,
+                "dtype": plan.dtype.value,
+                "dtype_reason": plan.dtype.reason,
+                "startup_stall_timeout": (
+                    self.settings.startup_stall_timeout
+                    if plan.preset.startup_stall_timeout is None
+                    else plan.preset.startup_stall_timeout
+                ),
+            },
         )
+        server = ManagedProcess.start(self.paths, spawn)
         with self.state.update() as state:
             state.servers[plan.name] = server.record
         return server.record

@@ -19,6 +19,7 @@ from naptha_tui.backends.presets import Preset
 from naptha_tui.backends.runtimes.models import EMBEDDED, hf_dir, is_prepared
 from naptha_tui.backends.runtimes.runtime import Runtime
 from naptha_tui.backends.servers.keys import key_env
+from naptha_tui.backends.servers.managed import Spawn
 from naptha_tui.backends.servers.model_shape import PlanProblem, load_shape
 from naptha_tui.backends.servers.planner import KV_SPACE_ENV, default_cpu_kv_space_gib
 from naptha_tui.backends.servers.ports import is_loopback
@@ -151,24 +152,21 @@ def dtype_choice(preset: Preset, cpu: CpuInfo | None = None) -> DtypeChoice:
     return DtypeChoice(preset.dtype, "set in the preset")
 
 
-@dataclass(frozen=True)
-class LaunchPlan:
-    """Everything needed to start one server instance."""
+@dataclass(frozen=True, kw_only=True)
+class LaunchPlan(Spawn):
+    """One server instance to start, and what the node says of a vLLM server.
 
-    name: str
+    What any child needs is its ``Spawn``: argv, environment, address, and the startup timeout
+    (the preset's, else the settings', resolved here once).
+    """
+
     preset: Preset
-    argv: list[str]
-    env: dict[str, str]
-    host: str
-    port: int
     served_model_name: str
     model: str
     api_key_env: str
     """Where the server's key comes from: its generated key file, or the operator's variable."""
     dtype: DtypeChoice
     """The dtype it runs in and why (``auto`` resolved on the cpu runtime)."""
-    startup_timeout: float
-    """The preset's ``startup_timeout``, else the settings' (resolved here, once)."""
 
     @property
     def api_url(self) -> str:
@@ -254,10 +252,20 @@ def plan_launch(
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(guard_dir(paths)), env.get("PYTHONPATH")])
     )
-    key = preset.api_key_env or key_env(name)
-    timeout = preset.startup_timeout or startup_timeout
     return LaunchPlan(
-        name, preset, argv, env, preset.host, port, served, preset.model, key, dtype, timeout
+        name=name,
+        kind="vllm",
+        argv=argv,
+        env=env,
+        host=preset.host,
+        port=port,
+        cwd=paths.state_dir,
+        startup_timeout=preset.startup_timeout or startup_timeout,
+        preset=preset,
+        served_model_name=served,
+        model=preset.model,
+        api_key_env=preset.api_key_env or key_env(name),
+        dtype=dtype,
     )
 
 

@@ -195,7 +195,21 @@ def test_servers_sharing_a_gpu_load_one_at_a_time(paths: Paths, tmp_path: Path) 
     def plan(name: str, runtime: str, env: dict[str, str]) -> LaunchPlan:
         preset = Preset(name=name, model="org/m", runtime=runtime)
         dtype = dtype_choice(preset)
-        return LaunchPlan(name, preset, [], env, "127.0.0.1", 1, name, "org/m", "K", dtype, 600.0)
+        return LaunchPlan(
+            name=name,
+            kind="vllm",
+            argv=[],
+            env=env,
+            host="127.0.0.1",
+            port=1,
+            cwd=tmp_path,
+            startup_timeout=600.0,
+            preset=preset,
+            served_model_name=name,
+            model="org/m",
+            api_key_env="K",
+            dtype=dtype,
+        )
 
     a = plan("a", "cuda", {"CUDA_VISIBLE_DEVICES": "0"})
     b = plan("b", "cuda", {"CUDA_VISIBLE_DEVICES": "1"})

@@ -603,11 +603,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s window (the node still ~50 s)")
     parser.add_argument("--fakes-only", action="store_true", help="four fake servers, no vLLM")
-    parser.add_argument(
-        "--fakes-close",
-        action="store_true",
-        help="fakes close each connection (HTTP/1.0), as before 2026-12-08",
-    )
+    close = "the fakes close each connection (HTTP/1.0), as before 2026-12-08"
+    parser.add_argument("--fakes-close", action="store_true", help=close)
     parser.add_argument("--window", type=float, default=None, help="CPU window, s (30; 10 quick)")
     parser.add_argument("--settle", type=float, default=5.0, help="idle before measuring, s")
     parser.add_argument(

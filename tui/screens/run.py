@@ -1,18 +1,21 @@
-"""What the Bench and Eval screens share: one run screen that each feature specialises.
+"""What the Bench, Eval and Playground screens share: one run screen that each specialises.
 
 A form on the left (``RunForm``, made from the feature's field table), and on the right a
-status line, the live view while a run goes, and tabs: the feature's own (a report, an
-accuracy table...) and the saved runs (``SavedRunsTable``: Enter shows one, space marks A and
-B, c compares them). ids follow the feature's kind (``#bench-status``, ``#eval-runs``).
+status line, the live view while a run goes, and the results: by default tabs, the feature's
+own (a report, an accuracy table...) and the saved runs (``SavedRunsTable``: Enter shows one,
+space marks A and B, c compares them); a feature whose runs are not kept (the playground:
+``RUNS`` None) has no saved-runs tab. ids follow the feature's kind (``#bench-status``,
+``#eval-runs``), and so does its stylesheet (``run.tcss``, then ``bench.tcss``).
 
 A run goes one way (``backends/runs/lifecycle.py``): ctrl+r reads the form (a problem is
 shown under its field and nothing is sent), then a worker in group ``run`` has the feature
 prepare it against the target (refused: under its field, nothing sent) and run it; its
-progress snapshots come back as ``RunProgressed``, and the result, saved in the feature's
-store, as ``RunFinished``. Escape cancels the run, which keeps what landed; pressed before it
-started, nothing was sent; pressed when idle, it goes back.
+progress comes back as ``RunProgressed`` (or the feature's own messages), and the result,
+saved in the feature's store when it has one, as ``RunFinished``. Escape calls the run's
+``cancel()``, which keeps what landed; pressed before it started, nothing was sent; pressed
+when idle, it goes back.
 
-A feature says what is its own: its form, live view and tabs (``compose_*``), how it reads
+A feature says what is its own: its form, live view and results (``compose_*``), how it reads
 and prepares a run and runs it (``read``, ``prepare``, ``execute``), and how it shows one
 (``begin``, ``show_progress``, ``show_doc``, ``show_comparison``).
 """

@@ -10,6 +10,7 @@ they show (``SHOW``) and read (``READ``) their text.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,8 +21,11 @@ from .spec import Spec, parse_temperatures, parse_tools
 
 PARALLEL = {"default": None, "true": True, "false": False}
 """parallel_tool_calls as the form's choice: not sent, true, false."""
+PARALLEL_CHOICE = {value: choice for choice, value in PARALLEL.items()}
 SPEC_NAMES = {"mode": "modes", "schema": "schema_"}
 """Spec's attribute for a field, where the table's key differs (``schema`` is its alias)."""
+FIELD_OF = {name: key for key, name in SPEC_NAMES.items()}
+"""The field a problem names by Spec's attribute (``modes``: ``mode``)."""
 KEPT = ("expect_tool", "extra_body")
 """What the form has no field for: a loaded session's stays as it was."""
 
@@ -66,7 +70,7 @@ SHOW: dict[str, Callable[[Any], FormValue]] = {
     "regex": lambda r: r or "",
     "grammar": lambda g: g or "",
     "choice": ",".join,
-    "parallel_tool_calls": lambda p: {v: k for k, v in PARALLEL.items()}[p],
+    "parallel_tool_calls": PARALLEL_CHOICE.__getitem__,
     "temperatures": lambda ts: ",".join(f"{t:g}" for t in ts),
     "samples": str,
     "max_tokens": str,
@@ -89,6 +93,22 @@ READ: dict[str, Callable[[FormValue], Any]] = {
 }
 """How a field's text reads (ValueError: the problem under it; None: left out, the Spec's
 default applies). The tools read apart: their problems name a tool (``tools[NAME]...``)."""
+
+
+def field_key(field: str) -> str:
+    """The form field a Problem names, ``""`` when none (the form's own line).
+
+    ``tools[get_weather].function.parameters`` names ``tools``; ``modes`` names ``mode``.
+    """
+    head = re.split(r"[\[. (]", field, maxsplit=1)[0]
+    key = FIELD_OF.get(head, head)
+    return key if key in TRY and TRY[key].form else ""
+
+
+def _spec_key(key: str) -> str:
+    """How Spec takes field ``key``'s value (its alias where it has one)."""
+    name = SPEC_NAMES.get(key, key)
+    return Spec.model_fields[name].alias or name
 
 
 def form_values(spec: Spec) -> dict[str, FormValue]:
@@ -122,5 +142,5 @@ def read_form(values: Mapping[str, FormValue], kept: Spec) -> tuple[Spec, list[P
             problems.append(Problem(f.key, str(exc)))
             continue
         if value is not None:
-            doc["modes" if f.key == "mode" else f.key] = value
+            doc[_spec_key(f.key)] = value
     return Spec.model_validate(doc), problems

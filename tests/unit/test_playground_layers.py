@@ -17,7 +17,7 @@ from naptha_tui.backends.playground.layers import Answer, Evidence, attribute, r
 from naptha_tui.backends.playground.results import Sweep
 from naptha_tui.backends.playground.spec import Mode
 from tests.fakes.fake_proxy import PROXY_KEY, SERVER_KEY, FakeProxy, Reply
-from tests.unit import test_playground_run as run_tests
+from tests.unit import test_try_command as run_tests
 from tests.unit.playground_common import WEATHER_ARGS, WEATHER_CALL, weather_spec
 from tests.unit.toolcall_cases import hermes_call
 

@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Static
 
 from naptha_tui.backends.endpoints import Target
 from naptha_tui.backends.errors import NapthaError
+from naptha_tui.backends.playground.form import field_key
 from naptha_tui.backends.playground.layers import Evidence
 from naptha_tui.backends.playground.results import Cell, Sample, Sweep
 from naptha_tui.backends.playground.run import Prepared
@@ -40,7 +41,7 @@ from naptha_tui.backends.playground.spec import Spec, check
 from naptha_tui.backends.runs.fields import BadInput, Problem
 from naptha_tui.tui.messages import ModelsListed
 from naptha_tui.tui.screens.run import RunScreen
-from naptha_tui.tui.widgets.playground_form import PlaygroundForm, field_key
+from naptha_tui.tui.widgets.playground_form import PlaygroundForm
 from naptha_tui.tui.widgets.playground_results import GridTable, SampleDetail, SampleTable
 from naptha_tui.tui.widgets.playground_sessions import LoadSessionModal, SaveSessionModal
 

@@ -80,13 +80,12 @@ class RunScreen(NapthaScreen):
 
     form = getters.query_one(RunForm)
     runs = getters.query_one(SavedRunsTable)
+    tabs = getters.query_one(TabbedContent)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "KIND" in cls.__dict__ and "CSS_PATH" not in cls.__dict__:
             cls.CSS_PATH = ["run.tcss", f"{cls.KIND}.tcss"]  # the shared layout, then its own
-
-    tabs = getters.query_one(TabbedContent)
 
     def __init__(self) -> None:
         super().__init__()

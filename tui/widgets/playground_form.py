@@ -12,7 +12,6 @@ chosen, and ``parallel_tool_calls`` as default, true or false.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from textual.widgets.selection_list import Selection
 from naptha_tui.backends.files import UnreadableFile, read_text_file
 from naptha_tui.backends.playground.examples import EXAMPLES
 from naptha_tui.backends.playground.fields import TRY
-from naptha_tui.backends.playground.form import PARALLEL, form_values, read_form
+from naptha_tui.backends.playground.form import PARALLEL, field_key, form_values, read_form
 from naptha_tui.backends.playground.spec import (
     MODE_KINDS,
     Spec,
@@ -43,16 +42,6 @@ EXTRA_FIELDS = {"json_schema": "schema", "regex": "regex", "choice": "choice", "
 """The mode that needs a field of its own, and that field."""
 TEXT_AREAS = ("conversation", "schema", "grammar")
 """Fields written as JSON or a grammar, in a text area (the tools' has a row of its own)."""
-FIELD_ALIASES = {"modes": "mode"}
-"""Spec's name for a field, where the table's differs."""
-
-
-def field_key(field: str) -> str:
-    """The form field a Problem names (``tools[get_weather].function.parameters``: ``tools``);
-    ``""`` when it is none of them (the form's own line)."""
-    head = re.split(r"[\[. (]", field, maxsplit=1)[0]
-    key = FIELD_ALIASES.get(head, head)
-    return key if key in TRY and TRY[key].form else ""
 
 
 def mode_names(tool_names: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
